@@ -1,0 +1,5 @@
+#pragma once
+
+namespace ringbox::guest {
+int agent_main(int argc, char** argv);
+}

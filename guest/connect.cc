@@ -1,0 +1,33 @@
+#include "guest/connect.h"
+
+#include "shared/rpc/ring_client.h"
+#include "shared/transport/local/local_channel.h"
+#include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/tcp/tcp_socket.h"
+
+namespace ringbox::guest {
+
+Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
+  std::unique_ptr<rpc::Client> client;
+  if (cfg.transport == "local") {
+    auto ch = transport::local_connect(cfg.address, cfg.geometry);
+    if (!ch) return std::move(ch.error());
+    auto rc = rpc::RingClient::create(std::move(*ch), rpc::ClientOptions{cfg.spin_us});
+    if (!rc) return std::move(rc.error());
+    client = std::move(*rc);
+  } else if (cfg.transport == "tcp") {
+    auto hp = transport::parse_host_port(cfg.address);
+    if (!hp) return std::move(hp.error());
+    auto fd = transport::tcp_connect(*hp);
+    if (!fd) return std::move(fd.error());
+    client = std::make_unique<transport::StreamClient>(std::move(*fd));
+  } else {
+    return make_error(Errc::kInvalidArgument,
+                      "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
+  }
+  auto v = rpc::negotiate_version(*client);
+  if (!v) return std::move(v.error());
+  return client;
+}
+
+}  // namespace ringbox::guest

@@ -1,0 +1,23 @@
+// Opening the agent's connection to the host, whatever the transport: the one place that
+// turns "--transport X --connect Y" into a negotiated rpc::Client.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "shared/ring/layout.h"
+#include "shared/rpc/call.h"
+
+namespace ringbox::guest {
+
+struct ConnectConfig {
+  std::string transport = "local";  // local | tcp | xen
+  std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
+  ring::Geometry geometry;
+  int spin_us = 50;
+};
+
+// Connects and negotiates the protocol version (kHello).
+Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg);
+
+}  // namespace ringbox::guest

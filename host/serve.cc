@@ -1,0 +1,37 @@
+#include "host/serve.h"
+
+#include "shared/transport/local/local_channel.h"
+#include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/tcp/tcp_socket.h"
+#include "shared/util/log.h"
+
+namespace ringbox::host {
+
+Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
+  if (cfg.transport == "local") {
+    auto listener = transport::LocalListener::listen(cfg.address);
+    if (!listener) return std::move(listener.error());
+    log::info("waiting for an agent on " + cfg.address);
+    auto sock = listener->accept_socket(cfg.accept_timeout_ms);
+    if (!sock) return std::move(sock.error());
+    auto channel = transport::local_accept(std::move(*sock));
+    if (!channel) return std::move(channel.error());
+    auto server = rpc::RingServer::create(std::move(*channel), handler, cfg.server);
+    if (!server) return std::move(server.error());
+    return (*server)->serve();
+  }
+  if (cfg.transport == "tcp") {
+    auto hp = transport::parse_host_port(cfg.address);
+    if (!hp) return std::move(hp.error());
+    auto listen_fd = transport::tcp_listen(*hp);
+    if (!listen_fd) return std::move(listen_fd.error());
+    log::info("waiting for an agent on tcp " + cfg.address);
+    auto conn = transport::tcp_accept(listen_fd->get(), cfg.accept_timeout_ms);
+    if (!conn) return std::move(conn.error());
+    return transport::serve_stream(conn->get(), handler);
+  }
+  return make_error(Errc::kInvalidArgument,
+                    "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
+}
+
+}  // namespace ringbox::host

@@ -1,0 +1,420 @@
+#include "shared/protocol/codec.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <bit>
+#include <climits>
+#include <cstring>
+#include <limits>
+
+namespace ringbox::proto {
+
+// The structs are copied as bytes; that is only the wire format on a little-endian host.
+static_assert(std::endian::native == std::endian::little,
+              "ringbox's wire format is little-endian; add byte swapping before porting");
+
+namespace {
+
+Error bad(int err, std::string what) { return Error{Errc::kProtocol, err, std::move(what)}; }
+
+// Checks the bytes-level rules every path-like field shares, on a private copy.
+Result<void> check_path_bytes(std::string_view s, const char* what) {
+  if (s.empty()) return bad(EINVAL, std::string(what) + " is empty");
+  if (s.size() > kMaxPathBytes)
+    return bad(ENAMETOOLONG, std::string(what) + " is " + std::to_string(s.size()) +
+                                 " bytes, more than " + std::to_string(kMaxPathBytes));
+  if (s.find('\0') != std::string_view::npos)
+    return bad(EINVAL, std::string(what) + " contains a NUL byte");
+  return ok();
+}
+
+Result<void> check_canonical(std::string_view s, const char* what) {
+  RINGBOX_TRY(check_path_bytes(s, what));
+  if (s == ".") return ok();
+  size_t start = 0;
+  for (;;) {
+    size_t slash = s.find('/', start);
+    std::string_view comp = s.substr(start, slash == std::string_view::npos ? s.npos : slash - start);
+    if (comp.size() > kMaxNameBytes)
+      return bad(ENAMETOOLONG, std::string(what) + " has a component longer than " +
+                                   std::to_string(kMaxNameBytes) + " bytes");
+    if (comp.empty() || comp == "." || comp == "..")
+      return bad(EINVAL, std::string(what) +
+                             " is not canonical (leading, trailing or doubled '/', or a '.' or "
+                             "'..' component)");
+    if (slash == std::string_view::npos) return ok();
+    start = slash + 1;
+  }
+}
+
+Result<size_t> put_bytes(std::span<std::byte> out, size_t off, std::string_view s) {
+  if (off > out.size() || s.size() > out.size() - off)
+    return bad(EOVERFLOW, "payload of " + std::to_string(off + s.size()) +
+                              " bytes does not fit a " + std::to_string(out.size()) +
+                              "-byte buffer");
+  if (!s.empty()) std::memcpy(out.data() + off, s.data(), s.size());
+  return off + s.size();
+}
+
+// Splits "first then second" at untrusted_first_len, checking the split before any use.
+Result<std::pair<std::string_view, std::string_view>> split_pair(std::string_view payload,
+                                                                  uint64_t untrusted_first_len,
+                                                                  const char* what) {
+  if (untrusted_first_len == 0 || untrusted_first_len >= payload.size())
+    return bad(EINVAL, std::string(what) + ": first length " +
+                           std::to_string(untrusted_first_len) + " does not split a " +
+                           std::to_string(payload.size()) + "-byte payload in two");
+  size_t first_len = static_cast<size_t>(untrusted_first_len);
+  return std::pair{payload.substr(0, first_len), payload.substr(first_len)};
+}
+
+int64_t saturating_ns(int64_t sec, long nsec) {
+  constexpr int64_t kNsPerSec = 1000000000;
+  int64_t ns;
+  if (__builtin_mul_overflow(sec, kNsPerSec, &ns) || __builtin_add_overflow(ns, nsec, &ns))
+    return sec < 0 ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max();
+  return ns;
+}
+
+bool known_file_type(uint32_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+    case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// ---- errors -----------------------------------------------------------------------------------
+
+WireError wire_error_from_errno(int err) {
+  switch (err) {
+    case 0: return WireError::kOk;
+    case EPERM: return WireError::kPerm;
+    case ENOENT: return WireError::kNoEnt;
+    case EIO: return WireError::kIo;
+    case EBADF: return WireError::kBadF;
+    case EAGAIN: return WireError::kAgain;
+    case ENOMEM: return WireError::kNoMem;
+    case EACCES: return WireError::kAcces;
+    case EEXIST: return WireError::kExist;
+    case EXDEV: return WireError::kXDev;
+    case ENOTDIR: return WireError::kNotDir;
+    case EISDIR: return WireError::kIsDir;
+    case EINVAL: return WireError::kInval;
+    case EMFILE: case ENFILE: return WireError::kMFile;
+    case EFBIG: return WireError::kFBig;
+    case ENOSPC: case EDQUOT: return WireError::kNoSpc;
+    case EROFS: return WireError::kRoFs;
+    case ENAMETOOLONG: return WireError::kNameTooLong;
+    case ENOSYS: return WireError::kNoSys;
+    case ENOTEMPTY: return WireError::kNotEmpty;
+    case ELOOP: return WireError::kLoop;
+    case EPROTO: return WireError::kProto;
+    case EOVERFLOW: return WireError::kOverflow;
+    default: return WireError::kIo;  // nothing host-specific leaks onto the wire
+  }
+}
+
+WireError to_wire_error(const Error& e) {
+  if (e.sys_errno != 0) return wire_error_from_errno(e.sys_errno);
+  switch (e.code) {
+    case Errc::kInvalidArgument: return WireError::kInval;
+    case Errc::kProtocol: case Errc::kPeerBroken: return WireError::kProto;
+    case Errc::kNotFound: return WireError::kNoEnt;
+    case Errc::kTooLarge: return WireError::kFBig;
+    case Errc::kTimeout: case Errc::kCancelled: return WireError::kAgain;
+    default: return WireError::kIo;
+  }
+}
+
+int errno_from_wire_status(int32_t status) {
+  if (status >= 0) return 0;
+  if (status == std::numeric_limits<int32_t>::min()) return EIO;
+  switch (static_cast<WireError>(-status)) {
+    case WireError::kOk: return 0;
+    case WireError::kPerm: return EPERM;
+    case WireError::kNoEnt: return ENOENT;
+    case WireError::kIo: return EIO;
+    case WireError::kBadF: return EBADF;
+    case WireError::kAgain: return EAGAIN;
+    case WireError::kNoMem: return ENOMEM;
+    case WireError::kAcces: return EACCES;
+    case WireError::kExist: return EEXIST;
+    case WireError::kXDev: return EXDEV;
+    case WireError::kNotDir: return ENOTDIR;
+    case WireError::kIsDir: return EISDIR;
+    case WireError::kInval: return EINVAL;
+    case WireError::kMFile: return EMFILE;
+    case WireError::kFBig: return EFBIG;
+    case WireError::kNoSpc: return ENOSPC;
+    case WireError::kRoFs: return EROFS;
+    case WireError::kNameTooLong: return ENAMETOOLONG;
+    case WireError::kNoSys: return ENOSYS;
+    case WireError::kNotEmpty: return ENOTEMPTY;
+    case WireError::kLoop: return ELOOP;
+    case WireError::kProto: return EPROTO;
+    case WireError::kOverflow: return EOVERFLOW;
+  }
+  return EIO;
+}
+
+// ---- paths ------------------------------------------------------------------------------------
+
+bool is_canonical_path(std::string_view path) { return check_canonical(path, "path").has_value(); }
+
+bool is_valid_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxNameBytes && name != "." && name != ".." &&
+         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+Result<std::string> decode_path(std::string_view untrusted) {
+  RINGBOX_TRY(check_canonical(untrusted, "path"));
+  return std::string(untrusted);
+}
+
+Result<std::string> decode_link_target(std::string_view untrusted) {
+  RINGBOX_TRY(check_path_bytes(untrusted, "symlink target"));
+  return std::string(untrusted);
+}
+
+Result<size_t> encode_path(std::string_view path, std::span<std::byte> out) {
+  RINGBOX_TRY(check_canonical(path, "path"));
+  return put_bytes(out, 0, path);
+}
+
+Result<RenamePaths> decode_rename(std::string_view untrusted_payload,
+                                  uint64_t untrusted_from_len) {
+  auto parts = split_pair(untrusted_payload, untrusted_from_len, "rename payload");
+  if (!parts) return std::move(parts.error());
+  RINGBOX_TRY(check_canonical(parts->first, "rename source path"));
+  RINGBOX_TRY(check_canonical(parts->second, "rename destination path"));
+  return RenamePaths{std::string(parts->first), std::string(parts->second)};
+}
+
+Result<size_t> encode_rename(std::string_view from, std::string_view to,
+                             std::span<std::byte> out) {
+  RINGBOX_TRY(check_canonical(from, "rename source path"));
+  RINGBOX_TRY(check_canonical(to, "rename destination path"));
+  auto n = put_bytes(out, 0, from);
+  if (!n) return n;
+  return put_bytes(out, *n, to);
+}
+
+Result<SymlinkPaths> decode_symlink(std::string_view untrusted_payload,
+                                    uint64_t untrusted_target_len) {
+  auto parts = split_pair(untrusted_payload, untrusted_target_len, "symlink payload");
+  if (!parts) return std::move(parts.error());
+  RINGBOX_TRY(check_path_bytes(parts->first, "symlink target"));
+  RINGBOX_TRY(check_canonical(parts->second, "symlink path"));
+  return SymlinkPaths{std::string(parts->first), std::string(parts->second)};
+}
+
+Result<size_t> encode_symlink(std::string_view target, std::string_view link,
+                              std::span<std::byte> out) {
+  RINGBOX_TRY(check_path_bytes(target, "symlink target"));
+  RINGBOX_TRY(check_canonical(link, "symlink path"));
+  auto n = put_bytes(out, 0, target);
+  if (!n) return n;
+  return put_bytes(out, *n, link);
+}
+
+Result<PutfileLayout> putfile_layout(size_t payload_size, uint64_t untrusted_path_len) {
+  if (untrusted_path_len == 0 || untrusted_path_len > kMaxPathBytes ||
+      untrusted_path_len > payload_size)
+    return bad(EINVAL, "putfile path length " + std::to_string(untrusted_path_len) +
+                           " is outside 1.." + std::to_string(kMaxPathBytes) + " or beyond the " +
+                           std::to_string(payload_size) + "-byte payload");
+  size_t path_len = static_cast<size_t>(untrusted_path_len);
+  return PutfileLayout{path_len, path_len, payload_size - path_len};
+}
+
+// ---- open flags -------------------------------------------------------------------------------
+
+Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags) {
+  if ((untrusted_flags & ~uint64_t{kOpenKnownFlags}) != 0)
+    return bad(EINVAL, "open flags 0x" + std::to_string(untrusted_flags) + " have unknown bits");
+  OpenIntent o;
+  o.read = untrusted_flags & kOpenRead;
+  o.write = untrusted_flags & kOpenWrite;
+  o.create = untrusted_flags & kOpenCreate;
+  o.exclusive = untrusted_flags & kOpenExclusive;
+  o.truncate = untrusted_flags & kOpenTruncate;
+  o.append = untrusted_flags & kOpenAppend;
+  o.directory = untrusted_flags & kOpenDirectory;
+  if (!o.read && !o.write) return bad(EINVAL, "open flags ask for neither read nor write");
+  if (o.exclusive && !o.create) return bad(EINVAL, "open flags: exclusive without create");
+  if ((o.truncate || o.append) && !o.write)
+    return bad(EINVAL, "open flags: truncate or append without write");
+  if (o.directory && (o.write || o.create || o.truncate || o.append))
+    return bad(EINVAL, "open flags: a directory opens read-only");
+  return o;
+}
+
+uint64_t wire_open_flags_from_posix(int o_flags) {
+  uint64_t w = 0;
+  switch (o_flags & O_ACCMODE) {
+    case O_RDONLY: w |= kOpenRead; break;
+    case O_WRONLY: w |= kOpenWrite; break;
+    default: w |= kOpenRead | kOpenWrite; break;
+  }
+  if (o_flags & O_CREAT) w |= kOpenCreate;
+  if (o_flags & O_EXCL) w |= kOpenExclusive;
+  if (o_flags & O_TRUNC) w |= kOpenTruncate;
+  if (o_flags & O_APPEND) w |= kOpenAppend;
+  if (o_flags & O_DIRECTORY) w |= kOpenDirectory;
+  return w;
+}
+
+// ---- WireStat ---------------------------------------------------------------------------------
+
+WireStat wire_stat_from(const struct stat& st) {
+  WireStat ws{};
+  ws.ino = st.st_ino;
+  ws.size = st.st_size < 0 ? 0 : static_cast<uint64_t>(st.st_size);
+  ws.blocks = st.st_blocks < 0 ? 0 : static_cast<uint64_t>(st.st_blocks);
+  ws.atime_ns = saturating_ns(st.st_atim.tv_sec, st.st_atim.tv_nsec);
+  ws.mtime_ns = saturating_ns(st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+  ws.ctime_ns = saturating_ns(st.st_ctim.tv_sec, st.st_ctim.tv_nsec);
+  ws.mode = st.st_mode;
+  ws.nlink = st.st_nlink > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(st.st_nlink);
+  ws.uid = st.st_uid;
+  ws.gid = st.st_gid;
+  return ws;
+}
+
+Result<size_t> encode_wire_stat(const WireStat& ws, std::span<std::byte> out) {
+  if (out.size() < sizeof(WireStat))
+    return bad(EOVERFLOW, "a " + std::to_string(out.size()) + "-byte buffer cannot hold a " +
+                              std::to_string(sizeof(WireStat)) + "-byte WireStat");
+  std::memcpy(out.data(), &ws, sizeof(ws));
+  return sizeof(WireStat);
+}
+
+Result<WireStat> decode_wire_stat(std::span<const std::byte> in) {
+  if (in.size() != sizeof(WireStat))
+    return bad(EPROTO, "WireStat reply is " + std::to_string(in.size()) + " bytes, not " +
+                           std::to_string(sizeof(WireStat)));
+  WireStat ws;
+  std::memcpy(&ws, in.data(), sizeof(ws));
+  if (!known_file_type(ws.mode))
+    return bad(EPROTO, "WireStat mode " + std::to_string(ws.mode) + " has no known file type");
+  return ws;
+}
+
+struct stat stat_from_wire(const WireStat& ws) {
+  struct stat st {};
+  constexpr int64_t kNsPerSec = 1000000000;
+  auto split = [](int64_t ns, struct timespec& ts) {
+    // floor division, so a time before the epoch keeps 0 <= tv_nsec < 1e9
+    int64_t sec = ns / kNsPerSec, rem = ns % kNsPerSec;
+    if (rem < 0) {
+      rem += kNsPerSec;
+      --sec;
+    }
+    ts.tv_sec = static_cast<time_t>(sec);
+    ts.tv_nsec = static_cast<long>(rem);
+  };
+  st.st_ino = ws.ino;
+  st.st_size = ws.size > static_cast<uint64_t>(std::numeric_limits<off_t>::max())
+                   ? std::numeric_limits<off_t>::max()
+                   : static_cast<off_t>(ws.size);
+  st.st_blocks = ws.blocks > static_cast<uint64_t>(std::numeric_limits<blkcnt_t>::max())
+                     ? std::numeric_limits<blkcnt_t>::max()
+                     : static_cast<blkcnt_t>(ws.blocks);
+  st.st_blksize = 4096;
+  split(ws.atime_ns, st.st_atim);
+  split(ws.mtime_ns, st.st_mtim);
+  split(ws.ctime_ns, st.st_ctim);
+  st.st_mode = ws.mode;
+  st.st_nlink = ws.nlink;
+  st.st_uid = ws.uid;
+  st.st_gid = ws.gid;
+  return st;
+}
+
+// ---- WireDirent -------------------------------------------------------------------------------
+
+Result<bool> DirentWriter::append(uint64_t ino, uint64_t next_cookie, uint8_t type,
+                                  std::string_view name) {
+  if (!is_valid_name(name))
+    return bad(EINVAL, "directory entry name of " + std::to_string(name.size()) +
+                           " bytes is not a valid name");
+  size_t need = dirent_record_bytes(name.size());
+  if (need > out_.size() - used_) return false;
+  WireDirent h{};
+  h.ino = ino;
+  h.next_cookie = next_cookie;
+  h.name_len = static_cast<uint16_t>(name.size());
+  h.type = type;
+  std::byte* p = out_.data() + used_;
+  std::memcpy(p, &h, sizeof(h));
+  std::memcpy(p + sizeof(h), name.data(), name.size());
+  size_t pad = need - sizeof(h) - name.size();
+  if (pad > 0) std::memset(p + sizeof(h) + name.size(), 0, pad);  // no stale bytes reach the peer
+  used_ += need;
+  ++count_;
+  return true;
+}
+
+Result<bool> DirentReader::next(Dirent& out) {
+  if (failed_) return bad(EPROTO, "readdir reply already found malformed");
+  auto fail = [&](std::string why) -> Result<bool> {
+    failed_ = true;
+    return bad(EPROTO, "readdir reply record " + std::to_string(seen_) + ": " + why);
+  };
+  if (seen_ == count_) {
+    if (pos_ != in_.size())
+      return fail(std::to_string(in_.size() - pos_) + " bytes follow the last of " +
+                  std::to_string(count_) + " records");
+    return false;
+  }
+  if (in_.size() - pos_ < sizeof(WireDirent))
+    return fail("header runs past the end of the " + std::to_string(in_.size()) +
+                "-byte payload (count says " + std::to_string(count_) + ")");
+  WireDirent h;
+  std::memcpy(&h, in_.data() + pos_, sizeof(h));
+  if (h.name_len == 0 || h.name_len > kMaxNameBytes)
+    return fail("name_len " + std::to_string(h.name_len) + " is outside 1..255");
+  for (uint8_t r : h.reserved)
+    if (r != 0) return fail("reserved bytes are not zero");
+  size_t need = dirent_record_bytes(h.name_len);
+  if (in_.size() - pos_ < need) return fail("name runs past the end of the payload");
+  const std::byte* name = in_.data() + pos_ + sizeof(h);
+  for (size_t i = h.name_len; i < need - sizeof(h); ++i)
+    if (name[i] != std::byte{0}) return fail("padding bytes are not zero");
+  std::string n(reinterpret_cast<const char*>(name), h.name_len);
+  if (!is_valid_name(n)) return fail("name is '.', '..' or contains '/' or NUL");
+  out.ino = h.ino;
+  out.next_cookie = h.next_cookie;
+  out.type = h.type;
+  out.name = std::move(n);
+  pos_ += need;
+  ++seen_;
+  return true;
+}
+
+Result<std::vector<Dirent>> decode_dirents(std::span<const std::byte> payload,
+                                           uint64_t untrusted_count) {
+  // Each record takes at least 32 bytes, so a count the payload cannot hold is refused before
+  // anything is reserved for it.
+  if (untrusted_count > payload.size() / dirent_record_bytes(1))
+    return bad(EPROTO, "readdir reply claims " + std::to_string(untrusted_count) +
+                           " records in " + std::to_string(payload.size()) + " bytes");
+  std::vector<Dirent> all;
+  all.reserve(static_cast<size_t>(untrusted_count));
+  DirentReader reader(payload, untrusted_count);
+  for (;;) {
+    Dirent d;
+    auto more = reader.next(d);
+    if (!more) return std::move(more.error());
+    if (!*more) return all;
+    all.push_back(std::move(d));
+  }
+}
+
+}  // namespace ringbox::proto

@@ -1,0 +1,191 @@
+// Encoding and decoding of the file-operation payloads (opcodes 32..50 of ringbox_proto.h), for
+// both ends: the host decodes request payloads and encodes replies; the guest agent encodes
+// requests and decodes replies. One implementation, so both ends agree byte for byte.
+//
+// Trust: every decode_* function and DirentReader take bytes that are ALREADY PRIVATE (copied
+// out of shared memory by the caller: rpc::SharedBytes::copy_string on the host, the RPC
+// client's private reply buffer on the guest). They never see shared memory, check every
+// length and field against the contract, and return a checked value or an Error. Encoders
+// bound every write by the output span, fail rather than truncate, and never read the output
+// back (it may be peer-writable).
+//
+// Errors: a failed check is an Error with code Errc::kProtocol and sys_errno set to the errno
+// whose wire error the host answers with (EINVAL, ENAMETOOLONG, EOVERFLOW) or, for replies the
+// guest decodes, EPROTO. to_wire_error() turns any ringbox Error into the WireError to send;
+// wire_error_from_errno() is THE errno -> WireError mapping of ringbox, and
+// errno_from_wire_status() the guest's way back.
+//
+// Byte order: the wire is little-endian; structs move with memcpy, and codec.cc refuses to
+// build on a big-endian target.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shared/protocol/ringbox_proto.h"
+#include "shared/util/result.h"
+
+namespace ringbox::proto {
+
+// Longest single path component or directory entry name (Linux NAME_MAX).
+inline constexpr size_t kMaxNameBytes = 255;
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+// The errno -> WireError mapping. Errnos without a wire value become kIo.
+WireError wire_error_from_errno(int err);
+// Any ringbox Error -> WireError: its sys_errno when it has one, else by its Errc.
+WireError to_wire_error(const Error& e);
+// ResponseSlot::status value for a wire error (0 for kOk).
+inline int32_t wire_status(WireError e) { return -static_cast<int32_t>(e); }
+// Guest side: ResponseSlot::status -> a local errno value. 0 for success; a status that is not
+// a known WireError (a broken or newer host) becomes EIO rather than an arbitrary number.
+int errno_from_wire_status(int32_t status);
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------------
+// A wire path is canonical (see "Paths" in ringbox_proto.h):
+//   - 1..kMaxPathBytes bytes, no NUL byte;
+//   - either exactly "." (the export root), or components separated by single '/', with no
+//     leading or trailing '/', no "." or ".." component, each component 1..kMaxNameBytes bytes.
+// Tricky forms ("a//b", "./a", "a/../b", "/abs") are refused, never repaired, so the path the
+// host checks against its policy is exactly the path it hands to the kernel.
+bool is_canonical_path(std::string_view path);
+// One component: 1..kMaxNameBytes bytes, no '/' and no NUL, not "." or "..".
+bool is_valid_name(std::string_view name);
+// Checks a path copied out of a request; returns the checked copy.
+// Errors: ENAMETOOLONG (too long, or a component too long), EINVAL (anything else).
+Result<std::string> decode_path(std::string_view untrusted);
+// A symlink target is link text, not a wire path: 1..kMaxPathBytes bytes, no NUL. (Whether the
+// host accepts it is the host's policy; see kSymlink.)
+Result<std::string> decode_link_target(std::string_view untrusted);
+
+// Writes a path payload into out; returns the bytes written. Fails (EINVAL/ENAMETOOLONG) on a
+// non-canonical path and EOVERFLOW when out is too small.
+Result<size_t> encode_path(std::string_view path, std::span<std::byte> out);
+
+// kRename payload: old path then new path, no separator; arg[0] = old path's length.
+struct RenamePaths {
+  std::string from;
+  std::string to;
+};
+Result<RenamePaths> decode_rename(std::string_view untrusted_payload, uint64_t untrusted_from_len);
+// Returns the payload bytes; the caller sets arg[0] = from.size().
+Result<size_t> encode_rename(std::string_view from, std::string_view to, std::span<std::byte> out);
+
+// kSymlink payload: link target then link path; arg[0] = target's length.
+struct SymlinkPaths {
+  std::string target;  // link text (decode_link_target rules)
+  std::string link;    // canonical wire path of the new symlink
+};
+Result<SymlinkPaths> decode_symlink(std::string_view untrusted_payload,
+                                    uint64_t untrusted_target_len);
+// Returns the payload bytes; the caller sets arg[0] = target.size().
+Result<size_t> encode_symlink(std::string_view target, std::string_view link,
+                              std::span<std::byte> out);
+
+// kPutfile payload: path (arg[0] bytes) then the chunk's data. Checks only the split, from
+// sizes alone, so the host can copy the path part and leave the data where it is.
+struct PutfileLayout {
+  size_t path_len = 0;
+  size_t data_off = 0;
+  size_t data_len = 0;
+};
+Result<PutfileLayout> putfile_layout(size_t payload_size, uint64_t untrusted_path_len);
+
+// ---------------------------------------------------------------------------------------------
+// Open flags (kOpen arg[0])
+// ---------------------------------------------------------------------------------------------
+struct OpenIntent {
+  bool read = false;
+  bool write = false;
+  bool create = false;
+  bool exclusive = false;
+  bool truncate = false;
+  bool append = false;
+  bool directory = false;
+};
+// Errors (EINVAL): unknown bits, neither read nor write, exclusive without create,
+// truncate/append without write, directory together with write/create/truncate/append.
+Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags);
+// Guest side: open(2) flags -> wire flags (O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
+// O_DIRECTORY; everything else has no wire meaning and is dropped).
+uint64_t wire_open_flags_from_posix(int o_flags);
+
+// ---------------------------------------------------------------------------------------------
+// WireStat
+// ---------------------------------------------------------------------------------------------
+// Times saturate at the int64 nanosecond range; nlink saturates at UINT32_MAX.
+WireStat wire_stat_from(const struct stat& st);
+// Writes sizeof(WireStat) bytes; EOVERFLOW when out is smaller.
+Result<size_t> encode_wire_stat(const WireStat& ws, std::span<std::byte> out);
+// Guest side: exactly sizeof(WireStat) bytes with a known file type in mode, else EPROTO.
+Result<WireStat> decode_wire_stat(std::span<const std::byte> in);
+// Guest side: WireStat -> struct stat for FUSE (st_blksize 4096; st_dev/st_rdev zero).
+struct stat stat_from_wire(const WireStat& ws);
+
+// ---------------------------------------------------------------------------------------------
+// WireDirent records (kReaddir reply)
+// ---------------------------------------------------------------------------------------------
+// Size of one record with a name of name_len bytes: header + name + zero padding to 8.
+constexpr size_t dirent_record_bytes(size_t name_len) {
+  return sizeof(WireDirent) + ((name_len + 7) & ~size_t{7});
+}
+// The largest record; a reply buffer smaller than this may not hold even one entry.
+inline constexpr size_t kMaxDirentRecordBytes = dirent_record_bytes(kMaxNameBytes);
+
+struct Dirent {
+  uint64_t ino = 0;
+  uint64_t next_cookie = 0;
+  uint8_t type = 0;  // DT_* value
+  std::string name;
+};
+
+// Host side: packs records into out (which may be shared memory: written, never read back).
+class DirentWriter {
+ public:
+  explicit DirentWriter(std::span<std::byte> out) : out_(out) {}
+  // Appends one record. false (nothing written) when it does not fit; EINVAL for a name that
+  // is_valid_name() refuses.
+  Result<bool> append(uint64_t ino, uint64_t next_cookie, uint8_t type, std::string_view name);
+  size_t bytes() const { return used_; }
+  uint32_t count() const { return count_; }
+
+ private:
+  std::span<std::byte> out_;
+  size_t used_ = 0;
+  uint32_t count_ = 0;
+};
+
+// Guest side: walks the records of a private copy of a kReaddir reply. untrusted_count is the
+// reply's val[0]. Every record is checked (header inside the payload, name_len 1..255, reserved
+// and padding bytes zero, name valid per is_valid_name); the payload must hold exactly
+// untrusted_count records and nothing after them. Any violation is EPROTO, and the reader
+// stays failed.
+class DirentReader {
+ public:
+  DirentReader(std::span<const std::byte> payload, uint64_t untrusted_count)
+      : in_(payload), count_(untrusted_count) {}
+  // Fills out and returns true, or returns false after the last record.
+  Result<bool> next(Dirent& out);
+
+ private:
+  std::span<const std::byte> in_;
+  uint64_t count_;
+  uint64_t seen_ = 0;
+  size_t pos_ = 0;
+  bool failed_ = false;
+};
+// All records at once (DirentReader in a loop).
+Result<std::vector<Dirent>> decode_dirents(std::span<const std::byte> payload,
+                                           uint64_t untrusted_count);
+
+}  // namespace ringbox::proto

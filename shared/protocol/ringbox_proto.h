@@ -1,0 +1,386 @@
+// ringbox wire contract: everything two compatible ends must agree on, in one header.
+//
+// This file plays the role that xen/include/public/io/ring.h and io/blkif.h play for a Xen
+// block device: the shared-region layout, the message slots, the opcodes with their payloads,
+// the wire error codes, the protocol versions and the xenstore handshake. Nothing else is
+// needed to write a compatible agent or host. Other documents link here; they do not restate it.
+//
+// Trust: the guest (frontend) is hostile from its first instruction. Every field below that the
+// host reads from shared memory is copied to private memory once and validated on the copy
+// (see shared/ring/). The host never trusts a length, an offset, an index or a string.
+//
+// Byte order: little-endian, fixed-width fields, natural alignment with explicit padding. Every
+// size and offset is pinned by a static_assert, so an accidental layout change fails the build.
+//
+// Roles: the guest agent is always the *frontend* (it allocates the region, produces requests,
+// consumes responses); the host is the *backend* (it maps the region, consumes requests,
+// produces responses). The host never initiates a message: events the host has for the guest
+// (shutdown, vacate) are the answer to a long-poll request (kWaitEvent) the guest keeps queued.
+// That keeps the host a pure server that never waits on the guest.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ringbox::proto {
+
+// ---------------------------------------------------------------------------------------------
+// Versions
+// ---------------------------------------------------------------------------------------------
+// Changes:
+//   1: initial protocol: shared region layout, slots, session/job/file/bench opcodes.
+enum class Version : uint16_t {
+  kV1 = 1,
+};
+inline constexpr uint16_t kVersionMin = 1;
+inline constexpr uint16_t kVersionMax = 1;
+
+// "RBX1" as a little-endian u32. At the start of the control page and of every stream frame.
+inline constexpr uint32_t kMagic = 0x31584252u;
+
+// ---------------------------------------------------------------------------------------------
+// Shared region layout
+// ---------------------------------------------------------------------------------------------
+// One contiguous region of whole 4 KiB pages, shared by the frontend (memfd on the local
+// transport, gntalloc pages on Xen) and mapped by the backend:
+//
+//   page 0                     ControlPage: magic, geometry, the four ring indexes
+//   next ceil(N*64/4096) pages RequestSlot[N]     (N = 1 << ring_order)
+//   next ceil(N*32/4096) pages ResponseSlot[N]
+//   next data_pages pages      data area: request and response payloads
+//
+// Every request owns a buffer [buf_off, buf_off + buf_len) in the data area, chosen by the
+// frontend, from the moment it is pushed until its response is consumed. The request payload is
+// written there by the frontend; the response payload is written into the same buffer by the
+// backend (never more than buf_len bytes). The data area is mapped once per connection
+// ("persistent grants"): no per-request mapping, so bulk data costs one copy on each side.
+//
+// Geometry is chosen by the frontend and sent out of band (xenstore keys / the local
+// handshake). The backend validates it against the bounds below and against the size it
+// actually mapped; it never re-reads the geometry fields of the control page after setup,
+// because the guest could change them under its feet.
+inline constexpr size_t kPageSize = 4096;
+inline constexpr uint32_t kMinRingOrder = 2;    // 4 slots
+inline constexpr uint32_t kMaxRingOrder = 12;   // 4096 slots
+inline constexpr uint32_t kMinDataPages = 16;   // 64 KiB
+// 256 MiB. Bounds what a guest can make the host map. The default below (2 MiB) keeps the whole
+// region under the default xen-gntalloc limit of 1024 pages.
+inline constexpr uint32_t kMaxDataPages = 65536;
+inline constexpr uint32_t kDefaultRingOrder = 8;    // 256 slots in flight
+inline constexpr uint32_t kDefaultDataPages = 512;  // 2 MiB
+
+// One message may use at most a quarter of the data area, so a single large request can never
+// take all the space and leave the other requests (and their responses) unable to progress.
+// (The same rule Linux's 9pfs-over-Xen transport adopted: msize = ring size / 4.)
+inline constexpr uint32_t kMaxMessageDivisor = 4;
+// Buffers start on 64-byte boundaries (a cache line), which also keeps every payload struct
+// naturally aligned.
+inline constexpr uint32_t kBufferAlign = 64;
+
+// The control page. Each index lives on its own cache line: producer and consumer write
+// different lines, so polling one does not bounce the other's line between CPUs.
+//
+// Notification hold-off follows xen/io/ring.h: a producer that moves *_prod from old to new
+// kicks the peer only if old < *_event <= new (in wrapping u32 arithmetic). A consumer about to
+// sleep sets *_event = cons + 1, issues a full barrier, and looks at *_prod once more; that final
+// re-check closes the window in which a push could land between "ring is empty" and "event
+// armed". While a consumer is busy its *_event stays behind the producer, so the producer does
+// not kick at all.
+struct ControlPage {
+  uint32_t magic;          // kMagic. Written by the frontend at setup.
+  uint16_t version;        // highest Version the frontend speaks. Informational.
+  uint16_t reserved0;      // zero
+  uint32_t ring_order;     // informational copy of the geometry; the backend never uses it
+  uint32_t data_pages;     // informational copy of the geometry
+  uint8_t pad0[48];
+  uint32_t req_prod;       // frontend: requests [0, req_prod) are published
+  uint8_t pad1[60];
+  uint32_t req_event;      // backend: "kick me when req_prod reaches this"
+  uint8_t pad2[60];
+  uint32_t rsp_prod;       // backend: responses [0, rsp_prod) are published
+  uint8_t pad3[60];
+  uint32_t rsp_event;      // frontend: "kick me when rsp_prod reaches this"
+  uint8_t pad4[60];
+  // Liveness bytes. On Xen each side maps the page with an unmap-notify that clears its own
+  // byte and kicks the event channel when its process dies, so the peer sees the death without
+  // a timeout (as libxenvchan does). 1 = alive, 0 = gone.
+  uint8_t frontend_live;
+  uint8_t pad5[63];
+  uint8_t backend_live;
+  uint8_t pad6[63];
+  uint8_t reserved[kPageSize - 448];
+};
+static_assert(sizeof(ControlPage) == kPageSize);
+static_assert(offsetof(ControlPage, req_prod) == 64);
+static_assert(offsetof(ControlPage, req_event) == 128);
+static_assert(offsetof(ControlPage, rsp_prod) == 192);
+static_assert(offsetof(ControlPage, rsp_event) == 256);
+static_assert(offsetof(ControlPage, frontend_live) == 320);
+static_assert(offsetof(ControlPage, backend_live) == 384);
+
+// ---------------------------------------------------------------------------------------------
+// Slots
+// ---------------------------------------------------------------------------------------------
+// A request slot is the message header of a request. Slot i of the request array carries
+// request number i (mod N); it stays owned by the backend from the push until the frontend
+// consumes the matching response (so at most N requests are in flight: back-pressure, no
+// flow-control messages needed, as in ring.h).
+struct RequestSlot {
+  uint64_t id;          // chosen by the frontend, echoed untouched in the response
+  uint16_t opcode;      // Opcode
+  uint16_t flags;       // opcode-specific; zero unless an opcode says otherwise
+  uint32_t reserved0;   // must be zero (checked)
+  uint32_t buf_off;     // byte offset of this request's buffer in the data area
+  uint32_t buf_len;     // capacity of the buffer: request payload in, response payload out
+  uint32_t in_len;      // request payload bytes at buf_off; in_len <= buf_len
+  uint32_t reserved1;   // must be zero (checked)
+  uint64_t arg[4];      // opcode-specific arguments (see each opcode)
+};
+static_assert(sizeof(RequestSlot) == 64);
+static_assert(offsetof(RequestSlot, buf_off) == 16);
+static_assert(offsetof(RequestSlot, arg) == 32);
+
+struct ResponseSlot {
+  uint64_t id;          // the request's id
+  int32_t status;       // 0 on success, else -WireError
+  uint32_t out_len;     // response payload bytes written at the request's buf_off; <= buf_len
+  uint64_t val[2];      // opcode-specific results
+};
+static_assert(sizeof(ResponseSlot) == 32);
+static_assert(offsetof(ResponseSlot, val) == 16);
+
+// ---------------------------------------------------------------------------------------------
+// Stream framing (TCP transport: the network baseline)
+// ---------------------------------------------------------------------------------------------
+// The same slots framed over a byte stream: FrameHeader, then a RequestSlot or ResponseSlot,
+// then payload_len payload bytes. For requests buf_off must be 0, buf_len is the most response
+// payload the client accepts, and in_len == payload_len. For responses out_len == payload_len.
+enum class FrameKind : uint8_t { kRequest = 1, kResponse = 2 };
+struct FrameHeader {
+  uint32_t magic;        // kMagic
+  uint16_t version;      // Version of this frame
+  uint8_t kind;          // FrameKind
+  uint8_t reserved0;     // zero
+  uint32_t payload_len;  // bytes after the slot; at most kMaxStreamPayload
+  uint32_t reserved1;    // zero
+};
+static_assert(sizeof(FrameHeader) == 16);
+inline constexpr uint32_t kMaxStreamPayload = 1u << 20;  // 1 MiB, the TCP path's largest message
+
+// ---------------------------------------------------------------------------------------------
+// Opcodes
+// ---------------------------------------------------------------------------------------------
+// Fixed numbers; a retired number is never reused. Paths in payloads are raw bytes (no NUL,
+// 1..kMaxPathBytes long) relative to the job's export root; the host resolves them beneath the
+// root only. "handle" is a host-chosen opaque number naming an open file.
+enum class Opcode : uint16_t {
+  // --- session -------------------------------------------------------------------------------
+  // kHello: version negotiation; must be the first request of a connection.
+  //   arg[0] = lowest Version the frontend speaks, arg[1] = highest, arg[2] = feature bits.
+  //   reply: val[0] = chosen version, val[1] = host feature bits. Error kProto when the ranges
+  //   do not overlap.
+  kHello = 1,
+  // kPing: echo. Payload: any bytes; reply payload: the same bytes. Used by ringbox-bench.
+  kPing = 2,
+  // kHeartbeat: the agent is alive; no payload, no reply payload.
+  kHeartbeat = 3,
+
+  // --- job control (issue "Lazy file access") ------------------------------------------------
+  // kJobGet: ask for the job. Reply payload: JobSpec TLV records (see JobTag).
+  kJobGet = 16,
+  // kJobStdout / kJobStderr: a chunk of the job's output stream. Payload: the bytes.
+  kJobStdout = 17,
+  kJobStderr = 18,
+  // kJobExit: the job ended. arg[0] = ExitKind, arg[1] = exit code or signal number.
+  kJobExit = 19,
+  // kWaitEvent: long poll. The host answers only when it has an event for the guest, or
+  //   after arg[0] milliseconds (0 = no limit) with val[0] = kEventNone. reply val[0] = Event.
+  kWaitEvent = 20,
+
+  // --- files (paths beneath the export root) -------------------------------------------------
+  // kOpen: payload path; arg[0] = OpenFlags, arg[1] = mode for creation.
+  //   reply: val[0] = handle; payload WireStat of the opened file when buf_len allows.
+  kOpen = 32,
+  // kClose: arg[0] = handle.
+  kClose = 33,
+  // kPread: arg[0] = handle, arg[1] = offset, arg[2] = length (<= buf_len).
+  //   reply payload: the bytes read (short at end of file).
+  kPread = 34,
+  // kPwrite: arg[0] = handle, arg[1] = offset; payload: the bytes. reply val[0] = written.
+  kPwrite = 35,
+  // kFstat: arg[0] = handle. reply payload: WireStat.
+  kFstat = 36,
+  // kStat / kLstat: payload path. reply payload: WireStat (kLstat does not follow a final
+  //   symlink).
+  kStat = 37,
+  kLstat = 38,
+  // kReaddir: payload path; arg[0] = cookie (0 = from the start). reply payload: WireDirent
+  //   records while they fit; val[0] = number of records, val[1] = 1 at end of directory.
+  kReaddir = 39,
+  // kMkdir: payload path; arg[0] = mode.
+  kMkdir = 40,
+  // kRmdir / kUnlink: payload path.
+  kRmdir = 41,
+  kUnlink = 42,
+  // kRename: payload old path then new path; arg[0] = length of the old path.
+  kRename = 43,
+  // kTruncate: payload path; arg[0] = new size.
+  kTruncate = 44,
+  // kFsync: arg[0] = handle.
+  kFsync = 45,
+  // kReadlink: payload path. reply payload: the link target bytes.
+  kReadlink = 46,
+  // kSymlink: payload target then link path; arg[0] = length of the target.
+  kSymlink = 47,
+  // kGetfile: stream a whole file. payload path; arg[0] = offset of this chunk.
+  //   reply payload: up to buf_len bytes from offset; val[0] = total file size. The client
+  //   repeats with the next offset until it has val[0] bytes (large files stream through the
+  //   data area chunk by chunk).
+  kGetfile = 48,
+  // kPutfile: stream a whole file in, replaced atomically. payload path (first arg[0] bytes)
+  //   then data; arg[1] = offset of this chunk; flags: kPutfileFinal commits (fsync + rename).
+  //   A putfile that never sees its final chunk leaves the target untouched.
+  kPutfile = 49,
+  // kFtruncate: arg[0] = handle, arg[1] = new size.
+  kFtruncate = 50,
+
+  // --- benchmark ------------------------------------------------------------------------------
+  // kBulkRead: the host fills arg[0] bytes (<= buf_len) of pattern seeded by arg[1].
+  //   reply val[0] = FNV-1a 64 of the bytes it wrote. With flag kBulkCopyOnly the host instead
+  //   copies arg[0] bytes from a private buffer (what a file read costs, without the checksum)
+  //   and val[0] is 0.
+  kBulkRead = 64,
+  // kBulkWrite: payload: bytes; reply val[0] = FNV-1a 64 of what the host received. With flag
+  //   kBulkCopyOnly the host copies the bytes into a private buffer instead (val[0] = 0).
+  kBulkWrite = 65,
+};
+
+inline constexpr uint16_t kBulkCopyOnly = 1;
+
+inline constexpr uint16_t kPutfileFinal = 1;
+inline constexpr uint32_t kMaxPathBytes = 4096;
+
+// Open flags on the wire: our own values, not the host's O_* numbers.
+enum OpenFlags : uint64_t {
+  kOpenRead = 1u << 0,
+  kOpenWrite = 1u << 1,
+  kOpenCreate = 1u << 2,
+  kOpenExclusive = 1u << 3,
+  kOpenTruncate = 1u << 4,
+  kOpenAppend = 1u << 5,
+  kOpenDirectory = 1u << 6,
+  kOpenKnownFlags = (1u << 7) - 1,
+};
+
+enum class ExitKind : uint64_t { kExited = 1, kSignaled = 2 };
+enum class Event : uint64_t { kNone = 0, kShutdown = 1, kVacate = 2 };
+
+struct WireStat {
+  uint64_t ino;
+  uint64_t size;
+  uint64_t blocks;    // 512-byte blocks
+  int64_t atime_ns;   // nanoseconds since the epoch
+  int64_t mtime_ns;
+  int64_t ctime_ns;
+  uint32_t mode;      // POSIX type and permission bits (S_IFREG | 0644 ...)
+  uint32_t nlink;
+  uint32_t uid;
+  uint32_t gid;
+};
+static_assert(sizeof(WireStat) == 64);
+
+// A directory entry in a kReaddir reply: this header, then name_len name bytes, then zero
+// padding to the next multiple of 8.
+struct WireDirent {
+  uint64_t ino;
+  uint64_t next_cookie;  // pass as arg[0] to continue after this entry
+  uint16_t name_len;     // 1..255
+  uint8_t type;          // DT_* value (DT_REG = 8, DT_DIR = 4, DT_LNK = 10, ...)
+  uint8_t reserved[5];   // zero
+};
+static_assert(sizeof(WireDirent) == 24);
+
+// Job spec (kJobGet reply): a sequence of records, each JobRecord then len value bytes, padded
+// with zeros to a multiple of 8. Repeated tags accumulate (argv, env, inputs) in order.
+enum class JobTag : uint16_t {
+  kArg = 1,      // one argv element (argv[0] first)
+  kEnv = 2,      // one "NAME=value"
+  kCwd = 3,      // working directory inside the job's view
+  kMode = 4,     // u32 JobMode
+  kInput = 5,    // a declared input path (eager mode)
+  kOutput = 6,   // an output path to send back at exit
+  kUid = 7,      // u32
+  kGid = 8,      // u32
+};
+struct JobRecord {
+  uint16_t tag;       // JobTag
+  uint16_t reserved;  // zero
+  uint32_t len;       // value bytes following
+};
+static_assert(sizeof(JobRecord) == 8);
+enum class JobMode : uint32_t { kEager = 1, kRemoteIo = 2, kLazyFile = 3, kAuto = 4, kNode = 5 };
+
+// ---------------------------------------------------------------------------------------------
+// Wire errors: negative values in ResponseSlot::status
+// ---------------------------------------------------------------------------------------------
+// The numbers are fixed here (they happen to equal Linux's errno values, which keeps logs easy
+// to read), so the wire does not depend on the host's or the guest's libc.
+enum class WireError : int32_t {
+  kOk = 0,
+  kPerm = 1,
+  kNoEnt = 2,
+  kIo = 5,
+  kBadF = 9,
+  kAgain = 11,
+  kNoMem = 12,
+  kAcces = 13,
+  kExist = 17,
+  kXDev = 18,
+  kNotDir = 20,
+  kIsDir = 21,
+  kInval = 22,
+  kFBig = 27,
+  kNoSpc = 28,
+  kRoFs = 30,
+  kNameTooLong = 36,
+  kNoSys = 38,      // unknown or unsupported opcode
+  kNotEmpty = 39,
+  kLoop = 40,
+  kProto = 71,      // malformed request: reserved field set, bad buffer, bad payload
+  kOverflow = 75,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Xen handshake (xenstore)
+// ---------------------------------------------------------------------------------------------
+// Frontend directory: /local/domain/<guest domid>/data/ringbox/  (libxl makes data/ writable by
+// the guest). Keys written by the frontend, in one transaction:
+//   protocol-version  highest Version it speaks (decimal)
+//   ring-order        decimal, kMinRingOrder..kMaxRingOrder
+//   data-pages        decimal, kMinDataPages..kMaxDataPages
+//   dir-refs          space-separated grant refs of the directory pages: a packed array of
+//                     little-endian u32 grant refs, one per region page, in region order
+//   event-channel     unbound port allocated for domain 0
+//   state             XenbusState (decimal), written last
+// Backend keys, written by the host under /local/domain/0/backend/ringbox/<guest domid>/:
+//   state             XenbusState
+//
+//   frontend                                   backend
+//   Initialising (1)                           InitWait (2): watching the frontend dir
+//   share pages, alloc port, write keys
+//   Initialised (3)  ------------------------> read keys, copy + check dir pages, map, bind
+//                                              Connected (4)
+//   Connected (4)  <-------------------------- (kHello is the first request)
+//   Closing (5) / Closed (6) on either side tears the connection down; a new frontend
+//   Initialised, or a restarted backend seeing Initialised, starts over.
+enum class XenbusState : uint32_t {
+  kUnknown = 0,
+  kInitialising = 1,
+  kInitWait = 2,
+  kInitialised = 3,
+  kConnected = 4,
+  kClosing = 5,
+  kClosed = 6,
+};
+
+}  // namespace ringbox::proto

@@ -1,0 +1,210 @@
+#include "shared/rpc/ring_client.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include "shared/ring/shared_memory.h"
+
+namespace ringbox::rpc {
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr int kWaitSliceMs = 100;
+inline void cpu_relax() { __builtin_ia32_pause(); }
+}  // namespace
+
+Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport::RingChannel> ch,
+                                                       ClientOptions opts) {
+  auto ring = ring::FrontendRing::adopt(ch->region(), ch->geometry());
+  if (!ring) return std::move(ring.error());
+  return std::unique_ptr<RingClient>(new RingClient(std::move(ch), std::move(*ring), opts));
+}
+
+RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::FrontendRing ring,
+                       ClientOptions opts)
+    : channel_(std::move(ch)),
+      opts_(opts),
+      max_payload_(ring.geometry().max_message_bytes()),
+      alloc_(static_cast<uint32_t>(ring.geometry().data_bytes()), max_payload_),
+      ring_(std::move(ring)),
+      waiters_(ring_.geometry().slots()) {
+  for (uint32_t i = ring_.geometry().slots(); i > 0; --i) free_waiters_.push_back(i - 1);
+}
+
+RingClient::~RingClient() {
+  alloc_.cancel();
+  std::lock_guard lk(mu_);
+  ring_.set_frontend_alive(false);
+}
+
+Result<Reply> RingClient::call(const Call& c) {
+  size_t need = std::max(c.in.size(), c.out.size());
+  if (need > max_payload_)
+    return make_error(Errc::kTooLarge, "payload of " + std::to_string(need) +
+                                           " bytes exceeds the ring message limit of " +
+                                           std::to_string(max_payload_) + " bytes");
+  auto extent = alloc_.allocate(static_cast<uint32_t>(need));
+  if (!extent) return std::move(extent.error());
+  auto buffer = ring_.data_area().subspan(extent->offset, extent->length);
+  if (!c.in.empty()) ring::copy_to_shared(buffer.data(), c.in.data(), c.in.size());
+
+  std::unique_lock lk(mu_);
+  free_cv_.wait(lk, [&] { return !free_waiters_.empty() || broken_; });
+  if (broken_) {
+    lk.unlock();
+    alloc_.release(*extent);
+    return broken_error_;
+  }
+  uint32_t idx = free_waiters_.back();
+  free_waiters_.pop_back();
+  peak_in_flight_ = std::max<uint32_t>(peak_in_flight_, ring_.geometry().slots() -
+                                                            static_cast<uint32_t>(free_waiters_.size()));
+  Waiter& w = waiters_[idx];
+  w.in_use = true;
+  w.done = false;
+  ++w.generation;
+  w.in = c.in;
+  w.slot = proto::RequestSlot{};
+  w.slot.id = (uint64_t{w.generation} << 32) | idx;
+  w.slot.opcode = static_cast<uint16_t>(c.opcode);
+  w.slot.flags = c.flags;
+  w.slot.buf_off = extent->offset;
+  w.slot.buf_len = extent->length;
+  w.slot.in_len = static_cast<uint32_t>(c.in.size());
+  for (int i = 0; i < 4; ++i) w.slot.arg[i] = c.arg[i];
+  ring_.put_request(w.slot);
+  bool kick = ring_.push_requests();
+  if (kick) {
+    lk.unlock();
+    auto rang = channel_->doorbell().ring();
+    lk.lock();
+    if (!rang) fail_all(rang.error());
+  }
+
+  auto waited = wait_for(lk, idx);
+  Result<Reply> result = Reply{};
+  if (!waited) {
+    result = std::move(waited.error());
+  } else {
+    const proto::ResponseSlot& rsp = w.rsp;  // private copy taken by deliver()
+    if (rsp.out_len > c.out.size() || rsp.out_len > extent->length) {
+      result = make_error(Errc::kPeerBroken, "host answered opcode " +
+                                                 std::to_string(w.slot.opcode) + " with " +
+                                                 std::to_string(rsp.out_len) + " bytes for a " +
+                                                 std::to_string(c.out.size()) + "-byte buffer");
+    } else {
+      ring::copy_from_shared(c.out.data(), buffer.data(), rsp.out_len);
+      result = Reply{rsp.status, rsp.out_len, {rsp.val[0], rsp.val[1]}};
+    }
+  }
+  w.in_use = false;
+  w.in = {};
+  free_waiters_.push_back(idx);
+  lk.unlock();
+  free_cv_.notify_one();
+  alloc_.release(*extent);
+  return result;
+}
+
+Result<void> RingClient::wait_for(std::unique_lock<std::mutex>& lk, uint32_t idx) {
+  Waiter& w = waiters_[idx];
+  for (;;) {
+    if (w.done) return ok();
+    if (broken_) return broken_error_;
+    if (!leader_) {
+      leader_ = true;
+      auto led = lead(lk, idx);
+      leader_ = false;
+      if (!led) fail_all(led.error());
+      // Hand the poller role to one thread still waiting, or nobody would see its response.
+      for (Waiter& other : waiters_) {
+        if (other.in_use && other.sleeping && !other.done) {
+          other.cv.notify_one();
+          break;
+        }
+      }
+      continue;
+    }
+    w.sleeping = true;
+    w.cv.wait(lk);
+    w.sleeping = false;
+  }
+}
+
+Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
+  const Waiter& w = waiters_[idx];
+  const auto spin = std::chrono::microseconds(opts_.spin_us);
+  auto spin_start = Clock::now();
+  proto::ResponseSlot rsp;
+  for (;;) {
+    for (;;) {
+      auto got = ring_.take_response(rsp);
+      if (!got) return std::move(got.error());
+      if (!*got) break;
+      RINGBOX_TRY(deliver(rsp));
+    }
+    if (w.done || broken_) return ok();
+    if (Clock::now() - spin_start < spin) {
+      lk.unlock();  // let other threads publish while we spin
+      cpu_relax();
+      lk.lock();
+      continue;
+    }
+    auto pending = ring_.final_check_responses();
+    if (!pending) return std::move(pending.error());
+    if (*pending) continue;
+    lk.unlock();
+    auto woke = channel_->doorbell().wait(kWaitSliceMs);
+    lk.lock();
+    if (!woke) return std::move(woke.error());
+    if (*woke) spin_start = Clock::now();
+  }
+}
+
+Result<void> RingClient::deliver(const proto::ResponseSlot& rsp) {
+  uint32_t idx = static_cast<uint32_t>(rsp.id);
+  uint32_t gen = static_cast<uint32_t>(rsp.id >> 32);
+  if (idx >= waiters_.size() || !waiters_[idx].in_use || waiters_[idx].done ||
+      waiters_[idx].generation != gen)
+    return make_error(Errc::kPeerBroken,
+                      "host answered request id " + std::to_string(rsp.id) + " that is not in flight");
+  Waiter& w = waiters_[idx];
+  w.rsp = rsp;
+  w.done = true;
+  if (w.sleeping) w.cv.notify_one();
+  return ok();
+}
+
+void RingClient::fail_all(const Error& e) {
+  if (broken_) return;
+  broken_ = true;
+  broken_error_ = e;
+  for (Waiter& w : waiters_)
+    if (w.sleeping) w.cv.notify_one();
+  free_cv_.notify_all();
+}
+
+uint32_t RingClient::peak_in_flight() {
+  std::lock_guard lk(mu_);
+  return peak_in_flight_;
+}
+
+Result<void> RingClient::reset_and_replay() {
+  std::unique_lock lk(mu_);
+  auto fresh = ring::FrontendRing::create(channel_->region(), channel_->geometry());
+  if (!fresh) return std::move(fresh.error());
+  ring_ = std::move(*fresh);
+  for (Waiter& w : waiters_) {
+    if (!w.in_use || w.done) continue;
+    auto buffer = ring_.data_area().subspan(w.slot.buf_off, w.slot.buf_len);
+    // the old backend may have written a partial response over the request payload
+    if (!w.in.empty()) ring::copy_to_shared(buffer.data(), w.in.data(), w.in.size());
+    ring_.put_request(w.slot);
+  }
+  ring_.push_requests();
+  lk.unlock();
+  return channel_->doorbell().ring();
+}
+
+}  // namespace ringbox::rpc

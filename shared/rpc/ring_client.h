@@ -1,0 +1,79 @@
+// RingClient: the guest's RPC client over one RingChannel. Thread-safe; many calls in flight.
+//
+// Each call takes a data-area buffer (blocking while the area is full) and a waiter (blocking
+// while all ring slots are in flight: back-pressure, never an error), publishes its request and
+// waits. Completion is leader/follower: one waiting thread at a time polls the response ring
+// (spinning spin_us before it arms rsp_event and sleeps on the doorbell) and hands each
+// response to its waiter; the others sleep on their own condition variable. A lone caller thus
+// polls its own response with no thread hand-off, which is what keeps the round trip short.
+//
+// The request id is (generation << 32 | waiter index): a response naming a waiter that is not
+// waiting, or an old generation, is a broken peer, and every call fails from then on.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "shared/ring/data_allocator.h"
+#include "shared/ring/frontend_ring.h"
+#include "shared/rpc/call.h"
+#include "shared/transport/channel.h"
+
+namespace ringbox::rpc {
+
+struct ClientOptions {
+  int spin_us = 50;
+};
+
+class RingClient final : public Client {
+ public:
+  static Result<std::unique_ptr<RingClient>> create(std::unique_ptr<transport::RingChannel> ch,
+                                                    ClientOptions opts);
+  ~RingClient() override;
+  Result<Reply> call(const Call& c) override;
+  uint32_t max_payload() const override { return max_payload_; }
+  // After the backend restarted (Xen: it re-attached to our pages): re-initialises the ring
+  // indexes and republishes every request that has no response yet, payloads copied afresh.
+  Result<void> reset_and_replay();
+  transport::RingChannel& channel() { return *channel_; }
+  // Most requests that were in flight at the same moment since creation.
+  uint32_t peak_in_flight();
+
+ private:
+  struct Waiter {
+    uint32_t generation = 0;
+    bool in_use = false;
+    bool done = false;
+    bool sleeping = false;
+    proto::RequestSlot slot{};
+    std::span<const std::byte> in;
+    proto::ResponseSlot rsp{};
+    std::condition_variable cv;
+  };
+
+  RingClient(std::unique_ptr<transport::RingChannel> ch, ring::FrontendRing ring,
+             ClientOptions opts);
+  Result<void> wait_for(std::unique_lock<std::mutex>& lk, uint32_t idx);
+  Result<void> lead(std::unique_lock<std::mutex>& lk, uint32_t idx);
+  Result<void> deliver(const proto::ResponseSlot& rsp);
+  void fail_all(const Error& e);
+
+  std::unique_ptr<transport::RingChannel> channel_;
+  ClientOptions opts_;
+  uint32_t max_payload_;
+  ring::DataAllocator alloc_;
+
+  std::mutex mu_;  // guards everything below, and ring_
+  ring::FrontendRing ring_;
+  std::vector<Waiter> waiters_;
+  std::vector<uint32_t> free_waiters_;
+  std::condition_variable free_cv_;
+  uint32_t peak_in_flight_ = 0;
+  bool leader_ = false;
+  bool broken_ = false;
+  Error broken_error_;
+};
+
+}  // namespace ringbox::rpc

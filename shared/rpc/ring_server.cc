@@ -1,0 +1,166 @@
+#include "shared/rpc/ring_server.h"
+
+#include <chrono>
+#include <string>
+
+#include "shared/util/log.h"
+
+namespace ringbox::rpc {
+namespace {
+using Clock = std::chrono::steady_clock;
+constexpr int kWaitSliceMs = 100;  // how often a sleeping server re-checks stop() and liveness
+
+inline void cpu_relax() { __builtin_ia32_pause(); }
+}  // namespace
+
+Result<std::unique_ptr<RingServer>> RingServer::create(std::unique_ptr<transport::RingChannel> ch,
+                                                       Handler& handler, ServerOptions opts) {
+  auto ring = ring::BackendRing::attach(ch->region(), ch->geometry());
+  if (!ring) return std::move(ring.error());
+  return std::unique_ptr<RingServer>(new RingServer(std::move(ch), std::move(*ring), handler, opts));
+}
+
+RingServer::RingServer(std::unique_ptr<transport::RingChannel> ch, ring::BackendRing ring,
+                       Handler& h, ServerOptions o)
+    : channel_(std::move(ch)), ring_(std::move(ring)), handler_(h), opts_(o) {
+  ring_.set_backend_alive(true);
+  for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+RingServer::~RingServer() {
+  {
+    std::lock_guard lk(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  ring_.set_backend_alive(false);
+}
+
+ServerStats RingServer::stats() const {
+  return {requests_.load(), malformed_.load(), kicks_.load(), sleeps_.load()};
+}
+
+Result<void> RingServer::serve() {
+  auto last_work = Clock::now();
+  const auto spin = std::chrono::microseconds(opts_.spin_us);
+  proto::RequestSlot slot;
+  while (!stopping_) {
+    Result<bool> got = false;
+    {
+      std::lock_guard lk(ring_mu_);
+      got = ring_.take_request(slot);
+    }
+    if (!got) {
+      log::error("dropping " + channel_->describe() + ": " + got.error().message());
+      return std::move(got.error());
+    }
+    if (*got) {
+      dispatch(slot);
+      last_work = Clock::now();
+      continue;
+    }
+    if (Clock::now() - last_work < spin) {
+      cpu_relax();
+      continue;
+    }
+    Result<bool> pending = false;
+    {
+      std::lock_guard lk(ring_mu_);
+      pending = ring_.final_check_requests();
+    }
+    if (!pending) return std::move(pending.error());
+    if (*pending) continue;
+    ++sleeps_;
+    auto woke = channel_->doorbell().wait(kWaitSliceMs);
+    if (!woke) {
+      if (woke.error().code == Errc::kPeerGone) return ok();
+      return std::move(woke.error());
+    }
+    if (!*woke && !ring_.frontend_alive()) return ok();
+    if (*woke) last_work = Clock::now();
+  }
+  return ok();
+}
+
+void RingServer::dispatch(const proto::RequestSlot& slot) {
+  ++requests_;
+  if (workers_.empty()) {
+    respond(slot.id, run(slot));
+    return;
+  }
+  {
+    std::lock_guard lk(queue_mu_);
+    queue_.push_back(slot);
+  }
+  queue_cv_.notify_one();
+}
+
+Reply RingServer::run(const proto::RequestSlot& slot) {
+  // slot is already our private copy (BackendRing::take_request); check it, then trust it.
+  const auto& g = ring_.geometry();
+  uint64_t end = uint64_t{slot.buf_off} + slot.buf_len;
+  if (slot.reserved0 != 0 || slot.reserved1 != 0 || slot.buf_off % proto::kBufferAlign != 0 ||
+      end > g.data_bytes() || slot.buf_len > g.max_message_bytes() || slot.in_len > slot.buf_len) {
+    ++malformed_;
+    log::warn("malformed request id " + std::to_string(slot.id) + " opcode " +
+              std::to_string(slot.opcode) + " from " + channel_->describe() + ": buffer " +
+              std::to_string(slot.buf_off) + "+" + std::to_string(slot.buf_len) + " in_len " +
+              std::to_string(slot.in_len));
+    return Reply::error(proto::WireError::kProto);
+  }
+  auto buffer = ring_.data_area().subspan(slot.buf_off, slot.buf_len);
+  Request req;
+  req.id = slot.id;
+  req.opcode = slot.opcode;
+  req.flags = slot.flags;
+  for (int i = 0; i < 4; ++i) req.arg[i] = slot.arg[i];
+  req.in = SharedBytes(buffer.first(slot.in_len));
+  req.out = buffer;
+  Reply r = handler_.handle(req);
+  if (r.out_len > slot.buf_len) {
+    log::error("handler bug: opcode " + std::to_string(slot.opcode) + " produced " +
+               std::to_string(r.out_len) + " bytes for a " + std::to_string(slot.buf_len) +
+               "-byte buffer");
+    r = Reply::error(proto::WireError::kIo);
+  }
+  return r;
+}
+
+void RingServer::respond(uint64_t id, const Reply& reply) {
+  proto::ResponseSlot rsp{};  // zeroed: no stale private bytes reach the guest
+  rsp.id = id;
+  rsp.status = reply.status;
+  rsp.out_len = reply.status == 0 ? reply.out_len : 0;
+  rsp.val[0] = reply.val[0];
+  rsp.val[1] = reply.val[1];
+  bool kick;
+  {
+    std::lock_guard lk(ring_mu_);
+    if (auto put = ring_.put_response(rsp); !put) {
+      log::error("cannot answer request " + std::to_string(id) + ": " + put.error().message());
+      return;
+    }
+    kick = ring_.push_responses();
+  }
+  if (kick) {
+    ++kicks_;
+    if (auto r = channel_->doorbell().ring(); !r) log::warn(r.error().message());
+  }
+}
+
+void RingServer::worker_loop() {
+  for (;;) {
+    proto::RequestSlot slot;
+    {
+      std::unique_lock lk(queue_mu_);
+      queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      slot = queue_.front();
+      queue_.pop_front();
+    }
+    respond(slot.id, run(slot));
+  }
+}
+
+}  // namespace ringbox::rpc

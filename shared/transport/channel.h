@@ -1,0 +1,39 @@
+// The seam between the ring and whatever carries it.
+//
+// A RingChannel is a shared region plus a two-way doorbell. The ring code (shared/ring) and the
+// RPC layer (shared/rpc) see only this interface, so they are byte-for-byte the same whether the
+// region is a memfd between two processes (transport/local) or granted pages between a domU and
+// dom0 (transport/xen). The stream transport (transport/tcp) is the network baseline and carries
+// the same messages framed over a socket instead (shared/rpc/stream_*).
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+
+#include "shared/ring/layout.h"
+#include "shared/util/result.h"
+
+namespace ringbox::transport {
+
+class Doorbell {
+ public:
+  virtual ~Doorbell() = default;
+  // Kicks the peer. Cheap enough to call per batch, not per message.
+  virtual Result<void> ring() = 0;
+  // Blocks until the peer kicks us (true), timeout_ms passes (false; -1 = no limit), or the peer
+  // is gone (Errc::kPeerGone). Consumes the pending kick.
+  virtual Result<bool> wait(int timeout_ms) = 0;
+};
+
+class RingChannel {
+ public:
+  virtual ~RingChannel() = default;
+  virtual std::span<std::byte> region() = 0;
+  virtual const ring::Geometry& geometry() const = 0;
+  virtual Doorbell& doorbell() = 0;
+  // A short human description for logs: "local memfd via /run/x.sock", "xen domain 5".
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace ringbox::transport

@@ -1,0 +1,111 @@
+// Granting our own pages to another domain (guest side: /dev/xen/gntalloc via libxengnttab's
+// xengntshr_* calls). Two owners: GntshrHandle (the open device) and SharedPages (one allocation
+// of zeroed pages granted to a peer, mapped into our address space).
+//
+// Trust: nothing is read back from the peer here; the pages are ours, the peer may write them
+// at any time if we granted them writable.
+#pragma once
+
+#include <xengnttab.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "shared/util/result.h"
+
+namespace ringbox::transport::xen {
+
+class GntshrHandle {
+ public:
+  GntshrHandle() = default;
+  // Opens /dev/xen/gntalloc (needs the xen-gntalloc module) close-on-exec.
+  static Result<GntshrHandle> open();
+  GntshrHandle(const GntshrHandle&) = delete;
+  GntshrHandle& operator=(const GntshrHandle&) = delete;
+  GntshrHandle(GntshrHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
+  GntshrHandle& operator=(GntshrHandle&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, nullptr);
+    }
+    return *this;
+  }
+  ~GntshrHandle() { reset(); }
+
+  xengntshr_handle* get() const { return h_; }
+  explicit operator bool() const { return h_ != nullptr; }
+  xengntshr_handle* release() { return std::exchange(h_, nullptr); }
+  void reset() {
+    if (h_ != nullptr) xengntshr_close(h_);
+    h_ = nullptr;
+  }
+
+ private:
+  explicit GntshrHandle(xengntshr_handle* h) : h_(h) {}
+  xengntshr_handle* h_ = nullptr;
+};
+
+// One allocation of `count` zeroed pages granted to one domain, contiguous in our address space.
+// The handle it came from must outlive it (declare the handle first). Destruction unmaps; the
+// kernel ends the grants once the peer has unmapped too (pages the peer still maps stay
+// allocated and count against the gntalloc limit until then).
+class SharedPages {
+ public:
+  // When the process holding the pages dies (or the pages are unshared), the kernel sets the
+  // byte at `byte_offset` of the allocation to 0 and signals `port`: how the peer learns of a
+  // crash without a timeout.
+  struct UnmapNotify {
+    uint32_t byte_offset;
+    evtchn_port_t port;
+  };
+
+  SharedPages() = default;
+  // `writable`: whether the peer may write the pages.
+  static Result<SharedPages> share(GntshrHandle& h, uint32_t domid, uint32_t count,
+                                   bool writable);
+  // As share(), writable, with an unmap notification anywhere inside the allocation.
+  static Result<SharedPages> share_with_notify(GntshrHandle& h, uint32_t domid, uint32_t count,
+                                               UnmapNotify notify);
+  SharedPages(const SharedPages&) = delete;
+  SharedPages& operator=(const SharedPages&) = delete;
+  SharedPages(SharedPages&& o) noexcept
+      : h_(std::exchange(o.h_, nullptr)),
+        addr_(std::exchange(o.addr_, nullptr)),
+        count_(std::exchange(o.count_, 0)),
+        refs_(std::move(o.refs_)) {}
+  SharedPages& operator=(SharedPages&& o) noexcept {
+    if (this != &o) {
+      reset();
+      h_ = std::exchange(o.h_, nullptr);
+      addr_ = std::exchange(o.addr_, nullptr);
+      count_ = std::exchange(o.count_, 0);
+      refs_ = std::move(o.refs_);
+    }
+    return *this;
+  }
+  ~SharedPages() { reset(); }
+
+  std::span<std::byte> bytes() const;
+  // The grant references, one per page in order.
+  std::span<const uint32_t> refs() const { return refs_; }
+  explicit operator bool() const { return addr_ != nullptr; }
+  // Gives up ownership: the pages stay shared and mapped until the process exits.
+  void* release();
+  void reset();
+
+ private:
+  SharedPages(xengntshr_handle* h, void* addr, uint32_t count, std::vector<uint32_t> refs)
+      : h_(h), addr_(addr), count_(count), refs_(std::move(refs)) {}
+  xengntshr_handle* h_ = nullptr;
+  void* addr_ = nullptr;
+  uint32_t count_ = 0;
+  std::vector<uint32_t> refs_;
+};
+
+// How to read a gntalloc failure: which limit the allocation hit and what to do about it.
+std::string gntalloc_failure_hint(int err, uint32_t pages);
+
+}  // namespace ringbox::transport::xen
