@@ -25,9 +25,9 @@ namespace ringbox::proto {
 inline constexpr uint32_t kDefaultJobUid = 65534;
 inline constexpr uint32_t kDefaultJobGid = 65534;
 
-// Bounds on an encoded spec. They keep a spec inside one ring message of the smallest legal
-// data area would be too tight (16 KiB), so the guest asks with its largest buffer and the host
-// answers kOverflow with the needed size when even that is too small (see kJobGet).
+// Bounds on a spec. A spec need not fit the smallest legal ring message (16 KiB): the guest
+// asks with its largest reply buffer, and the host answers kOverflow with the needed size when
+// that is too small (see kJobGet), so the guest can report exactly what went wrong.
 inline constexpr size_t kMaxJobSpecBytes = 1u << 20;   // 1 MiB
 inline constexpr size_t kMaxJobRecords = 16384;
 inline constexpr size_t kMaxJobArgBytes = 131072;      // Linux MAX_ARG_STRLEN

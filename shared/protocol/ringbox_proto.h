@@ -171,8 +171,9 @@ inline constexpr uint32_t kMaxStreamPayload = 1u << 20;  // 1 MiB, the TCP path'
 // Opcodes
 // ---------------------------------------------------------------------------------------------
 // Fixed numbers; a retired number is never reused. Paths in payloads are raw bytes (no NUL,
-// 1..kMaxPathBytes long) relative to the job's export root; the host resolves them beneath the
-// root only. "handle" is a host-chosen opaque number naming an open file.
+// 1..kMaxPathBytes long, canonical: see the file opcodes) relative to the job's export root;
+// the host resolves them beneath the root only. "handle" is a host-chosen opaque number naming
+// an open file. Encoders and checked decoders of the file payloads: shared/protocol/codec.h.
 enum class Opcode : uint16_t {
   // --- session -------------------------------------------------------------------------------
   // kHello: version negotiation; must be the first request of a connection.
@@ -198,50 +199,107 @@ enum class Opcode : uint16_t {
   kWaitEvent = 20,
 
   // --- files (paths beneath the export root) -------------------------------------------------
-  // kOpen: payload path; arg[0] = OpenFlags, arg[1] = mode for creation.
-  //   reply: val[0] = handle; payload WireStat of the opened file when buf_len allows.
+  // Rules shared by opcodes 32..50 (the host side is host/files/, see docs/file-service.md):
+  //  * Paths are canonical, and refused (never repaired) otherwise: 1..kMaxPathBytes bytes, no
+  //    NUL; either exactly "." (the export root) or components joined by single '/', no
+  //    leading or trailing '/', no "." or ".." component, each component 1..255 bytes.
+  //    Errors: kNameTooLong (too long), kInval (anything else not canonical). "." cannot be
+  //    created, removed, renamed, replaced or linked: kInval.
+  //  * Symlinks: the host never lets its kernel follow a symlink. It resolves links itself,
+  //    lexically and inside the export (a target is joined to the link's directory; an absolute
+  //    target, or ".." climbing above the root, is kXDev; more than 40 links is kLoop), and
+  //    checks its policy on the resulting symlink-free path. Symlinks in intermediate
+  //    components are always resolved; one in the final component only by the opcodes marked
+  //    "follows"; the others act on the final component itself.
+  //  * Policy: each job has read and write rules (path prefixes); a write rule implies read.
+  //    Reading (kOpen without write intent, kStat, kLstat, kReaddir, kReadlink, kGetfile) needs
+  //    read access; everything that changes the tree needs write access; otherwise kAcces.
+  //    kStat, kLstat and kReaddir also work on the directories leading to a readable path, and
+  //    kReaddir of such a directory lists only the entries leading to readable paths.
+  //  * Only regular files and directories are ever opened (kOpen, kGetfile, kTruncate); any
+  //    other file type is kAcces.
+  //  * flags must be zero except for kPutfile (kProto). Offsets and sizes above INT64_MAX are
+  //    kInval. A fixed-size reply (WireStat, a link target, the first dirent) that does not fit
+  //    buf_len is kOverflow. Values of val[] an opcode does not define are zero.
+  //  * Handles are per connection and never 0; a closed, stale or forged handle is kBadF, never
+  //    another file. At most 1024 open handles and 64 unfinished putfiles per connection
+  //    (kMFile beyond). When the connection ends every handle is closed and every unfinished
+  //    putfile discarded.
+  //
+  // kOpen: payload path (follows, unless kOpenCreate|kOpenExclusive); arg[0] = OpenFlags;
+  //   arg[1] = permission bits for a created file (only 0777 is used: setuid, setgid and sticky
+  //   bits are dropped; the host's umask applies). Needs write access when any of kOpenWrite,
+  //   kOpenCreate, kOpenTruncate or kOpenAppend is set. kOpenDirectory opens a directory
+  //   (read-only; kNotDir otherwise) for kFstat/kFsync/kClose. Bad flag combinations (unknown
+  //   bits, neither read nor write, exclusive without create, truncate or append without write,
+  //   directory with any write intent) are kInval.
+  //   reply: val[0] = handle; payload WireStat of the opened file when buf_len >= 64
+  //   (out_len 64), else out_len 0.
   kOpen = 32,
   // kClose: arg[0] = handle.
   kClose = 33,
-  // kPread: arg[0] = handle, arg[1] = offset, arg[2] = length (<= buf_len).
-  //   reply payload: the bytes read (short at end of file).
+  // kPread: arg[0] = handle, arg[1] = offset, arg[2] = length (<= buf_len, else kInval).
+  //   reply payload: the bytes read (short at end of file); val[0] = their count. kBadF for a
+  //   handle not opened for reading, kIsDir for a directory handle.
   kPread = 34,
-  // kPwrite: arg[0] = handle, arg[1] = offset; payload: the bytes. reply val[0] = written.
+  // kPwrite: arg[0] = handle, arg[1] = offset (ignored for kOpenAppend handles: data goes to the
+  //   end); payload: the bytes. reply val[0] = written (all of the payload unless an error
+  //   stops it). kBadF for a handle not opened for writing.
   kPwrite = 35,
   // kFstat: arg[0] = handle. reply payload: WireStat.
   kFstat = 36,
-  // kStat / kLstat: payload path. reply payload: WireStat (kLstat does not follow a final
-  //   symlink).
+  // kStat / kLstat: payload path (kStat follows, kLstat does not). reply payload: WireStat.
   kStat = 37,
   kLstat = 38,
-  // kReaddir: payload path; arg[0] = cookie (0 = from the start). reply payload: WireDirent
-  //   records while they fit; val[0] = number of records, val[1] = 1 at end of directory.
+  // kReaddir: payload path of a directory (follows); arg[0] = cookie: 0 = from the start, else
+  //   a next_cookie from an earlier reply for the same directory. Cookies are the file system's
+  //   own directory offsets: the host keeps no state between calls, and a cookie stays valid as
+  //   long as the file system honours it. A meaningless cookie yields kInval or some position
+  //   in the directory, nothing worse. reply payload: WireDirent records while they fit (never
+  //   "." or ".."); val[0] = number of records, val[1] = 1 when the directory has no entries
+  //   after the last record. kOverflow when not even the next record fits in buf_len
+  //   (a buffer of kMaxDirentRecordBytes = 280 always holds one).
   kReaddir = 39,
-  // kMkdir: payload path; arg[0] = mode.
+  // kMkdir: payload path; arg[0] = permission bits (only 0777 used; the host's umask applies).
   kMkdir = 40,
-  // kRmdir / kUnlink: payload path.
+  // kRmdir / kUnlink: payload path. kUnlink of a symlink removes the link.
   kRmdir = 41,
   kUnlink = 42,
-  // kRename: payload old path then new path; arg[0] = length of the old path.
+  // kRename: payload old path then new path; arg[0] = length of the old path. Both need write
+  //   access; replaces an existing new path as rename(2) does; neither path follows.
   kRename = 43,
-  // kTruncate: payload path; arg[0] = new size.
+  // kTruncate: payload path of a regular file (follows); arg[0] = new size.
   kTruncate = 44,
   // kFsync: arg[0] = handle.
   kFsync = 45,
-  // kReadlink: payload path. reply payload: the link target bytes.
+  // kReadlink: payload path (does not follow). reply payload: the link target bytes. kInval if
+  //   the path is not a symlink.
   kReadlink = 46,
-  // kSymlink: payload target then link path; arg[0] = length of the target.
+  // kSymlink: payload target then link path; arg[0] = length of the target (1..kMaxPathBytes,
+  //   no NUL). The target must be relative and, joined lexically to the link's directory, stay
+  //   inside the export; otherwise kXDev, because tools on the host that later copy the export
+  //   (output transfer) may follow the link.
   kSymlink = 47,
-  // kGetfile: stream a whole file. payload path; arg[0] = offset of this chunk.
-  //   reply payload: up to buf_len bytes from offset; val[0] = total file size. The client
-  //   repeats with the next offset until it has val[0] bytes (large files stream through the
-  //   data area chunk by chunk).
+  // kGetfile: stream a whole regular file (follows). payload path; arg[0] = offset of this
+  //   chunk.
+  //   reply payload: up to buf_len bytes from offset (none at or past the end); val[0] = total
+  //   file size. The client repeats with the next offset until it has val[0] bytes (large files
+  //   stream through the data area chunk by chunk). Stateless: each chunk opens the file anew,
+  //   so a val[0] that changes between chunks means the file changed: start over.
   kGetfile = 48,
   // kPutfile: stream a whole file in, replaced atomically. payload path (first arg[0] bytes)
-  //   then data; arg[1] = offset of this chunk; flags: kPutfileFinal commits (fsync + rename).
+  //   then data; arg[1] = offset of this chunk's data; arg[2] = permission bits of the new file
+  //   (only 0777 used, read at offset 0; 0 means 0644); flags: kPutfileFinal commits.
+  //   A chunk at offset 0 starts an upload of path (discarding an unfinished one of the same
+  //   path on this connection); other chunks continue it (kBadF when none is in progress).
+  //   Data goes to a private temporary file in the target's directory; chunks may be answered
+  //   in any order, so send the final chunk only after every other chunk was answered. The
+  //   final chunk fsyncs the file, renames it over the target (which does not follow: a symlink
+  //   there is replaced) and fsyncs the directory.
+  //   reply val[0] = data bytes written by this chunk; after the final chunk val[1] = file size.
   //   A putfile that never sees its final chunk leaves the target untouched.
   kPutfile = 49,
-  // kFtruncate: arg[0] = handle, arg[1] = new size.
+  // kFtruncate: arg[0] = handle opened for writing, arg[1] = new size.
   kFtruncate = 50,
 
   // --- benchmark ------------------------------------------------------------------------------
@@ -290,7 +348,8 @@ struct WireStat {
 static_assert(sizeof(WireStat) == 64);
 
 // A directory entry in a kReaddir reply: this header, then name_len name bytes, then zero
-// padding to the next multiple of 8.
+// padding to the next multiple of 8. The name is one component: no '/', no NUL, never "." or
+// "..". Reserved and padding bytes are zero (the guest's decoder checks them).
 struct WireDirent {
   uint64_t ino;
   uint64_t next_cookie;  // pass as arg[0] to continue after this entry
@@ -339,6 +398,7 @@ enum class WireError : int32_t {
   kNotDir = 20,
   kIsDir = 21,
   kInval = 22,
+  kMFile = 24,      // too many open handles or unfinished putfiles on this connection
   kFBig = 27,
   kNoSpc = 28,
   kRoFs = 30,
@@ -353,26 +413,78 @@ enum class WireError : int32_t {
 // ---------------------------------------------------------------------------------------------
 // Xen handshake (xenstore)
 // ---------------------------------------------------------------------------------------------
+// All values are canonical decimal ASCII (digits only, no sign, no spaces, no leading zeros)
+// unless said otherwise. The backend treats every frontend value as hostile: it reads the keys
+// once, in one transaction, parses them with the bounds below and never reads them again.
+//
 // Frontend directory: /local/domain/<guest domid>/data/ringbox/  (libxl makes data/ writable by
-// the guest). Keys written by the frontend, in one transaction:
-//   protocol-version  highest Version it speaks (decimal)
-//   ring-order        decimal, kMinRingOrder..kMaxRingOrder
-//   data-pages        decimal, kMinDataPages..kMaxDataPages
-//   dir-refs          space-separated grant refs of the directory pages: a packed array of
-//                     little-endian u32 grant refs, one per region page, in region order
-//   event-channel     unbound port allocated for domain 0
-//   state             XenbusState (decimal), written last
-// Backend keys, written by the host under /local/domain/0/backend/ringbox/<guest domid>/:
-//   state             XenbusState
+// the guest; dom0 reads everything). Keys written by the frontend:
+//   protocol-version      highest Version it speaks, 1..65535; the backend needs >= kVersionMin
+//   ring-order            kMinRingOrder..kMaxRingOrder
+//   data-pages            kMinDataPages..kMaxDataPages
+//   dir-refs              grant refs (u32 each) of the directory pages, separated by single
+//                         spaces; exactly ceil(region pages * 4 / kPageSize) of them. The
+//                         directory pages (granted read-only) hold a packed array of
+//                         little-endian u32 grant refs, one per region page, in region order;
+//                         bytes after the last ref are zero. The region refs are granted
+//                         read-write; no ref may appear twice.
+//   event-channel         an unbound port offered to domain 0, 1..kXenMaxEventChannelPort
+//   state                 XenbusState
+//   connected-generation  the backend generation the frontend has (re)initialised its ring for,
+//                         1..4294967295; written together with state Connected
+// The first six are written in one transaction, state Initialised last of all.
+//
+// Backend directory: /local/domain/0/backend/ringbox/<guest domid>/, owned by dom0, readable
+// (never writable) by the guest. Keys written by the host:
+//   generation            1..4294967295; one more than the value a previous backend left there
+//                         (1 when absent): every attach, first or after a host restart, is a new
+//                         generation
+//   state                 XenbusState
 //
 //   frontend                                   backend
 //   Initialising (1)                           InitWait (2): watching the frontend dir
-//   share pages, alloc port, write keys
-//   Initialised (3)  ------------------------> read keys, copy + check dir pages, map, bind
-//                                              Connected (4)
-//   Connected (4)  <-------------------------- (kHello is the first request)
-//   Closing (5) / Closed (6) on either side tears the connection down; a new frontend
-//   Initialised, or a restarted backend seeing Initialised, starts over.
+//   region + directory granted, control page
+//   initialised (magic, indexes), port
+//   allocated, keys written
+//   Initialised (3)  ------------------------> reads the keys once, checks them, maps the
+//                                              directory read-only, copies the refs, unmaps it,
+//                                              maps the region (one call, persistent), binds
+//                                              the port, writes generation G
+//                    <------------------------ Connected (4)
+//   (ring fresh: nothing to reset)
+//   connected-generation = G, Connected (4) --> attaches the ring, sets backend_live, serves
+//   kHello is the first request.
+//
+// Liveness: both sides set an unmap notification on the control page (frontend: on its
+// gntalloc allocation, byte frontend_live; backend: on a second mapping of the control page's
+// ref, byte backend_live) with the connection's event channel, so a process that dies clears
+// its byte and kicks the peer. A side that writes Closing (5) or Closed (6), or whose directory
+// vanishes, is gone too.
+//
+// Backend restart: the frontend keeps its region, grants and port (the dead backend's binding
+// closing leaves the port unbound for dom0 again). A new backend sees the frontend Initialised or
+// Connected, and does exactly the steps above with generation G+1, writing InitWait first. The
+// frontend, on seeing Connected with a generation other than the one it last acknowledged,
+// re-initialises the ring indexes, republishes every request that has no response (their
+// payloads copied afresh), then writes connected-generation = G+1. The backend attaches only
+// after that acknowledgement, so it never sees the half-reset ring. Responses the old backend
+// published before dying are consumed first and not replayed; a request the old backend had
+// executed without publishing its response runs a second time: replay is at-least-once, so an
+// opcode whose repetition would do harm must say how it guards against it.
+//
+// A new frontend (agent restart, or after `xl restore`: grants and ports are gone) writes fresh
+// keys and Initialised, and the backend starts over.
+inline constexpr uint32_t kXenMaxEventChannelPort = (1u << 17) - 1;  // the FIFO ABI's limit
+// Directory pages of the largest region: 1 + 64 + 32 + kMaxDataPages region pages, 4 bytes each.
+inline constexpr uint32_t kXenMaxDirPages =
+    ((1 + (size_t{1} << kMaxRingOrder) * sizeof(RequestSlot) / kPageSize +
+      (size_t{1} << kMaxRingOrder) * sizeof(ResponseSlot) / kPageSize + kMaxDataPages) *
+         4 +
+     kPageSize - 1) /
+    kPageSize;
+static_assert(kXenMaxDirPages == 65);
+
+// The values of both state keys (the numbers of xen/io/xenbus.h).
 enum class XenbusState : uint32_t {
   kUnknown = 0,
   kInitialising = 1,

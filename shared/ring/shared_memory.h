@@ -38,11 +38,13 @@ inline void store_byte(uint8_t& shared, uint8_t value) {
 inline void full_barrier() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
 inline void copy_from_shared(void* dst, const void* shared_src, size_t n) {
+  if (n == 0) return;  // empty spans may carry null pointers, which memcpy must not see
   std::memcpy(dst, shared_src, n);
   asm volatile("" ::: "memory");  // the private copy is the only source of truth from here on
 }
 
 inline void copy_to_shared(void* shared_dst, const void* src, size_t n) {
+  if (n == 0) return;
   std::memcpy(shared_dst, src, n);
 }
 

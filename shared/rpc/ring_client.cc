@@ -18,7 +18,10 @@ Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport
                                                        ClientOptions opts) {
   auto ring = ring::FrontendRing::adopt(ch->region(), ch->geometry());
   if (!ring) return std::move(ring.error());
-  return std::unique_ptr<RingClient>(new RingClient(std::move(ch), std::move(*ring), opts));
+  std::unique_ptr<RingClient> client(new RingClient(std::move(ch), std::move(*ring), opts));
+  // Unregistered first thing in the destructor, so the channel never calls a dead client.
+  client->channel_->set_restart_handler([c = client.get()] { return c->reset_and_replay(); });
+  return client;
 }
 
 RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::FrontendRing ring,
@@ -33,6 +36,7 @@ RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::Fronten
 }
 
 RingClient::~RingClient() {
+  channel_->set_restart_handler(nullptr);  // waits for a replay in progress on another thread
   alloc_.cancel();
   std::lock_guard lk(mu_);
   ring_.set_frontend_alive(false);
@@ -192,6 +196,14 @@ uint32_t RingClient::peak_in_flight() {
 
 Result<void> RingClient::reset_and_replay() {
   std::unique_lock lk(mu_);
+  // Responses the old backend published before it went are good: deliver them rather than run
+  // their requests twice. A broken index from the dying backend just ends the draining.
+  proto::ResponseSlot rsp;
+  for (;;) {
+    auto got = ring_.take_response(rsp);
+    if (!got || !*got) break;
+    if (!deliver(rsp)) break;
+  }
   auto fresh = ring::FrontendRing::create(channel_->region(), channel_->geometry());
   if (!fresh) return std::move(fresh.error());
   ring_ = std::move(*fresh);

@@ -34,8 +34,10 @@ class RingClient final : public Client {
   ~RingClient() override;
   Result<Reply> call(const Call& c) override;
   uint32_t max_payload() const override { return max_payload_; }
-  // After the backend restarted (Xen: it re-attached to our pages): re-initialises the ring
-  // indexes and republishes every request that has no response yet, payloads copied afresh.
+  // After the backend restarted (Xen: it re-attached to our pages): delivers the responses the
+  // old backend had published, re-initialises the ring indexes and republishes every request
+  // that still has no response, payloads copied afresh. The channel calls it through its
+  // restart handler (RingChannel::set_restart_handler), registered by create().
   Result<void> reset_and_replay();
   transport::RingChannel& channel() { return *channel_; }
   // Most requests that were in flight at the same moment since creation.

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <string>
 
+#include "shared/rpc/request_check.h"
 #include "shared/util/log.h"
 
 namespace ringbox::rpc {
@@ -98,26 +99,13 @@ void RingServer::dispatch(const proto::RequestSlot& slot) {
 
 Reply RingServer::run(const proto::RequestSlot& slot) {
   // slot is already our private copy (BackendRing::take_request); check it, then trust it.
-  const auto& g = ring_.geometry();
-  uint64_t end = uint64_t{slot.buf_off} + slot.buf_len;
-  if (slot.reserved0 != 0 || slot.reserved1 != 0 || slot.buf_off % proto::kBufferAlign != 0 ||
-      end > g.data_bytes() || slot.buf_len > g.max_message_bytes() || slot.in_len > slot.buf_len) {
+  auto req = check_ring_request(slot, ring_.data_area(), ring_.geometry());
+  if (!req) {
     ++malformed_;
-    log::warn("malformed request id " + std::to_string(slot.id) + " opcode " +
-              std::to_string(slot.opcode) + " from " + channel_->describe() + ": buffer " +
-              std::to_string(slot.buf_off) + "+" + std::to_string(slot.buf_len) + " in_len " +
-              std::to_string(slot.in_len));
+    log::warn("malformed request from " + channel_->describe() + ": " + req.error().what);
     return Reply::error(proto::WireError::kProto);
   }
-  auto buffer = ring_.data_area().subspan(slot.buf_off, slot.buf_len);
-  Request req;
-  req.id = slot.id;
-  req.opcode = slot.opcode;
-  req.flags = slot.flags;
-  for (int i = 0; i < 4; ++i) req.arg[i] = slot.arg[i];
-  req.in = SharedBytes(buffer.first(slot.in_len));
-  req.out = buffer;
-  Reply r = handler_.handle(req);
+  Reply r = handler_.handle(*req);
   if (r.out_len > slot.buf_len) {
     log::error("handler bug: opcode " + std::to_string(slot.opcode) + " produced " +
                std::to_string(r.out_len) + " bytes for a " + std::to_string(slot.buf_len) +

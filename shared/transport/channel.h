@@ -7,6 +7,7 @@
 // the same messages framed over a socket instead (shared/rpc/stream_*).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,20 @@ class RingChannel {
   virtual Doorbell& doorbell() = 0;
   // A short human description for logs: "local memfd via /run/x.sock", "xen domain 5".
   virtual std::string describe() const = 0;
+
+  // Backend restarts, seen from the frontend. Where a backend can die and a new one re-attach
+  // to the same region (Xen: ringbox-host restarted while the guest runs), the channel calls
+  // the handler from its own thread once the new backend has mapped the region and bound the
+  // doorbell, and before that backend reads anything. The handler must leave the ring as a
+  // fresh backend expects it: indexes reset, every unanswered request published again
+  // (rpc::RingClient::reset_and_replay does this). When it returns ok the channel lets the new
+  // backend start; an error is logged and the backend is not released. Until a new backend
+  // arrives, Doorbell::wait() keeps returning false rather than kPeerGone, for as long as the
+  // transport's reconnect grace allows.
+  // set_restart_handler(nullptr) unregisters and returns only after a running call finished.
+  // Transports that cannot restart ignore the handler: the default does.
+  using RestartHandler = std::function<Result<void>()>;
+  virtual void set_restart_handler(RestartHandler handler) { (void)handler; }
 };
 
 }  // namespace ringbox::transport

@@ -1,0 +1,313 @@
+// dom0's half of the Xen transport: xen_accept() and the channel it returns.
+//
+// Trust: the guest wrote every frontend key and every byte of the pages it grants. The keys are
+// read once, in one transaction, and parsed with bounds (handshake_keys.h); the directory pages
+// are copied to private memory and unmapped before any ref in them is used; the region's
+// contents are left to shared/ring, which copies before it checks.
+#include <chrono>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "shared/ring/shared_memory.h"
+#include "shared/transport/xen/evtchn_doorbell.h"
+#include "shared/transport/xen/gnttab.h"
+#include "shared/transport/xen/handshake_keys.h"
+#include "shared/transport/xen/xen_channel.h"
+#include "shared/transport/xen/xenstore.h"
+#include "shared/util/log.h"
+
+namespace ringbox::transport {
+namespace {
+
+using namespace xen;
+using proto::XenbusState;
+using Clock = std::chrono::steady_clock;
+
+std::string state_str(XenbusState s) { return std::to_string(static_cast<uint32_t>(s)); }
+
+class Deadline {
+ public:
+  explicit Deadline(int timeout_ms) : end_(Clock::now() + std::chrono::milliseconds(timeout_ms)) {}
+  int remaining_ms() const {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - Clock::now()).count();
+    return left > 0 ? static_cast<int>(left) : 0;
+  }
+  bool passed() const { return Clock::now() >= end_; }
+
+ private:
+  Clock::time_point end_;
+};
+
+// The frontend's state key, parsed. nullopt: the node (or the whole directory) is gone.
+Result<std::optional<XenbusState>> read_frontend_state(XsHandle& xs, const std::string& fe_dir) {
+  auto raw = xs.read(fe_dir + "/" + kKeyState);
+  if (!raw) return std::move(raw.error());
+  if (!*raw) return std::optional<XenbusState>();
+  auto st = parse_state(**raw, "frontend key state");
+  if (!st) return std::move(st.error());
+  return std::optional<XenbusState>(*st);
+}
+
+bool closing(XenbusState s) { return s == XenbusState::kClosing || s == XenbusState::kClosed; }
+
+// From dom0's side the frontend is there while its live byte is set (the kernel clears it when
+// the agent dies), and its state key exists and is not Closing/Closed. A frontend that went
+// back to Initialising/Initialised has replaced its region: this connection is over too.
+class BackendPeerCheck final : public PeerCheck {
+ public:
+  BackendPeerCheck(XsHandle& xs, std::string fe_dir, uint32_t domid,
+                   const proto::ControlPage* control)
+      : xs_(xs), fe_dir_(std::move(fe_dir)), domid_(domid), control_(control) {}
+  int watch_fd() const override { return xs_.watch_fd(); }
+  Result<void> check(bool watch_fired) override {
+    if (watch_fired) {
+      RINGBOX_TRY(xs_.drain_watch_events());
+      auto st = read_frontend_state(xs_, fe_dir_);
+      if (!st) return std::move(st.error());
+      if (!*st)
+        return make_error(Errc::kPeerGone, "domain " + std::to_string(domid_) +
+                                               "'s ringbox directory vanished (domain destroyed?)");
+      if (**st != XenbusState::kConnected)
+        return make_error(Errc::kPeerGone, "the frontend in domain " + std::to_string(domid_) +
+                                               " left Connected (state " + state_str(**st) + ")");
+    }
+    if (ring::load_byte(control_->frontend_live) == 0)
+      return make_error(Errc::kPeerGone,
+                        "the agent in domain " + std::to_string(domid_) + " died or closed");
+    return ok();
+  }
+
+ private:
+  XsHandle& xs_;
+  std::string fe_dir_;
+  uint32_t domid_;
+  const proto::ControlPage* control_;
+};
+
+class XenBackendChannel final : public RingChannel {
+ public:
+  XenBackendChannel(uint32_t domid, std::string fe_dir, std::string be_dir, XsHandle xs,
+                    XsWatch watch, GnttabHandle gnttab, EvtchnHandle evtchn, BoundPort port,
+                    GrantMapping region, GrantMapping notify, ring::Geometry g, uint32_t generation)
+      : domid_(domid),
+        fe_dir_(std::move(fe_dir)),
+        be_dir_(std::move(be_dir)),
+        xs_(std::move(xs)),
+        watch_(std::move(watch)),
+        gnttab_(std::move(gnttab)),
+        evtchn_(std::move(evtchn)),
+        port_(std::move(port)),
+        region_(std::move(region)),
+        notify_(std::move(notify)),
+        geometry_(g),
+        generation_(generation),
+        check_(xs_, fe_dir_, domid_,
+               reinterpret_cast<const proto::ControlPage*>(region_.bytes().data())),
+        doorbell_(evtchn_, port_.port(), check_) {}
+
+  ~XenBackendChannel() override {
+    // Best effort. A frontend that is gone for good (directory removed with its domain) leaves
+    // nothing to talk to: remove our directory too. Otherwise say Closed, so the guest stops
+    // counting on us at once (the unmap notification on backend_live follows when notify_ goes).
+    auto st = read_frontend_state(xs_, fe_dir_);
+    Result<void> r = ok();
+    if (st && !*st)
+      r = xs_.remove(be_dir_);
+    else
+      r = xs_.write(be_dir_ + "/" + kKeyState, state_str(XenbusState::kClosed));
+    if (!r) log::warn("xen: cannot close " + be_dir_ + ": " + r.error().message());
+  }
+
+  std::span<std::byte> region() override { return region_.bytes(); }
+  const ring::Geometry& geometry() const override { return geometry_; }
+  Doorbell& doorbell() override { return doorbell_; }
+  std::string describe() const override {
+    return "xen domain " + std::to_string(domid_) + " (backend generation " +
+           std::to_string(generation_) + ")";
+  }
+
+ private:
+  uint32_t domid_;
+  std::string fe_dir_;
+  std::string be_dir_;
+  XsHandle xs_;
+  XsWatch watch_;
+  GnttabHandle gnttab_;
+  EvtchnHandle evtchn_;
+  BoundPort port_;
+  GrantMapping region_;
+  GrantMapping notify_;  // unmapped first: clears backend_live and kicks the guest
+  ring::Geometry geometry_;
+  uint32_t generation_;
+  BackendPeerCheck check_;
+  EvtchnDoorbell doorbell_;
+};
+
+// One consistent snapshot of the frontend's keys.
+Result<RawFrontendKeys> read_frontend_keys(XsHandle& xs, const std::string& fe_dir) {
+  RawFrontendKeys raw;
+  RINGBOX_TRY(xs.transact("read the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
+    struct Key {
+      std::optional<std::string>& out;
+      const char* name;
+    };
+    for (const Key& k : {Key{raw.protocol_version, kKeyProtocolVersion},
+                         Key{raw.ring_order, kKeyRingOrder}, Key{raw.data_pages, kKeyDataPages},
+                         Key{raw.dir_refs, kKeyDirRefs}, Key{raw.event_channel, kKeyEventChannel},
+                         Key{raw.state, kKeyState}}) {
+      auto v = xs.read(fe_dir + "/" + k.name, t);
+      if (!v) return std::move(v.error());
+      k.out = std::move(*v);
+    }
+    return ok();
+  }));
+  return raw;
+}
+
+// Waits until the frontend is ready to be attached (Initialised, or Connected to a backend
+// that may have died) and returns its checked parameters.
+Result<FrontendParams> wait_for_frontend(XsHandle& xs, uint32_t domid, const std::string& fe_dir,
+                                         const Deadline& deadline, int timeout_ms) {
+  std::string last = "absent";
+  for (;;) {
+    auto st = read_frontend_state(xs, fe_dir);
+    if (!st) return std::move(st.error());
+    if (*st && (**st == XenbusState::kInitialised || **st == XenbusState::kConnected)) {
+      auto raw = read_frontend_keys(xs, fe_dir);
+      if (!raw) return std::move(raw.error());
+      auto params = validate_frontend_keys(*raw);
+      if (!params) return std::move(params.error());
+      if (params->state == XenbusState::kInitialised || params->state == XenbusState::kConnected)
+        return params;
+    }
+    if (*st) last = state_str(**st);
+    auto dom = xs.read("/local/domain/" + std::to_string(domid));
+    if (!dom) return std::move(dom.error());
+    if (!*dom)
+      return make_error(Errc::kNotFound, "domain " + std::to_string(domid) +
+                                             " has no xenstore directory: is it running? (xl list)");
+    if (deadline.passed())
+      return make_error(Errc::kTimeout,
+                        "no ringbox frontend became ready in domain " + std::to_string(domid) +
+                            " within " + std::to_string(timeout_ms) + " ms (" + fe_dir +
+                            "/state is " + last +
+                            "): is `ringbox-agent --transport xen` running in the guest?");
+    auto w = xs.wait_watch(deadline.remaining_ms());
+    if (!w) return std::move(w.error());
+  }
+}
+
+// Waits until the frontend has reset its ring for `generation` (connected-generation).
+Result<void> wait_for_ack(XsHandle& xs, uint32_t domid, const std::string& fe_dir,
+                          uint32_t generation, const Deadline& deadline) {
+  for (;;) {
+    auto st = read_frontend_state(xs, fe_dir);
+    if (!st) return std::move(st.error());
+    if (!*st || closing(**st))
+      return make_error(Errc::kPeerGone, "the frontend in domain " + std::to_string(domid) +
+                                             " closed during the handshake");
+    auto acked = xs.read(fe_dir + "/" + kKeyConnectedGeneration);
+    if (!acked) return std::move(acked.error());
+    if (**st == XenbusState::kConnected && *acked) {
+      auto g = parse_decimal(**acked, 0, std::numeric_limits<uint32_t>::max(),
+                             "frontend key connected-generation");
+      if (!g) return std::move(g.error());
+      if (*g == generation) return ok();
+    }
+    if (deadline.passed())
+      return make_error(Errc::kTimeout,
+                        "the frontend in domain " + std::to_string(domid) +
+                            " never acknowledged backend generation " +
+                            std::to_string(generation) + " (its agent may be hung)");
+    auto w = xs.wait_watch(deadline.remaining_ms());
+    if (!w) return std::move(w.error());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) {
+  if (domid == 0 || domid > 0x7fef)
+    return make_error(Errc::kInvalidArgument,
+                      "domain id " + std::to_string(domid) + " is not a guest domain (1..32751)");
+  Deadline deadline(timeout_ms);
+  const std::string fe_dir = frontend_dir(domid);
+  const std::string be_dir = backend_dir(domid);
+  auto xs = XsHandle::open();
+  if (!xs) return std::move(xs.error());
+
+  // Our own directory: only dom0 writes it, so its previous generation is trustworthy; parsed
+  // with bounds all the same.
+  uint32_t previous = 0;
+  auto prev_raw = xs->read(be_dir + "/" + kKeyGeneration);
+  if (!prev_raw) return std::move(prev_raw.error());
+  if (*prev_raw) {
+    auto p = parse_decimal(**prev_raw, 0, std::numeric_limits<uint32_t>::max(), "old generation");
+    if (p) previous = static_cast<uint32_t>(*p);
+  }
+  const uint32_t generation = previous == std::numeric_limits<uint32_t>::max() ? 1 : previous + 1;
+  RINGBOX_TRY(xs->transact("announce the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+    RINGBOX_TRY(xs->mkdir(be_dir, t));
+    // Owner dom0 (nobody else may write), and the guest may read: it watches our state.
+    RINGBOX_TRY(xs->set_permissions(be_dir, {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}}, t));
+    return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kInitWait), t);
+  }));
+  auto watch = XsWatch::add(*xs, fe_dir, "ringbox-frontend");
+  if (!watch) return std::move(watch.error());
+
+  auto params = wait_for_frontend(*xs, domid, fe_dir, deadline, timeout_ms);
+  if (!params) return std::move(params.error());
+  const ring::Geometry g = params->geometry;
+  const size_t region_pages = g.total_pages();
+
+  auto gnttab = GnttabHandle::open();
+  if (!gnttab) return std::move(gnttab.error());
+  std::vector<uint32_t> refs;
+  {
+    auto dir = GrantMapping::map(*gnttab, domid, params->dir_refs, GrantMapping::Access::kReadOnly);
+    if (!dir)
+      return Error{dir.error().code, dir.error().sys_errno,
+                   "directory pages: " + dir.error().what};
+    // Copied before use, then unmapped: the guest could rewrite the list under our feet.
+    std::vector<std::byte> copy(dir->bytes().size());
+    ring::copy_from_shared(copy.data(), dir->bytes().data(), copy.size());
+    auto unpacked = unpack_region_refs(copy, region_pages);
+    if (!unpacked) return std::move(unpacked.error());
+    refs = std::move(*unpacked);
+  }
+  auto evtchn = EvtchnHandle::open();
+  if (!evtchn) return std::move(evtchn.error());
+  auto port = BoundPort::bind_interdomain(*evtchn, domid, params->event_channel);
+  if (!port) return std::move(port.error());
+  auto region = GrantMapping::map(*gnttab, domid, refs, GrantMapping::Access::kReadWrite);
+  if (!region)
+    return Error{region.error().code, region.error().sys_errno,
+                 "ring region (" + std::to_string(region_pages) + " pages): " +
+                     region.error().what};
+  // A second mapping of the control page, only for its unmap notification: libxengnttab offers
+  // the notification on single-page mappings, and the region must stay one contiguous mapping.
+  auto notify = GrantMapping::map_with_notify(
+      *gnttab, domid, refs[0], static_cast<uint32_t>(offsetof(proto::ControlPage, backend_live)),
+      port->port());
+  if (!notify) return std::move(notify.error());
+
+  RINGBOX_TRY(xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+    RINGBOX_TRY(xs->write(be_dir + "/" + kKeyGeneration, std::to_string(generation), t));
+    return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kConnected), t);
+  }));
+  RINGBOX_TRY(wait_for_ack(*xs, domid, fe_dir, generation, deadline));
+  log::info("xen: attached to domain " + std::to_string(domid) + " as backend generation " +
+            std::to_string(generation) + ": " + std::to_string(region_pages) +
+            " region pages (ring order " + std::to_string(g.ring_order) + ", " +
+            std::to_string(g.data_pages) + " data pages), event channel " +
+            std::to_string(params->event_channel) + " -> local port " +
+            std::to_string(port->port()));
+  return std::unique_ptr<RingChannel>(std::make_unique<XenBackendChannel>(
+      domid, fe_dir, be_dir, std::move(*xs), std::move(*watch), std::move(*gnttab),
+      std::move(*evtchn), std::move(*port), std::move(*region), std::move(*notify), g,
+      generation));
+}
+
+}  // namespace ringbox::transport

@@ -1,0 +1,40 @@
+// Xen transport: the ring region in pages the guest grants to dom0, the doorbell an
+// interdomain event channel, the handshake through xenstore like a PV split driver. The key
+// contract and the state diagram are in shared/protocol/ringbox_proto.h ("Xen handshake");
+// docs/xen-transport.md explains the design, the trust decisions and the limits.
+//
+// xen_connect() runs in the guest (ringbox-agent, the frontend): it grants the region and a few
+// directory pages listing the region's grant refs, offers an event channel to dom0, publishes
+// the keys and waits for a backend. The returned channel survives backend restarts: a new
+// ringbox-host re-attaches to the same pages and the channel's restart handler
+// (RingChannel::set_restart_handler) lets the RPC client replay what was in flight.
+//
+// xen_accept() runs in dom0 (ringbox-host, the backend): it treats every xenstore value and
+// every shared byte as hostile, maps the region once for the connection, and works the same
+// whether the guest is new or was served by a ringbox-host that died.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "shared/transport/channel.h"
+
+namespace ringbox::transport {
+
+struct XenConnectOptions {
+  // How long to wait for the first backend.
+  int connect_timeout_ms = 30000;
+  // How long the doorbell waits for a new backend once the current one is gone, before the
+  // channel reports kPeerGone.
+  int reconnect_timeout_ms = 60000;
+};
+
+// Frontend (guest). The modules xen-evtchn and xen-gntalloc must be loaded.
+Result<std::unique_ptr<RingChannel>> xen_connect(const ring::Geometry& g,
+                                                 const XenConnectOptions& opts = {});
+
+// Backend (dom0): attaches to the ringbox frontend of domain `domid`, waiting up to timeout_ms
+// for it to appear and then to acknowledge us. Needs xenstored, xen-evtchn and xen-gntdev.
+Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms);
+
+}  // namespace ringbox::transport

@@ -1,0 +1,201 @@
+// The guest's half of the Xen transport: xen_connect() and the channel it returns.
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "shared/ring/frontend_ring.h"
+#include "shared/ring/shared_memory.h"
+#include "shared/transport/xen/backend_monitor.h"
+#include "shared/transport/xen/evtchn_doorbell.h"
+#include "shared/transport/xen/gntshr.h"
+#include "shared/transport/xen/handshake_keys.h"
+#include "shared/transport/xen/xen_channel.h"
+#include "shared/transport/xen/xenstore.h"
+#include "shared/util/log.h"
+
+namespace ringbox::transport {
+namespace {
+
+using namespace xen;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kDom0 = 0;
+// Domain ids from DOMID_FIRST_RESERVED (0x7ff0) up are special (DOMID_SELF, ...), never a guest.
+constexpr uint64_t kMaxGuestDomid = 0x7fef;
+constexpr auto kStateInitialised = static_cast<uint32_t>(proto::XenbusState::kInitialised);
+constexpr auto kStateClosed = static_cast<uint32_t>(proto::XenbusState::kClosed);
+
+// From the guest's side the backend is there while its live byte is set (the kernel clears it
+// when ringbox-host dies) and its state key says Connected. A backend that is gone gets
+// reconnect_timeout_ms to be replaced before the channel gives up.
+class FrontendPeerCheck final : public PeerCheck {
+ public:
+  FrontendPeerCheck(const proto::ControlPage* control, const BackendMonitor& monitor,
+                    int reconnect_timeout_ms)
+      : control_(control), monitor_(monitor), grace_(reconnect_timeout_ms) {}
+  int watch_fd() const override { return -1; }  // the monitor thread watches xenstore
+  Result<void> check(bool) override {
+    bool alive = ring::load_byte(control_->backend_live) != 0 && monitor_.backend_connected();
+    if (alive) {
+      gone_since_.reset();
+      return ok();
+    }
+    auto now = Clock::now();
+    if (!gone_since_) gone_since_ = now;
+    if (now - *gone_since_ > grace_)
+      return make_error(Errc::kPeerGone,
+                        "no ringbox-host has served this guest for " +
+                            std::to_string(grace_.count()) +
+                            " ms: the backend in dom0 died or closed and none re-attached");
+    return ok();
+  }
+
+ private:
+  const proto::ControlPage* control_;
+  const BackendMonitor& monitor_;
+  std::chrono::milliseconds grace_;
+  std::optional<Clock::time_point> gone_since_;  // only the single waiting thread touches it
+};
+
+class XenFrontendChannel final : public RingChannel {
+ public:
+  XenFrontendChannel(uint32_t self, std::string fe_dir, XsHandle xs, GntshrHandle gntshr,
+                     EvtchnHandle evtchn, BoundPort port, SharedPages region, SharedPages dir,
+                     ring::Geometry g, std::unique_ptr<BackendMonitor> monitor,
+                     int reconnect_timeout_ms)
+      : self_(self),
+        fe_dir_(std::move(fe_dir)),
+        xs_(std::move(xs)),
+        gntshr_(std::move(gntshr)),
+        evtchn_(std::move(evtchn)),
+        port_(std::move(port)),
+        region_(std::move(region)),
+        dir_(std::move(dir)),
+        geometry_(g),
+        monitor_(std::move(monitor)),
+        check_(reinterpret_cast<const proto::ControlPage*>(region_.bytes().data()), *monitor_,
+               reconnect_timeout_ms),
+        doorbell_(evtchn_, port_.port(), check_) {}
+
+  ~XenFrontendChannel() override {
+    monitor_.reset();  // no acknowledgement may race the Closed below
+    // Best effort: a backend watching us learns at once that this frontend is finished (the
+    // unmap notification on frontend_live tells it too, when the pages go).
+    if (auto r = xs_.write(fe_dir_ + "/" + kKeyState, std::to_string(kStateClosed)); !r)
+      log::warn("xen: cannot mark the frontend Closed: " + r.error().message());
+  }
+
+  std::span<std::byte> region() override { return region_.bytes(); }
+  const ring::Geometry& geometry() const override { return geometry_; }
+  Doorbell& doorbell() override { return doorbell_; }
+  std::string describe() const override {
+    return "xen frontend of domain " + std::to_string(self_) + " (backend generation " +
+           std::to_string(monitor_->generation()) + ")";
+  }
+  void set_restart_handler(RestartHandler handler) override {
+    monitor_->set_handler(std::move(handler));
+  }
+  BackendMonitor& monitor() { return *monitor_; }
+  evtchn_port_t event_port() const { return port_.port(); }
+
+ private:
+  uint32_t self_;
+  std::string fe_dir_;
+  XsHandle xs_;
+  GntshrHandle gntshr_;
+  EvtchnHandle evtchn_;
+  BoundPort port_;
+  SharedPages region_;  // unshared after dir_: the unmap notification fires last
+  SharedPages dir_;
+  ring::Geometry geometry_;
+  std::unique_ptr<BackendMonitor> monitor_;
+  FrontendPeerCheck check_;
+  EvtchnDoorbell doorbell_;
+};
+
+Result<uint32_t> own_domid(XsHandle& xs) {
+  // A relative path is relative to our own /local/domain/<id>; the toolstack wrote "domid".
+  auto raw = xs.read("domid");
+  if (!raw) return std::move(raw.error());
+  if (!*raw)
+    return make_error(Errc::kNotFound,
+                      "xenstore has no 'domid' for this domain: is this a Xen guest created by "
+                      "the toolstack (xl / libxl)?");
+  auto id = parse_decimal(**raw, 0, kMaxGuestDomid, "this domain's id");
+  if (!id) return std::move(id.error());
+  if (*id == 0)
+    return make_error(Errc::kInvalidArgument,
+                      "this is dom0: the xen transport's frontend runs in a guest domain");
+  return static_cast<uint32_t>(*id);
+}
+
+Result<void> publish_keys(XsHandle& xs, const std::string& fe_dir, const ring::Geometry& g,
+                          const SharedPages& dir, evtchn_port_t port) {
+  const std::string refs = format_dir_refs(dir.refs());
+  return xs.transact("publish the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
+    // Whatever an earlier agent left (a stale connected-generation) goes first.
+    RINGBOX_TRY(xs.remove(fe_dir, t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyProtocolVersion, std::to_string(proto::kVersionMax), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyRingOrder, std::to_string(g.ring_order), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDataPages, std::to_string(g.data_pages), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDirRefs, refs, t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyEventChannel, std::to_string(port), t));
+    return xs.write(fe_dir + "/" + kKeyState, std::to_string(kStateInitialised), t);
+  });
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RingChannel>> xen_connect(const ring::Geometry& g,
+                                                 const XenConnectOptions& opts) {
+  auto xs = XsHandle::open();
+  if (!xs) return std::move(xs.error());
+  auto self = own_domid(*xs);
+  if (!self) return std::move(self.error());
+  const std::string fe_dir = frontend_dir(*self);
+
+  auto gntshr = GntshrHandle::open();
+  if (!gntshr) return std::move(gntshr.error());
+  auto evtchn = EvtchnHandle::open();
+  if (!evtchn) return std::move(evtchn.error());
+  auto port = BoundPort::bind_unbound(*evtchn, kDom0);
+  if (!port) return std::move(port.error());
+
+  const auto region_pages = static_cast<uint32_t>(g.total_pages());
+  const auto dir_pages = static_cast<uint32_t>(dir_pages_for(region_pages));
+  // One contiguous allocation for the whole region; the unmap notification on frontend_live
+  // (control page, page 0) tells dom0 when this process dies.
+  auto region = SharedPages::share_with_notify(
+      *gntshr, kDom0, region_pages,
+      {static_cast<uint32_t>(offsetof(proto::ControlPage, frontend_live)), port->port()});
+  if (!region)
+    return Error{region.error().code, region.error().sys_errno,
+                 "ring region of " + std::to_string(region_pages) + " pages (plus " +
+                     std::to_string(dir_pages) + " directory pages): " + region.error().what};
+  // The control page must be valid before any backend can see a key: a backend attaches as
+  // soon as it reads Initialised.
+  auto ring = ring::FrontendRing::create(region->bytes(), g);
+  if (!ring) return std::move(ring.error());
+  // The directory is read-only for dom0: only we decide which pages make up the region.
+  auto dir = SharedPages::share(*gntshr, kDom0, dir_pages, /*writable=*/false);
+  if (!dir) return std::move(dir.error());
+  pack_region_refs(dir->bytes(), region->refs());
+
+  RINGBOX_TRY(publish_keys(*xs, fe_dir, g, *dir, port->port()));
+  auto monitor = BackendMonitor::start(fe_dir, backend_dir(*self));
+  if (!monitor) return std::move(monitor.error());
+
+  auto channel = std::make_unique<XenFrontendChannel>(
+      *self, fe_dir, std::move(*xs), std::move(*gntshr), std::move(*evtchn), std::move(*port),
+      std::move(*region), std::move(*dir), g, std::move(*monitor), opts.reconnect_timeout_ms);
+  log::info("xen: published " + std::to_string(region_pages) + " region pages, " +
+            std::to_string(dir_pages) + " directory page(s), event channel " +
+            std::to_string(channel->event_port()) + " under " + fe_dir +
+            "; waiting for ringbox-host");
+  auto gen = channel->monitor().wait_first_backend(opts.connect_timeout_ms);
+  if (!gen) return std::move(gen.error());  // the channel's destructor marks us Closed
+  return std::unique_ptr<RingChannel>(std::move(channel));
+}
+
+}  // namespace ringbox::transport
