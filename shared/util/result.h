@@ -88,8 +88,11 @@ inline Result<void> ok() { return {}; }
 }  // namespace ringbox
 
 // Propagates an error from an expression returning Result<...>; evaluates to nothing.
-#define RINGBOX_TRY(expr)                          \
+#define RINGBOX_TRY_CAT2(a, b) a##b
+#define RINGBOX_TRY_CAT(a, b) RINGBOX_TRY_CAT2(a, b)
+#define RINGBOX_TRY(expr) RINGBOX_TRY_IMPL(expr, RINGBOX_TRY_CAT(ringbox_try_r_, __COUNTER__))
+#define RINGBOX_TRY_IMPL(expr, var)                \
   do {                                             \
-    auto ringbox_try_r_ = (expr);                  \
-    if (!ringbox_try_r_) return std::move(ringbox_try_r_.error()); \
+    auto var = (expr);                             \
+    if (!var) return std::move(var.error());       \
   } while (0)
