@@ -4,6 +4,7 @@
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/transport/xen/xen_channel.h"
 
 namespace ringbox::guest {
 
@@ -21,6 +22,13 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     auto fd = transport::tcp_connect(*hp);
     if (!fd) return std::move(fd.error());
     client = std::make_unique<transport::StreamClient>(std::move(*fd));
+  } else if (cfg.transport == "xen") {
+    auto ch = transport::xen_connect(
+        cfg.geometry, transport::XenConnectOptions{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms});
+    if (!ch) return std::move(ch.error());
+    auto rc = rpc::RingClient::create(std::move(*ch), rpc::ClientOptions{cfg.spin_us});
+    if (!rc) return std::move(rc.error());
+    client = std::move(*rc);
   } else {
     return make_error(Errc::kInvalidArgument,
                       "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");

@@ -15,6 +15,8 @@ struct ConnectConfig {
   std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
   ring::Geometry geometry;
   int spin_us = 50;
+  int connect_timeout_ms = 30000;    // xen: wait this long for the first ringbox-host
+  int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
 };
 
 // Connects and negotiates the protocol version (kHello).

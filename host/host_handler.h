@@ -6,9 +6,26 @@
 
 namespace ringbox::host {
 
+namespace files {
+class FileService;
+}
+namespace job {
+class JobSession;
+}
+
 class HostHandler final : public rpc::Handler {
  public:
+  HostHandler() = default;
+  // File opcodes (32..50) go to `files`, which must outlive the handler. Without a file
+  // service they are refused with kNoSys.
+  explicit HostHandler(files::FileService& files) : files_(&files) {}
+  // Also job opcodes (16..20) to `job` (`ringbox-host run`); without one they are kNoSys.
+  HostHandler(files::FileService& files, job::JobSession& job) : files_(&files), job_(&job) {}
   rpc::Reply handle(const rpc::Request& req) override;
+
+ private:
+  files::FileService* files_ = nullptr;
+  job::JobSession* job_ = nullptr;
 };
 
 }  // namespace ringbox::host

@@ -3,7 +3,10 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "host/domain/boot_command.h"
+#include "host/domain/reaper_main.h"
 #include "host/host_handler.h"
+#include "host/run/run_command.h"
 #include "host/serve.h"
 #include "shared/util/log.h"
 
@@ -16,9 +19,11 @@ int cmd_serve(const std::vector<std::string>& args) {
   ServeConfig cfg;
   po::options_description desc("ringbox-host serve: serve one agent, then exit");
   desc.add_options()("help,h", "show this help")(
-      "transport", po::value(&cfg.transport)->default_value("local"), "local | tcp")(
-      "listen", po::value(&cfg.address)->required(),
+      "transport", po::value(&cfg.transport)->default_value("local"), "local | tcp | xen")(
+      "listen", po::value(&cfg.address),
       "local: Unix socket path; tcp: HOST:PORT to listen on")(
+      "domid", po::value(&cfg.domid),
+      "xen: the guest domain whose agent to serve (attaches again after a host restart)")(
       "spin-us", po::value(&cfg.server.spin_us)->default_value(50),
       "busy-poll this long before sleeping on the doorbell")(
       "workers", po::value(&cfg.server.workers)->default_value(0),
@@ -32,6 +37,13 @@ int cmd_serve(const std::vector<std::string>& args) {
     return 0;
   }
   po::notify(vm);
+  if (cfg.transport == "xen" ? !vm.count("domid") : cfg.address.empty()) {
+    std::cerr << "ringbox-host serve: "
+              << (cfg.transport == "xen" ? "--transport xen needs --domid N"
+                                         : "--listen is required for --transport " + cfg.transport)
+              << " (see --help)\n";
+    return 2;
+  }
   HostHandler handler;
   auto r = serve_one(cfg, handler);
   if (!r) {
@@ -45,6 +57,9 @@ void usage() {
   std::cout << "usage: ringbox-host COMMAND [options]\n"
                "commands:\n"
                "  serve   serve one agent over a local or TCP transport\n"
+               "  run     run one job in a guest, serving its files and output (docs/jobs.md)\n"
+               "  boot    create a guest domain through libxl and own it until it ends\n"
+               "          (docs/domain-lifecycle.md)\n"
                "run `ringbox-host COMMAND --help` for the options of a command\n";
 }
 
@@ -60,6 +75,10 @@ int host_main(int argc, char** argv) {
   std::vector<std::string> args(argv + 2, argv + argc);
   try {
     if (cmd == "serve") return cmd_serve(args);
+    if (cmd == "run") return run::cmd_run(args);
+    if (cmd == "boot") return domain::cmd_boot(args);
+    // Internal, started by `boot` and `run --transport xen` (host/domain/reaper.h).
+    if (cmd == domain::kReaperCommand) return domain::reaper_main(args);
   } catch (const po::error& e) {
     std::cerr << "ringbox-host " << cmd << ": " << e.what() << " (see --help)\n";
     return 2;

@@ -3,6 +3,7 @@
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/transport/xen/xen_channel.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host {
@@ -29,6 +30,14 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     auto conn = transport::tcp_accept(listen_fd->get(), cfg.accept_timeout_ms);
     if (!conn) return std::move(conn.error());
     return transport::serve_stream(conn->get(), handler);
+  }
+  if (cfg.transport == "xen") {
+    log::info("waiting for the ringbox agent of domain " + std::to_string(cfg.domid));
+    auto channel = transport::xen_accept(cfg.domid, cfg.accept_timeout_ms);
+    if (!channel) return std::move(channel.error());
+    auto server = rpc::RingServer::create(std::move(*channel), handler, cfg.server);
+    if (!server) return std::move(server.error());
+    return (*server)->serve();
   }
   return make_error(Errc::kInvalidArgument,
                     "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");

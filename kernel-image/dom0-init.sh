@@ -5,7 +5,7 @@
 # Brings up a minimal Xen toolstack (modules, xenfs, C xenstored,
 # xen-init-dom0, xenconsoled), relays every guest console to this console
 # with a "[domU] " prefix, runs one scenario, prints one verdict line and
-# powers the machine off. The scenario creates its domains itself (xl, or
+# ends the machine (a reboot, which QEMU -no-reboot turns into an exit). The scenario creates its domains itself (xl, or
 # ringbox-host through libxl); nothing here starts a guest.
 #
 # dom0 kernel command line (scripts/nested/run-scenario sets it):
@@ -101,27 +101,43 @@ pin_cpus() {
 
 start_console_relay() {
   mkdir -p /var/log/xen/console
-  mkfifo /run/ringbox/relay.ctl
-  # The ticker wakes the relay every 0.2 s; "flush" written to the fifo wakes
-  # it at once. read -t is a shell builtin, so no process is forked per tick.
+  mkfifo /run/ringbox/relay.wake
+  # The ticker sends "tick" every 0.2 s, and "flush" once the flag file
+  # exists. A byte written to the fifo ends the wait early. The wait is the
+  # builtin read -t, so no process is forked per tick; what was read is
+  # ignored (a read cut short by its timeout may hold half a word), only the
+  # flag file counts.
   (
-    exec 3<>/run/ringbox/relay.ctl
-    while :; do
-      if read -t 0.2 cmd <&3; then
-        echo "$cmd"
-        [ "$cmd" = flush ] && exit 0
-      else
-        echo tick
-      fi
+    exec 3<>/run/ringbox/relay.wake
+    while [ ! -e /run/ringbox/relay.flush ]; do
+      echo tick
+      # shellcheck disable=SC3045 # busybox ash has read -t
+      read -r -t 0.2 _ <&3
     done
+    echo flush
   ) | awk -v dir=/var/log/xen/console -f /usr/lib/ringbox/console-relay.awk &
   RELAY_PID=$!
 }
 
+# stop_console_relay: print what the guests wrote up to now, then stop.
 stop_console_relay() {
   [ -n "${RELAY_PID:-}" ] || return 0
-  echo flush >/run/ringbox/relay.ctl
+  : >/run/ringbox/relay.flush
+  # Opened read-write: opening a fifo write-only blocks while it has no
+  # reader, and the ticker may already have seen the flag and left.
+  exec 4<>/run/ringbox/relay.wake
+  echo >&4
+  exec 4>&-
+  (
+    sleep 10
+    say "the console relay did not finish within 10 s; stopping it"
+    kill "$RELAY_PID"
+  ) &
+  watchdog=$!
   wait "$RELAY_PID"
+  rc=$?
+  kill "$watchdog" 2>/dev/null
+  [ "$rc" -eq 0 ] || say "the console relay exited with status $rc"
 }
 
 destroy_leftover_domains() {
@@ -141,7 +157,11 @@ run_scenario() {
       ;;
   esac
   if [ ! -f "$script" ]; then
-    RESULT="FAIL no $script in this dom0 image (have: $(cd /scenarios && ls -- *.sh 2>/dev/null | tr '\n' ' '))"
+    have=
+    for f in /scenarios/*.sh; do
+      [ -e "$f" ] && have="$have ${f##*/}"
+    done
+    RESULT="FAIL no $script in this dom0 image (have:${have:- none})"
     return
   fi
   export RINGBOX_SCENARIO="$name" RINGBOX_WORK=/run/ringbox/work \
@@ -198,10 +218,13 @@ main() {
   else
     RESULT="FAIL toolstack: $TOOLSTACK_ERROR"
   fi
-  mark poweroff
+  mark end
   echo "RINGBOX-SCENARIO ${scenario:-(none)}: $RESULT"
-  poweroff -f
-  echo o >/proc/sysrq-trigger
+  # Reboot, not power off: QEMU runs with -no-reboot, so a reboot ends it at
+  # once, while Xen's ACPI S5 (power off) path first reads the CMOS clock and
+  # waits for its next second tick, up to 1 s per run.
+  reboot -f
+  echo b >/proc/sysrq-trigger
   while :; do sleep 60; done
 }
 

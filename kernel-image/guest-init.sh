@@ -23,12 +23,17 @@
 #       A PV guest's whole command line is limited to 1024 bytes
 #       (MAX_GUEST_CMDLINE), so keep the arguments short: bulk data goes over
 #       the ring, not here.
+#   ringbox.poweroff_delay=<seconds>
+#       Wait this long after the last line before powering off (default 1;
+#       digits and a dot), so that xenconsoled can drain the console ring.
+#       0 suits a domain whose shutdown dom0 preserves until it has read the
+#       console (the harness does that).
 #
 # Console lines for the harness all start with "RINGBOX-GUEST: ":
 #   init: kernel=<release> uptime=<s>
 #   net-ifaces: <names in /sys/class/net>            (only "lo" is expected)
 #   xen-devices: bus=<xenbus devices> dev=</dev/xen entries>
-#   agent argv: [arg] [arg] ...
+#   agent argv: [arg] [arg] ...                      (then the agent's own output)
 #   agent missing: ...                               (no /usr/bin/ringbox-agent)
 #   agent exit=<status>
 #   poweroff uptime=<s>
@@ -41,7 +46,7 @@
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-AGENT=${AGENT:-/usr/bin/ringbox-agent}
+AGENT=${AGENT:-/usr/bin/ringbox-agent} # tests that source this file set it
 MODULE_DIR=/lib/modules/ringbox
 
 say() {
@@ -74,12 +79,12 @@ mount_filesystems() {
   mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || say "mount /run failed"
 }
 
-# cmdline_value KEY: the value of KEY=... on the kernel command line; status 1
-# when KEY is absent.
+# cmdline_value KEY FILE: the value of KEY=... in FILE (/proc/cmdline);
+# status 1 when KEY is absent.
 cmdline_value() {
   set -f
   # shellcheck disable=SC2013 # the command line is one line of words
-  for word in $(cat /proc/cmdline); do
+  for word in $(cat "$2"); do
     case $word in
       "$1="*)
         set +f
@@ -107,6 +112,13 @@ decode_agent_args() {
     say "ringbox.args is not base64 (length ${#1} is not a multiple of 4)"
     return 1
   fi
+  body=${1%=}
+  case ${body%=} in
+    *=*)
+      say "ringbox.args is not base64 ('=' before the end)"
+      return 1
+      ;;
+  esac
   printf '%s' "$1" | base64 -d >"$2" || {
     say "ringbox.args: base64 decoding failed"
     return 1
@@ -132,11 +144,13 @@ run_agent() {
   env -i PATH="$PATH" HOME=/root TMPDIR=/tmp "$AGENT" "$@" </dev/null
 }
 
+# power_off DELAY: the last line, DELAY seconds for the console, power off.
 power_off() {
   say "poweroff uptime=$(uptime_s)"
   # xenconsoled drains the console ring only while the domain exists: a domain
-  # that dies at once loses its last lines, so give it a second.
-  sleep 1
+  # that is destroyed at once loses its last lines, so give it time (0 is
+  # right when dom0 keeps the shut-down domain until it has read the console).
+  sleep "$1"
   poweroff -f
   echo o >/proc/sysrq-trigger
   # PID 1 must never exit (the kernel would panic).
@@ -144,6 +158,9 @@ power_off() {
 }
 
 main() {
+  # Fixed here: the kernel passes unknown "name=value" words of its command
+  # line to PID 1 as environment, and those must not pick the program.
+  AGENT=/usr/bin/ringbox-agent
   mount_filesystems
   say "init: kernel=$(uname -r) uptime=$(uptime_s)"
   say "net-ifaces: $(list_or_none /sys/class/net)"
@@ -151,12 +168,15 @@ main() {
 
   # The job's file view is a FUSE mount; /dev/fuse appears once this is in.
   insmod "$MODULE_DIR/fuse.ko" 2>/dev/null || [ -e /dev/fuse ] || say "insmod fuse failed"
+  # fusectl lets the agent abort a view whose unmount hangs (guest/fs/mount.h).
+  [ ! -d /sys/fs/fuse/connections ] ||
+    mount -t fusectl fusectl /sys/fs/fuse/connections 2>/dev/null || say "mount fusectl failed"
 
   mkdir -p /run/ringbox
   args_file=/run/ringbox/agent.args
   : >"$args_file"
   rc=0
-  if encoded=$(cmdline_value ringbox.args); then
+  if encoded=$(cmdline_value ringbox.args /proc/cmdline); then
     decode_agent_args "$encoded" "$args_file" || rc=2
   fi
   if [ "$rc" -eq 0 ]; then
@@ -164,7 +184,11 @@ main() {
     rc=$?
   fi
   say "agent exit=$rc"
-  power_off
+  delay=$(cmdline_value ringbox.poweroff_delay /proc/cmdline) || delay=1
+  case $delay in
+    "" | *[!0-9.]* | *.*.*) delay=1 ;;
+  esac
+  power_off "$delay"
 }
 
 if [ "$$" -eq 1 ]; then

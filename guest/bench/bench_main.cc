@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "guest/bench/measure.h"
+#include "guest/bench/randread.h"
 #include "guest/bench/report.h"
 #include "guest/connect.h"
 #include "shared/rpc/ring_client.h"
@@ -187,13 +188,23 @@ int cmd_client(const Params& p, const std::vector<std::string>& targets) {
 
 int main(int argc, char** argv) {
   log::set_program("ringbox-bench");
+  // randread runs as a job inside a view, with its own tiny argument list.
+  if (argc >= 2 && std::string(argv[1]) == "randread") {
+    if (argc < 4) {
+      std::cerr << "usage: ringbox-bench randread FILE COUNT [BLOCK]\n";
+      return 2;
+    }
+    return bench::run_randread(argv[2], std::stoull(argv[3]), argc > 4 ? std::stoull(argv[4]) : 4096);
+  }
   Params p;
   std::string cmd;
   std::vector<std::string> targets;
   po::options_description desc(
       "usage: ringbox-bench ring|client [options]\n"
-      "  ring    local ring vs TCP loopback, servers started by the benchmark\n"
-      "  client  measure each --target against an already running ringbox-host\n"
+      "       ringbox-bench randread FILE COUNT [BLOCK]\n"
+      "  ring      local ring vs TCP loopback, servers started by the benchmark\n"
+      "  client    measure each --target against an already running ringbox-host\n"
+      "  randread  COUNT random preads of BLOCK bytes from FILE, one JSON line (run it as a job)\n"
       "options");
   desc.add_options()("help,h", "show this help")("json", po::bool_switch(&p.json),
                                                  "print JSON instead of a table")(

@@ -173,6 +173,15 @@ rb_lock() {
   flock -w 600 "$RB_LOCK_FD" || rb_die "waited 600 s for the lock $1; is another build stuck?"
 }
 
+# rb_scenario_names: the scenarios in tests/xen/scenarios, on one line.
+rb_scenario_names() {
+  local f names=()
+  for f in "$RB_REPO"/tests/xen/scenarios/*.sh; do
+    [[ -e $f ]] && names+=("$(basename "$f" .sh)")
+  done
+  printf '%s\n' "${names[*]:-none}"
+}
+
 # ---------------------------------------------------------------- kernel
 
 # rb_extract_vmlinux BZIMAGE OUT: the plain ELF kernel inside a bzImage.

@@ -237,7 +237,7 @@ Result<PutfileLayout> putfile_layout(size_t payload_size, uint64_t untrusted_pat
 
 Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags) {
   if ((untrusted_flags & ~uint64_t{kOpenKnownFlags}) != 0)
-    return bad(EINVAL, "open flags 0x" + std::to_string(untrusted_flags) + " have unknown bits");
+    return bad(EINVAL, "open flags " + std::to_string(untrusted_flags) + " have unknown bits");
   OpenIntent o;
   o.read = untrusted_flags & kOpenRead;
   o.write = untrusted_flags & kOpenWrite;

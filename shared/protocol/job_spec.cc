@@ -9,13 +9,17 @@ namespace ringbox::proto {
 namespace {
 
 constexpr size_t kPadTo = 8;
-constexpr size_t padded(size_t n) { return (n + kPadTo - 1) & ~(kPadTo - 1); }
+constexpr size_t padded(size_t n) {
+  return (n + kPadTo - 1) & ~(kPadTo - 1);
+}
 
 Error bad_spec(std::string what) {
   return Error{Errc::kProtocol, EPROTO, "malformed job spec: " + std::move(what)};
 }
 
-bool has_nul(std::string_view s) { return s.find('\0') != std::string_view::npos; }
+bool has_nul(std::string_view s) {
+  return s.find('\0') != std::string_view::npos;
+}
 
 bool valid_env(std::string_view s) {
   size_t eq = s.find('=');
@@ -108,10 +112,11 @@ Result<std::vector<std::byte>> encode_job_spec(const JobSpec& spec) {
   for (const auto& p : spec.inputs) w.put(JobTag::kInput, p);
   for (const auto& p : spec.outputs) w.put(JobTag::kOutput, p);
   if (w.size() > kMaxJobSpecBytes)
-    return make_error(Errc::kInvalidArgument,
-                      "job spec encodes to " + std::to_string(w.size()) + " bytes, more than the " +
-                          std::to_string(kMaxJobSpecBytes) + "-byte limit; shorten the command, "
-                          "environment or file lists");
+    return make_error(Errc::kInvalidArgument, "job spec encodes to " + std::to_string(w.size()) +
+                                                  " bytes, more than the " +
+                                                  std::to_string(kMaxJobSpecBytes) +
+                                                  "-byte limit; shorten the command, "
+                                                  "environment or file lists");
   return w.take();
 }
 
@@ -129,7 +134,8 @@ Result<JobSpec> decode_job_spec(std::span<const std::byte> bytes) {
     JobRecord rec;
     std::memcpy(&rec, bytes.data() + pos, sizeof(rec));
     pos += sizeof(rec);
-    if (rec.reserved != 0) return bad_spec("reserved field set in record at " + std::to_string(pos));
+    if (rec.reserved != 0)
+      return bad_spec("reserved field set in record at " + std::to_string(pos));
     size_t room = bytes.size() - pos;
     if (rec.len > room || padded(rec.len) > room)
       return bad_spec("record of " + std::to_string(rec.len) + " bytes overruns the spec");
@@ -197,18 +203,23 @@ Result<JobSpec> decode_job_spec(std::span<const std::byte> bytes) {
 
 const char* job_mode_name(JobMode mode) {
   switch (mode) {
-    case JobMode::kEager: return "eager";
-    case JobMode::kRemoteIo: return "remote-io";
-    case JobMode::kLazyFile: return "lazy-file";
-    case JobMode::kAuto: return "auto";
-    case JobMode::kNode: return "node";
+    case JobMode::kEager:
+      return "eager";
+    case JobMode::kRemoteIo:
+      return "remote-io";
+    case JobMode::kLazyFile:
+      return "lazy-file";
+    case JobMode::kAuto:
+      return "auto";
+    case JobMode::kNode:
+      return "node";
   }
   return "unknown";
 }
 
 bool parse_job_mode(std::string_view name, JobMode& out) {
-  for (JobMode m : {JobMode::kEager, JobMode::kRemoteIo, JobMode::kLazyFile, JobMode::kAuto,
-                    JobMode::kNode}) {
+  for (JobMode m :
+       {JobMode::kEager, JobMode::kRemoteIo, JobMode::kLazyFile, JobMode::kAuto, JobMode::kNode}) {
     if (name == job_mode_name(m)) {
       out = m;
       return true;

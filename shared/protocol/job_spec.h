@@ -28,17 +28,17 @@ inline constexpr uint32_t kDefaultJobGid = 65534;
 // Bounds on a spec. A spec need not fit the smallest legal ring message (16 KiB): the guest
 // asks with its largest reply buffer, and the host answers kOverflow with the needed size when
 // that is too small (see kJobGet), so the guest can report exactly what went wrong.
-inline constexpr size_t kMaxJobSpecBytes = 1u << 20;   // 1 MiB
+inline constexpr size_t kMaxJobSpecBytes = 1u << 20;  // 1 MiB
 inline constexpr size_t kMaxJobRecords = 16384;
-inline constexpr size_t kMaxJobArgBytes = 131072;      // Linux MAX_ARG_STRLEN
+inline constexpr size_t kMaxJobArgBytes = 131072;  // Linux MAX_ARG_STRLEN
 inline constexpr size_t kMaxJobArgs = 4096;
 inline constexpr size_t kMaxJobEnv = 4096;
-inline constexpr size_t kMaxJobFiles = 8192;           // inputs, and outputs, each
+inline constexpr size_t kMaxJobFiles = 8192;  // inputs, and outputs, each
 
 struct JobSpec {
-  std::vector<std::string> argv;     // argv[0] first; at least one element
-  std::vector<std::string> env;      // "NAME=value", NAME non-empty
-  std::string cwd = ".";             // wire path (canonical, "." = the view's root)
+  std::vector<std::string> argv;  // argv[0] first; at least one element
+  std::vector<std::string> env;   // "NAME=value", NAME non-empty
+  std::string cwd = ".";          // wire path (canonical, "." = the view's root)
   JobMode mode = JobMode::kRemoteIo;
   std::vector<std::string> inputs;   // wire paths
   std::vector<std::string> outputs;  // wire paths

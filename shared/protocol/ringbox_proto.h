@@ -187,15 +187,31 @@ enum class Opcode : uint16_t {
   kHeartbeat = 3,
 
   // --- job control (issue "Lazy file access") ------------------------------------------------
-  // kJobGet: ask for the job. Reply payload: JobSpec TLV records (see JobTag).
+  // One job per connection (host side host/job/, guest side guest/job/; see docs/jobs.md).
+  // flags must be zero (kProto); args an opcode does not define are ignored.
+  //
+  // kJobGet: ask for the job. No payload. reply payload: the JobSpec records (JobTag below;
+  //   bounds and rules in shared/protocol/job_spec.h), val[0] = their size in bytes. When
+  //   buf_len is smaller than that: kOverflow, no payload, val[0] = the size needed. May be
+  //   asked again (after a reconnect); the answer is the same bytes.
   kJobGet = 16,
-  // kJobStdout / kJobStderr: a chunk of the job's output stream. Payload: the bytes.
+  // kJobStdout / kJobStderr: a chunk of the job's output stream. Payload: the bytes (opaque,
+  //   possibly empty). The host appends each chunk to the job's stdout / stderr file when it
+  //   answers it, so the guest sends one chunk per stream at a time to keep the order. kFBig
+  //   once the stream reached the host's limit (1 GiB by default): that chunk is dropped.
   kJobStdout = 17,
   kJobStderr = 18,
-  // kJobExit: the job ended. arg[0] = ExitKind, arg[1] = exit code or signal number.
+  // kJobExit: the job ended. arg[0] = ExitKind; arg[1] = exit code 0..255 (kExited) or signal
+  //   number 1..127 (kSignaled); arg[2] = how many outputs the guest could not return (0 = all
+  //   written back). Sent once, after the guest's write-back is complete (every kPutfile final
+  //   chunk answered), so the host may treat the outputs as final when it sees it. A repeat
+  //   with the same values is accepted (a replay); other values, or values out of range, kInval.
   kJobExit = 19,
-  // kWaitEvent: long poll. The host answers only when it has an event for the guest, or
-  //   after arg[0] milliseconds (0 = no limit) with val[0] = kEventNone. reply val[0] = Event.
+  // kWaitEvent: long poll. arg[0] = at most how many milliseconds to wait (0, or more than
+  //   60000, means 60000). reply val[0] = Event: kShutdown (stays posted: every later poll
+  //   returns it at once; the guest stops the job and returns no outputs), kVacate (delivered
+  //   once), or kNone when the time ran out or the job's exit is recorded (then at once). At
+  //   most 2 polls may wait at a time (each holds a host worker); another one is kAgain.
   kWaitEvent = 20,
 
   // --- files (paths beneath the export root) -------------------------------------------------
@@ -226,7 +242,8 @@ enum class Opcode : uint16_t {
   //    (kMFile beyond). When the connection ends every handle is closed and every unfinished
   //    putfile discarded.
   //
-  // kOpen: payload path (follows, unless kOpenCreate|kOpenExclusive); arg[0] = OpenFlags;
+  // kOpen: payload path (follows, unless kOpenCreate|kOpenExclusive; with kOpenCreate only to
+  //   an existing file: a dangling final symlink is kNoEnt); arg[0] = OpenFlags;
   //   arg[1] = permission bits for a created file (only 0777 is used: setuid, setgid and sticky
   //   bits are dropped; the host's umask applies). Needs write access when any of kOpenWrite,
   //   kOpenCreate, kOpenTruncate or kOpenAppend is set. kOpenDirectory opens a directory
@@ -292,8 +309,9 @@ enum class Opcode : uint16_t {
   //   (only 0777 used, read at offset 0; 0 means 0644); flags: kPutfileFinal commits.
   //   A chunk at offset 0 starts an upload of path (discarding an unfinished one of the same
   //   path on this connection); other chunks continue it (kBadF when none is in progress).
-  //   Data goes to a private temporary file in the target's directory; chunks may be answered
-  //   in any order, so send the final chunk only after every other chunk was answered. The
+  //   Data goes to a private temporary file in the target's directory. Send the offset-0 chunk
+  //   first and wait for its answer; later chunks may then be in flight together and may be
+  //   answered in any order; send the final chunk only after every other one was answered. The
   //   final chunk fsyncs the file, renames it over the target (which does not follow: a symlink
   //   there is replaced) and fsyncs the directory.
   //   reply val[0] = data bytes written by this chunk; after the final chunk val[1] = file size.
@@ -330,6 +348,7 @@ enum OpenFlags : uint64_t {
   kOpenKnownFlags = (1u << 7) - 1,
 };
 
+// kJobExit arg[0]: the job called exit (arg[1] = status) or was killed (arg[1] = signal).
 enum class ExitKind : uint64_t { kExited = 1, kSignaled = 2 };
 enum class Event : uint64_t { kNone = 0, kShutdown = 1, kVacate = 2 };
 
@@ -360,7 +379,10 @@ struct WireDirent {
 static_assert(sizeof(WireDirent) == 24);
 
 // Job spec (kJobGet reply): a sequence of records, each JobRecord then len value bytes, padded
-// with zeros to a multiple of 8. Repeated tags accumulate (argv, env, inputs) in order.
+// with zeros to a multiple of 8. Repeated tags accumulate (argv, env, inputs) in order. kMode is
+// required and, like kCwd, kUid and kGid, appears at most once; kCwd defaults to "." and
+// kUid/kGid to 65534 (nobody); paths are canonical wire paths; unknown tags are refused.
+// Limits (1 MiB, 16384 records, ...) are in shared/protocol/job_spec.h.
 enum class JobTag : uint16_t {
   kArg = 1,      // one argv element (argv[0] first)
   kEnv = 2,      // one "NAME=value"

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "shared/ring/shared_memory.h"
+#include "shared/util/log.h"
 
 namespace ringbox::rpc {
 namespace {
@@ -199,10 +200,12 @@ Result<void> RingClient::reset_and_replay() {
   // Responses the old backend published before it went are good: deliver them rather than run
   // their requests twice. A broken index from the dying backend just ends the draining.
   proto::ResponseSlot rsp;
+  int delivered = 0, replayed = 0;
   for (;;) {
     auto got = ring_.take_response(rsp);
     if (!got || !*got) break;
     if (!deliver(rsp)) break;
+    ++delivered;
   }
   auto fresh = ring::FrontendRing::create(channel_->region(), channel_->geometry());
   if (!fresh) return std::move(fresh.error());
@@ -213,9 +216,12 @@ Result<void> RingClient::reset_and_replay() {
     // the old backend may have written a partial response over the request payload
     if (!w.in.empty()) ring::copy_to_shared(buffer.data(), w.in.data(), w.in.size());
     ring_.put_request(w.slot);
+    ++replayed;
   }
   ring_.push_requests();
   lk.unlock();
+  log::info("ring reset for a new backend: " + std::to_string(delivered) + " published responses delivered, " +
+            std::to_string(replayed) + " unanswered requests replayed");
   return channel_->doorbell().ring();
 }
 

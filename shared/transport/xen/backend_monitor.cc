@@ -12,9 +12,9 @@
 
 namespace ringbox::transport::xen {
 namespace {
-// After a failed look (xenstore hiccup), wait this long before the next, so a persistent error
-// does not spin the CPU.
-constexpr int kRetryDelayMs = 200;
+// After a failed look (a xenstore hiccup, a transaction that kept conflicting), look again after
+// this long: soon enough for a waiting backend, slow enough not to flood the log.
+constexpr int kRetryDelayMs = 1000;
 constexpr uint32_t kConnected = static_cast<uint32_t>(proto::XenbusState::kConnected);
 }  // namespace
 
@@ -66,19 +66,24 @@ Result<uint32_t> BackendMonitor::wait_first_backend(int timeout_ms) {
 
 void BackendMonitor::run() {
   pollfd p[2] = {{xs_.watch_fd(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
+  int timeout_ms = -1;  // a failed look is retried after a delay, not on the next watch event
   for (;;) {
-    int r = ::poll(p, 2, -1);
-    if (r < 0 && errno != EINTR) {
+    int r = ::poll(p, 2, timeout_ms);
+    if (r < 0) {
+      if (errno == EINTR) continue;
       log::error("xen backend monitor: poll failed; backend restarts will go unnoticed");
       return;
     }
     if (p[1].revents != 0) return;
-    if (r <= 0) continue;
-    if (auto d = xs_.drain_watch_events(); !d) log::warn("xen backend monitor: " + d.error().message());
+    if (r > 0) {
+      if (auto d = xs_.drain_watch_events(); !d)
+        log::warn("xen backend monitor: " + d.error().message());
+    }
     if (auto l = look(); !l) {
-      log::warn("xen backend monitor: " + l.error().message());
-      ::poll(&p[1], 1, kRetryDelayMs);  // or until stopped
-      if (p[1].revents != 0) return;
+      log::warn("xen backend monitor: " + l.error().message() + " (retrying)");
+      timeout_ms = kRetryDelayMs;
+    } else {
+      timeout_ms = -1;
     }
   }
 }
@@ -116,20 +121,21 @@ Result<void> BackendMonitor::look() {
       replayed = true;
     }
   }
-  RINGBOX_TRY(xs_.transact("acknowledge backend generation " + std::to_string(g),
-                           [&](xs_transaction_t t) -> Result<void> {
-                             RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyConnectedGeneration,
-                                                   std::to_string(g), t));
-                             return xs_.write(fe_dir_ + "/" + kKeyState,
-                                              std::to_string(kConnected), t);
-                           }));
+  auto acked = xs_.transact("acknowledge backend generation " + std::to_string(g),
+                            [&](xs_transaction_t t) -> Result<void> {
+                              RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyConnectedGeneration,
+                                                    std::to_string(g), t));
+                              return xs_.write(fe_dir_ + "/" + kKeyState,
+                                               std::to_string(kConnected), t);
+                            });
+  if (!acked) return std::move(acked.error());
   uint32_t previous = acked_.exchange(g);
   connected_.store(true, std::memory_order_release);
   if (previous == 0) {
     log::info("xen: backend generation " + std::to_string(g) + " attached");
   } else {
     log::info("xen: backend restarted: generation " + std::to_string(previous) + " -> " +
-              std::to_string(g) + (replayed ? "; ring reset, unanswered requests replayed" : ""));
+              std::to_string(g) + (replayed ? "" : " (no client yet: nothing to replay)"));
   }
   {
     std::lock_guard lk(first_mu_);

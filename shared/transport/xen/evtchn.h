@@ -5,7 +5,10 @@
 // single thread polls the descriptor (see xenevtchn.h). notify() may be called from any thread.
 #pragma once
 
+// The Xen library headers have no extern "C" guards of their own.
+extern "C" {
 #include <xenevtchn.h>
+}
 
 #include <cstdint>
 #include <utility>

@@ -6,7 +6,10 @@
 // at any time if we granted them writable.
 #pragma once
 
+// The Xen library headers have no extern "C" guards of their own.
+extern "C" {
 #include <xengnttab.h>
+}
 
 #include <cstdint>
 #include <span>

@@ -6,7 +6,10 @@
 // to code that reads shared memory through shared/ring/shared_memory.h (copy, then check).
 #pragma once
 
+// The Xen library headers have no extern "C" guards of their own.
+extern "C" {
 #include <xengnttab.h>
+}
 
 #include <cstdint>
 #include <span>

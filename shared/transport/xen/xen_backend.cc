@@ -148,7 +148,7 @@ class XenBackendChannel final : public RingChannel {
 // One consistent snapshot of the frontend's keys.
 Result<RawFrontendKeys> read_frontend_keys(XsHandle& xs, const std::string& fe_dir) {
   RawFrontendKeys raw;
-  RINGBOX_TRY(xs.transact("read the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
+  auto read = xs.transact("read the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
     struct Key {
       std::optional<std::string>& out;
       const char* name;
@@ -162,7 +162,8 @@ Result<RawFrontendKeys> read_frontend_keys(XsHandle& xs, const std::string& fe_d
       k.out = std::move(*v);
     }
     return ok();
-  }));
+  });
+  if (!read) return std::move(read.error());
   return raw;
 }
 
@@ -248,12 +249,13 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
     if (p) previous = static_cast<uint32_t>(*p);
   }
   const uint32_t generation = previous == std::numeric_limits<uint32_t>::max() ? 1 : previous + 1;
-  RINGBOX_TRY(xs->transact("announce the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+  auto announced = xs->transact("announce the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
     RINGBOX_TRY(xs->mkdir(be_dir, t));
     // Owner dom0 (nobody else may write), and the guest may read: it watches our state.
     RINGBOX_TRY(xs->set_permissions(be_dir, {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}}, t));
     return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kInitWait), t);
-  }));
+  });
+  if (!announced) return std::move(announced.error());
   auto watch = XsWatch::add(*xs, fe_dir, "ringbox-frontend");
   if (!watch) return std::move(watch.error());
 
@@ -293,10 +295,11 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
       port->port());
   if (!notify) return std::move(notify.error());
 
-  RINGBOX_TRY(xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+  auto published = xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
     RINGBOX_TRY(xs->write(be_dir + "/" + kKeyGeneration, std::to_string(generation), t));
     return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kConnected), t);
-  }));
+  });
+  if (!published) return std::move(published.error());
   RINGBOX_TRY(wait_for_ack(*xs, domid, fe_dir, generation, deadline));
   log::info("xen: attached to domain " + std::to_string(domid) + " as backend generation " +
             std::to_string(generation) + ": " + std::to_string(region_pages) +

@@ -5,7 +5,10 @@
 // the caller's (see handshake_keys.h). Nothing here interprets a value.
 #pragma once
 
+// The Xen library headers have no extern "C" guards of their own.
+extern "C" {
 #include <xenstore.h>
+}
 
 #include <cstddef>
 #include <functional>

@@ -6,6 +6,7 @@
 # the guest's /init ran, the guest sees only "lo", the guest powered itself
 # off, and the agent either exited 0 or is absent from the image (then the
 # harness alone was tested, which this scenario says).
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 
 name=ringbox-smoke

@@ -23,8 +23,9 @@ mark() {
 
 # fail REASON: end the scenario with FAIL REASON (one line).
 fail() {
-  printf '%s\n' "$*" | tr '\n\r' '  ' >"$RINGBOX_FAIL_REASON"
-  step "FAILED: $*"
+  reason=$(printf '%s' "$*" | tr '\n\r' '  ')
+  printf '%s\n' "$reason" >"$RINGBOX_FAIL_REASON"
+  step "FAILED: $reason"
   exit 1
 }
 
@@ -46,11 +47,17 @@ encode_agent_args() {
 
 # write_guest_config FILE NAME MEMORY_MIB [AGENT_ARG...]: an xl config for a
 # ringbox PV guest with no network and no disk, on the guest pCPUs. Without
-# agent arguments the agent runs with none.
+# agent arguments the agent runs with none. A guest that powers off, reboots
+# or crashes is kept (shut down, not destroyed) until wait_domain_gone or
+# dom0's /init destroys it: xenconsoled drains the console ring only while the
+# domain exists, and under a loaded host the guest's last lines (or a panic)
+# can still be in the ring when it stops.
 write_guest_config() {
   file=$1 name=$2 memory=$3
   shift 3
-  extra=$RINGBOX_GUEST_KARGS
+  # The domain is kept after it stops (below), so the guest need not wait for
+  # xenconsoled before powering off.
+  extra="$RINGBOX_GUEST_KARGS ringbox.poweroff_delay=0"
   if [ $# -gt 0 ]; then
     args=$(encode_agent_args "$@") || fail "an agent argument holds a newline, which ringbox.args cannot carry"
     extra="$extra ringbox.args=$args"
@@ -69,9 +76,9 @@ write_guest_config() {
     [ -z "$RINGBOX_GUEST_CPUS" ] || echo "cpus = \"$RINGBOX_GUEST_CPUS\""
     echo 'vif = []'
     echo 'disk = []'
-    echo 'on_poweroff = "destroy"'
-    echo 'on_reboot = "destroy"'
-    echo 'on_crash = "destroy"'
+    echo 'on_poweroff = "preserve"'
+    echo 'on_reboot = "preserve"'
+    echo 'on_crash = "preserve"'
   } >"$file"
 }
 
@@ -101,13 +108,28 @@ wait_guest_line() {
   return 1
 }
 
-# wait_domain_gone NAME SECONDS: wait until domain NAME no longer exists.
+# wait_domain_gone NAME SECONDS: wait until domain NAME no longer exists or
+# has stopped (shut down or crashed, kept by write_guest_config's actions). A
+# stopped domain is destroyed here, once its console holds the guest's
+# "RINGBOX-GUEST: poweroff" line or after at most 5 s more, so its console log
+# is complete when this returns. Status 1 if NAME still runs after SECONDS.
 wait_domain_gone() {
   n=$(($2 * 5))
-  while [ "$n" -gt 0 ]; do
-    xl domid "$1" >/dev/null 2>&1 || return 0
+  while :; do
+    state=$(xl list "$1" 2>/dev/null | awk 'NR == 2 { print $5 }')
+    [ -n "$state" ] || return 0
+    case $state in
+      *s* | *c*) break ;;
+    esac
+    [ "$n" -gt 0 ] || return 1
     sleep 0.2
     n=$((n - 1))
   done
-  return 1
+  n=25
+  while [ "$n" -gt 0 ] && ! guest_console "$1" | grep -q '^RINGBOX-GUEST: poweroff'; do
+    sleep 0.2
+    n=$((n - 1))
+  done
+  xl destroy "$1" 2>/dev/null
+  ! xl domid "$1" >/dev/null 2>&1
 }

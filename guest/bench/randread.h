@@ -1,0 +1,14 @@
+// `ringbox-bench randread FILE COUNT [BLOCK]`: the paper's experiment 1 as a job. Opens FILE,
+// does COUNT preads of BLOCK bytes at random block-aligned offsets, prints one JSON line. Run
+// inside a job's view (`ringbox-host run ... -- ringbox-bench randread ...`) it measures the
+// whole trapped path: FUSE, the ring, the host's file service.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ringbox::bench {
+
+int run_randread(const std::string& path, uint64_t count, uint64_t block);
+
+}  // namespace ringbox::bench

@@ -1,0 +1,273 @@
+// View: opening, reading, writing and closing files.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <vector>
+
+#include "guest/fs/view.h"
+#include "shared/util/log.h"
+
+namespace ringbox::guest::fs {
+
+namespace {
+void reply_error(fuse_req_t req, const Error& e) {
+  int err = errno_of(e);
+  if (err == EIO) log::warn("view: " + e.message());
+  fuse_reply_err(req, err);
+}
+bool writable(int flags) {
+  return (flags & O_ACCMODE) != O_RDONLY;
+}
+}  // namespace
+
+uint64_t View::add_file(OpenFile f) {
+  std::lock_guard lk(handles_mu_);
+  uint64_t fh = next_fh_++;
+  if (f.local)
+    ++stats_.local_opens;
+  else
+    ++stats_.remote_opens;
+  files_[fh] = std::make_shared<OpenFile>(std::move(f));
+  return fh;
+}
+
+View::OpenFile* View::file(uint64_t fh) {
+  // The pointer stays valid until release(fh), and the kernel sends no request on a handle
+  // after (or concurrently with) its release.
+  std::lock_guard lk(handles_mu_);
+  auto it = files_.find(fh);
+  return it == files_.end() ? nullptr : it->second.get();
+}
+
+Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
+  OpenFile of;
+  of.local = true;
+  auto f = cache_->find(path);
+  if (!f && (flags & O_TRUNC) && writable(flags)) {
+    // The old contents are about to go: skip the fetch, start from an empty local copy.
+    auto ws = remote_.lstat(path);
+    if (!ws) return std::move(ws.error());
+    if (!S_ISREG(ws->mode)) return Error{Errc::kRemote, EISDIR, "'" + path + "' is not a file"};
+    auto created = cache_->create_local(path, ws->mode, true);
+    if (!created) return std::move(created.error());
+    (*created)->remote = *ws;
+    of.cached = *created;
+    return of;
+  }
+  if (!f) {
+    auto fetched = cache_->fetch(path);
+    if (!fetched) {
+      if (fetched.error().code != Errc::kTooLarge) return std::move(fetched.error());
+      if (writable(flags)) return std::move(fetched.error());  // ENOSPC: see lazy_cache.h
+      // Read-only and too large for the cache: serve this open by remote I/O.
+      auto o = remote_.open(path, flags, 0);
+      if (!o) return std::move(o.error());
+      {
+        std::lock_guard lk(handles_mu_);
+        ++stats_.fallback_opens;
+      }
+      log::info("lazy-file: '" + path + "' does not fit the cache; reading it remotely");
+      OpenFile remote_file;
+      remote_file.handle = o->handle;
+      return remote_file;
+    }
+    f = *fetched;
+  }
+  if ((flags & O_TRUNC) && writable(flags)) {
+    if (::ftruncate(f->fd.get(), 0) != 0)
+      return sys_error("truncate the cached copy of '" + path + "'");
+    f->dirty = true;
+  }
+  of.cached = f;
+  return of;
+}
+
+void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto path = path_or_reply(req, ino);
+  if (!path) return;
+  OpenFile of;
+  if (lazy()) {
+    auto r = open_lazy(*path, fi->flags);
+    if (!r) {
+      reply_error(req, r.error());
+      return;
+    }
+    of = std::move(*r);
+  } else {
+    auto o = remote_.open(*path, fi->flags & ~O_CREAT, 0);
+    if (!o) {
+      reply_error(req, o.error());
+      return;
+    }
+    of.handle = o->handle;
+  }
+  of.ino = ino;
+  bool local = of.local;
+  uint64_t handle = of.handle;
+  fi->fh = add_file(std::move(of));
+  // remote-io: no page cache at all. lazy-file: the cached copy changes only through this
+  // mount, so the kernel may keep its pages.
+  fi->direct_io = local ? 0 : 1;
+  fi->keep_cache = local ? 1 : 0;
+  if (fuse_reply_open(req, fi) != 0) {
+    // The opener was interrupted: undo, or the host handle would leak.
+    std::lock_guard lk(handles_mu_);
+    files_.erase(fi->fh);
+    if (!local) (void)remote_.close(handle);
+  }
+}
+
+void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                  fuse_file_info* fi) {
+  auto path = child_or_reply(req, parent, name);
+  if (!path) return;
+  OpenFile of;
+  Result<struct stat> st = Error{};
+  if (lazy()) {
+    auto created = cache_->create_local(*path, mode, false);
+    if (!created) {
+      reply_error(req, created.error());
+      return;
+    }
+    of.local = true;
+    of.cached = *created;
+    st = cached_stat(*of.cached);
+  } else {
+    auto o = remote_.open(*path, fi->flags | O_CREAT, mode);
+    if (!o) {
+      reply_error(req, o.error());
+      return;
+    }
+    of.handle = o->handle;
+    if (o->has_stat) {
+      st = presented(o->stat);
+    } else {
+      auto ws = remote_.fstat(o->handle);
+      st = ws ? Result<struct stat>(presented(*ws)) : Result<struct stat>(std::move(ws.error()));
+    }
+    if (!st) {
+      (void)remote_.close(o->handle);
+      reply_error(req, st.error());
+      return;
+    }
+  }
+  if (!st) {
+    reply_error(req, st.error());
+    return;
+  }
+  fuse_entry_param e{};
+  e.ino = inodes_.remember(*path);
+  of.ino = e.ino;
+  bool local = of.local;
+  uint64_t handle = of.handle;
+  fi->fh = add_file(std::move(of));
+  fi->direct_io = local ? 0 : 1;
+  fi->keep_cache = local ? 1 : 0;
+  e.attr = *st;
+  e.attr_timeout = timeout();
+  e.entry_timeout = timeout();
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    inodes_.forget(e.ino, 1);
+    std::lock_guard lk(handles_mu_);
+    files_.erase(fi->fh);
+    if (!local) (void)remote_.close(handle);
+  }
+}
+
+void View::read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+  OpenFile* f = file(fi->fh);
+  if (!f) {
+    fuse_reply_err(req, EBADF);
+    return;
+  }
+  if (f->local) {
+    // Straight from the cached copy: libfuse reads (or splices) the range itself.
+    fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+    buf.buf[0].flags = static_cast<fuse_buf_flags>(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+    buf.buf[0].fd = f->cached->fd.get();
+    buf.buf[0].pos = off;
+    fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+    return;
+  }
+  std::vector<std::byte> data(size);
+  auto n = remote_.pread(f->handle, data, static_cast<uint64_t>(off));
+  if (!n) {
+    reply_error(req, n.error());
+    return;
+  }
+  fuse_reply_buf(req, reinterpret_cast<const char*>(data.data()), *n);
+}
+
+void View::write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off,
+                 fuse_file_info* fi) {
+  OpenFile* f = file(fi->fh);
+  if (!f) {
+    fuse_reply_err(req, EBADF);
+    return;
+  }
+  if (f->local) {
+    // Marked dirty before the bytes land, so a write-back never misses a change.
+    f->cached->dirty = true;
+    size_t done = 0;
+    while (done < size) {
+      ssize_t n =
+          ::pwrite(f->cached->fd.get(), buf + done, size - done, off + static_cast<off_t>(done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        if (done > 0) break;
+        fuse_reply_err(req, errno);  // ENOSPC from the cache filesystem reaches the job as is
+        return;
+      }
+      done += static_cast<size_t>(n);
+    }
+    fuse_reply_write(req, done);
+    return;
+  }
+  auto n = remote_.pwrite(f->handle, std::span(reinterpret_cast<const std::byte*>(buf), size),
+                          static_cast<uint64_t>(off));
+  if (!n) {
+    reply_error(req, n.error());
+    return;
+  }
+  fuse_reply_write(req, *n);
+}
+
+void View::fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
+  OpenFile* f = file(fi->fh);
+  if (!f) {
+    fuse_reply_err(req, EBADF);
+    return;
+  }
+  // A cached copy is made durable by the write-back at the end (the host fsyncs then); an
+  // fsync in the guest cannot promise more than that.
+  if (f->local) {
+    fuse_reply_err(req, 0);
+    return;
+  }
+  auto r = remote_.fsync(f->handle);
+  if (!r) {
+    reply_error(req, r.error());
+    return;
+  }
+  fuse_reply_err(req, 0);
+}
+
+void View::release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  std::shared_ptr<OpenFile> f;
+  {
+    std::lock_guard lk(handles_mu_);
+    auto it = files_.find(fi->fh);
+    if (it != files_.end()) {
+      f = std::move(it->second);
+      files_.erase(it);
+    }
+  }
+  if (f && !f->local) {
+    auto r = remote_.close(f->handle);
+    if (!r) log::warn("view: close: " + r.error().message());
+  }
+  fuse_reply_err(req, 0);
+}
+
+}  // namespace ringbox::guest::fs

@@ -1,0 +1,94 @@
+// ExportRoot: the job's export directory, and the only way host/files reaches a file in it.
+//
+// Holds an O_PATH|O_DIRECTORY fd of the export. Every lookup goes through openat2(2) relative
+// to that fd with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (which implies RESOLVE_NO_MAGICLINKS):
+// the kernel refuses absolute paths, ".." and ANY symlink during the walk, so the object it
+// returns is exactly at the lexical path it was given, beneath the root, and the policy
+// checked on that path is the policy of that object.
+//
+// Symlinks inside the export still work: when the kernel refuses a walk (ELOOP), resolve()
+// expands the links itself, one component at a time, reading each link's text and resolving
+// it lexically (lexical_path.h). An absolute target or one climbing above the root is EXDEV;
+// more than kMaxSymlinkHops links, or kMaxResolveSteps components, is ELOOP. The result is a
+// symlink-free path that is opened once more with the same flags, so a tree changed in between
+// (a directory swapped for a symlink) is refused, not followed.
+//
+// Files are opened for I/O in two steps: an O_PATH fd first (no side effects, never blocks on
+// a FIFO, never runs a device's open), a file-type check on it (regular files and directories
+// only), then a reopen of that very inode through /proc/self/fd (as virtiofsd does), so no path
+// is resolved twice.
+//
+// Trust: callers pass paths that passed proto::decode_path(). Thread-safe: all members are
+// const after open().
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "shared/util/unique_fd.h"
+
+namespace ringbox::host::files {
+
+inline constexpr int kMaxSymlinkHops = 40;      // as the Linux kernel's own limit
+inline constexpr int kMaxResolveSteps = 4096;   // components visited per resolution; bounds
+                                                // the work one request can cause
+
+enum class Follow { kNo, kYes };  // whether a symlink in the final component is followed
+
+// An object found beneath the root.
+struct Resolved {
+  std::string path;  // canonical, symlink-free export-relative path (what policy checks)
+  UniqueFd fd;       // O_PATH|O_NOFOLLOW fd of the object (a symlink itself when not followed)
+  struct stat st {};
+};
+
+// A directory found beneath the root, and a name to act on inside it with *at() calls.
+struct ResolvedParent {
+  std::string dir_path;  // canonical, symlink-free path of the directory
+  UniqueFd dir;          // O_PATH|O_DIRECTORY fd
+  std::string name;      // one valid component (proto::is_valid_name)
+  std::string path() const;  // dir_path joined with name
+};
+
+class ExportRoot {
+ public:
+  // Opens the export and checks the kernel: openat2 with RESOLVE_BENEATH (Linux >= 5.6) and a
+  // usable /proc/self/fd. Each failure says what is missing and what to do.
+  static Result<ExportRoot> open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+
+  // The object at path; with Follow::kYes a final symlink is followed (within the export).
+  Result<Resolved> resolve(std::string_view path, Follow follow) const;
+  // The directory holding path's last component (followed), and that component. EINVAL for
+  // "." (the root has no parent in the export), ENOTDIR when the parent is not a directory.
+  Result<ResolvedParent> resolve_parent(std::string_view path) const;
+
+  // Opens r's inode for I/O with open(2) flags (no O_CREAT). EACCES unless r is a regular
+  // file or a directory.
+  Result<UniqueFd> open_for_io(const Resolved& r, int flags) const;
+  // Reopens any fd's inode (an O_PATH directory for fsync, ...) through /proc/self/fd.
+  Result<UniqueFd> reopen(int fd, int flags) const;
+  // Gives an O_TMPFILE file a name in dir (linkat through /proc/self/fd, which needs no
+  // CAP_DAC_READ_SEARCH). EEXIST when the name is taken.
+  Result<void> link_anonymous(int file_fd, int dir_fd, const std::string& name) const;
+
+ private:
+  ExportRoot(std::string dir, UniqueFd root, UniqueFd proc_fd)
+      : dir_(std::move(dir)), root_(std::move(root)), proc_fd_(std::move(proc_fd)) {}
+  // openat2(root, path, flags | O_CLOEXEC, BENEATH | NO_SYMLINKS); retries EINTR.
+  Result<UniqueFd> open_beneath(const std::string& path, uint64_t flags) const;
+  // The object at path, symlinks refused by the kernel; fills st.
+  Result<Resolved> open_exact(std::string path) const;
+  // Userspace symlink expansion: returns a symlink-free canonical path (see the top comment).
+  Result<std::string> expand_symlinks(std::string_view path, Follow follow) const;
+
+  std::string dir_;
+  UniqueFd root_;     // O_PATH|O_DIRECTORY of the export
+  UniqueFd proc_fd_;  // O_PATH|O_DIRECTORY of /proc/self/fd
+};
+
+}  // namespace ringbox::host::files

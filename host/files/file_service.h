@@ -1,0 +1,102 @@
+// FileService: the host's implementation of the file opcodes (32..50 of ringbox_proto.h, whose
+// paragraphs are the contract) over one job's export directory and access policy.
+//
+// Trust: the guest is hostile. Every path or name the service interprets is copied out of the
+// request buffer (SharedBytes::copy_string) and checked on the copy (proto::decode_*); file
+// bytes move straight between the ring's data area and the file (pread into req.out, pwrite
+// from req.in.opaque()), never interpreted. Every length is bounded by the buffer it refers to.
+// Lookups are confined by ExportRoot (openat2 beneath the export, no symlink followed by the
+// kernel) and allowed by Policy, checked on the symlink-free path of the object that is then
+// used through its fd. Errors reach the guest as WireErrors via proto::to_wire_error().
+//
+// Lifetime: one FileService per connection. Its handle table (open files) and putfile stage
+// (unfinished uploads) belong to that connection: end_connection(), or destruction, closes
+// every handle and discards every unfinished upload. Thread-safe: handle() may run on many
+// server workers at once.
+//
+// Callers: HostHandler routes opcodes 32..50 here; `ringbox-host run` builds one per job from
+// the job's export directory and policy.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "host/files/export_root.h"
+#include "host/files/handle_table.h"
+#include "host/files/policy.h"
+#include "host/files/putfile_stage.h"
+#include "shared/rpc/handler.h"
+
+namespace ringbox::host::files {
+
+inline constexpr uint32_t kDefaultMaxOpenFiles = 1024;      // per connection (wire contract)
+inline constexpr uint32_t kDefaultMaxPendingPutfiles = 64;  // per connection (wire contract)
+
+struct FileServiceConfig {
+  std::string export_dir;                // the job's files; must exist
+  Policy policy = Policy::read_only();   // default: read the whole export, write nothing
+  uint32_t max_open_files = kDefaultMaxOpenFiles;
+  uint32_t max_pending_putfiles = kDefaultMaxPendingPutfiles;
+  // Stage uploads under a hidden ".ringbox-put.*" name instead of an O_TMPFILE inode. Chosen
+  // automatically on file systems without O_TMPFILE; tests set it to cover that path.
+  bool putfile_named_temp = false;
+};
+
+class FileService final : public rpc::Handler {
+ public:
+  // Opens the export (checking openat2 and /proc/self/fd), and prepares the process: SIGXFSZ
+  // is ignored (a guest write past RLIMIT_FSIZE must be EFBIG, not a killed host) and the fd
+  // soft limit is raised to cover max_open_files.
+  static Result<std::unique_ptr<FileService>> create(FileServiceConfig cfg);
+  ~FileService() override;
+
+  // True for the opcodes this service answers (32..50).
+  static bool owns_opcode(uint16_t opcode);
+  // Answers one file request; any other opcode is kNoSys. Never throws.
+  rpc::Reply handle(const rpc::Request& req) override;
+  // The connection ended: close every handle, discard every unfinished upload.
+  void end_connection();
+
+  size_t open_handles() const { return handles_.size(); }
+  size_t pending_putfiles() const { return uploads_.size(); }
+  const ExportRoot& root() const { return root_; }
+  const Policy& policy() const { return policy_; }
+
+ private:
+  FileService(ExportRoot root, FileServiceConfig cfg);
+  Result<rpc::Reply> dispatch(const rpc::Request& req);
+
+  // handle opcodes (file_service.cc)
+  Result<rpc::Reply> do_open(const rpc::Request& req);
+  Result<rpc::Reply> do_close(const rpc::Request& req);
+  Result<rpc::Reply> do_pread(const rpc::Request& req);
+  Result<rpc::Reply> do_pwrite(const rpc::Request& req);
+  Result<rpc::Reply> do_fstat(const rpc::Request& req);
+  Result<rpc::Reply> do_fsync(const rpc::Request& req);
+  Result<rpc::Reply> do_ftruncate(const rpc::Request& req);
+  // path opcodes (path_ops.cc)
+  Result<rpc::Reply> do_stat(const rpc::Request& req, Follow follow);
+  Result<rpc::Reply> do_readdir(const rpc::Request& req);
+  Result<rpc::Reply> do_mkdir(const rpc::Request& req);
+  Result<rpc::Reply> do_remove(const rpc::Request& req, bool directory);
+  Result<rpc::Reply> do_rename(const rpc::Request& req);
+  Result<rpc::Reply> do_truncate(const rpc::Request& req);
+  Result<rpc::Reply> do_readlink(const rpc::Request& req);
+  Result<rpc::Reply> do_symlink(const rpc::Request& req);
+  // whole-file opcodes (whole_file_ops.cc)
+  Result<rpc::Reply> do_getfile(const rpc::Request& req);
+  Result<rpc::Reply> do_putfile(const rpc::Request& req);
+
+  // EACCES unless the policy grants access to path (a canonical, symlink-free path).
+  Result<void> check(std::string_view path, Access access, const char* op) const;
+  // Read access, or (for stat/readdir) a directory on the way to something readable.
+  Result<void> check_lookup(std::string_view path, const char* op) const;
+  Result<std::shared_ptr<OpenFile>> lookup_handle(uint64_t handle) const;
+
+  const ExportRoot root_;
+  const Policy policy_;
+  HandleTable handles_;
+  PutfileStage uploads_;  // refers to root_: declared after it, destroyed before it
+};
+
+}  // namespace ringbox::host::files

@@ -1,0 +1,48 @@
+#include "host/job/output_sink.h"
+
+#include <fcntl.h>
+
+#include <cstring>
+
+#include "shared/util/log.h"
+
+namespace ringbox::host::job {
+
+Result<OutputSink> OutputSink::open(const std::string& path, uint64_t max_bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) return sys_error("create job output file " + path);
+  return OutputSink(UniqueFd(fd), path, max_bytes);
+}
+
+proto::WireError OutputSink::append(std::span<const std::byte> untrusted_bytes) {
+  std::lock_guard lk(mu_);
+  if (untrusted_bytes.size() > max_bytes_ - written_) {
+    if (!warned_) {
+      log::warn("job output " + path_ + " reached its limit of " + std::to_string(max_bytes_) +
+                " bytes; further output is dropped");
+      warned_ = true;
+    }
+    return proto::WireError::kFBig;
+  }
+  // Opaque bytes: written as they are, never parsed, so reading them from shared memory once
+  // (inside write(2)) is safe.
+  size_t done = 0;
+  while (done < untrusted_bytes.size()) {
+    ssize_t n = ::write(fd_.get(), untrusted_bytes.data() + done, untrusted_bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      log::error("write job output " + path_ + ": " + std::string(strerror(errno)));
+      return proto::WireError::kIo;
+    }
+    done += static_cast<size_t>(n);
+  }
+  written_ += done;
+  return proto::WireError::kOk;
+}
+
+uint64_t OutputSink::bytes_written() const {
+  std::lock_guard lk(mu_);
+  return written_;
+}
+
+}  // namespace ringbox::host::job

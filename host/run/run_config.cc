@@ -1,0 +1,181 @@
+#include "host/run/run_config.h"
+
+#include <sys/stat.h>
+
+#include <boost/program_options.hpp>
+#include <sstream>
+
+#include "shared/protocol/codec.h"
+
+namespace po = boost::program_options;
+
+namespace ringbox::host::run {
+namespace {
+
+constexpr const char* kDefaultJobPath = "PATH=/usr/local/bin:/usr/bin:/bin";
+// A domain boots its kernel and init before its agent can attach: seconds on hardware, tens
+// of seconds under the nested harness's QEMU TCG.
+constexpr int kXenAcceptTimeoutMs = 60000;
+// After its agent is done the guest's init waits 1 s (so the console drains) and powers off.
+constexpr int kXenPoweroffWaitMs = 30000;
+
+// "./a/b/" -> "a/b": the forms people type, brought to wire form; the rest is left for
+// is_canonical_path to refuse.
+std::string tidy_path(std::string p) {
+  while (p.size() > 2 && p.compare(0, 2, "./") == 0) p.erase(0, 2);
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p.empty() ? "." : p;
+}
+
+ParsedRun bad(std::string msg) {
+  ParsedRun r;
+  r.what = ParsedRun::What::kBadUsage;
+  r.message = std::move(msg);
+  return r;
+}
+
+// The options of one transport make no sense with the other: say so rather than ignore them.
+// For xen, everything about the domain that can be checked without Xen is checked here
+// (kernel and ramdisk readable, memory, name, command line), so a typo is status 2, not a
+// half-created domain.
+Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm, int pin_cpu) {
+  if (cfg.transport == "local") {
+    for (const char* o : {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args",
+                          "name"})
+      if (vm.count(o) && !vm[o].defaulted())
+        return make_error(Errc::kInvalidArgument,
+                          std::string("--") + o + " is for --transport xen (a domain); the "
+                                                  "local transport runs a process");
+    return ok();
+  }
+  if (!cfg.agent_path.empty())
+    return make_error(Errc::kInvalidArgument,
+                      "--agent is for --transport local; with xen the agent is the one in the "
+                      "guest image (--ramdisk)");
+  if (vm.count("pin-cpu")) {
+    if (pin_cpu < 0)
+      return make_error(Errc::kInvalidArgument, "--pin-cpu needs a CPU number >= 0");
+    cfg.domain.pin_cpu = static_cast<uint32_t>(pin_cpu);
+  }
+  if (vm["accept-timeout-ms"].defaulted()) cfg.accept_timeout_ms = kXenAcceptTimeoutMs;
+  cfg.guest_exit_wait_ms = kXenPoweroffWaitMs;
+  return domain::validate_domain_config(cfg.domain);
+}
+
+}  // namespace
+
+ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
+  ParsedRun out;
+  RunConfig& cfg = out.cfg;
+  // Everything after "--" is the job's command line, taken as is.
+  std::vector<std::string> args, command;
+  bool in_command = false;
+  for (const auto& a : all_args) {
+    if (!in_command && a == "--") {
+      in_command = true;
+      continue;
+    }
+    (in_command ? command : args).push_back(a);
+  }
+
+  std::string mode;
+  bool root = false;
+  std::vector<std::string> env;
+  int pin_cpu = -1;
+  po::options_description desc(
+      "ringbox-host run: run one job in a guest and serve its files and output\n"
+      "usage: ringbox-host run --mode M --export DIR [options] -- CMD ARGS...");
+  desc.add_options()("help,h", "show this help")(
+      "transport", po::value(&cfg.transport)->default_value("local"),
+      "local: the agent as a process on this machine (isolates nothing); xen: a PV domain")(
+      "mode", po::value(&mode)->required(), "remote-io | lazy-file | eager (docs/modes.md)")(
+      "export", po::value(&cfg.export_dir)->required(), "the job's files on this side")(
+      "input", po::value(&cfg.spec.inputs), "a declared input, relative to --export (repeat)")(
+      "output", po::value(&cfg.spec.outputs), "a declared output, relative to --export (repeat)")(
+      "readable", po::value(&cfg.readable), "policy: a path the job may read (repeat)")(
+      "writable", po::value(&cfg.writable), "policy: a path the job may write (repeat)")(
+      "stdout", po::value(&cfg.stdout_path)->default_value(cfg.stdout_path),
+      "file for the job's stdout")("stderr",
+                                   po::value(&cfg.stderr_path)->default_value(cfg.stderr_path),
+                                   "file for the job's stderr")(
+      "root", po::bool_switch(&root), "run the job as root in the guest (default: uid/gid 65534)")(
+      "env", po::value(&env), "NAME=VALUE for the job's environment (repeat)")(
+      "cwd", po::value(&cfg.spec.cwd)->default_value("."),
+      "the job's working directory, relative to --export")(
+      "max-output-mb", po::value(&cfg.max_output_bytes)->default_value(0),
+      "limit on each of stdout and stderr in MiB (0 = 1024)")(
+      "agent", po::value(&cfg.agent_path),
+      "local: the ringbox-agent binary (default: beside this one)")(
+      "cache-max-mb", po::value(&cfg.cache_max_mb)->default_value(0),
+      "lazy-file: the guest's cache limit in MiB (0 = its free space)")(
+      "workers", po::value(&cfg.workers)->default_value(cfg.workers),
+      "handler threads, so slow file operations do not hold up others (>= 2)")(
+      "accept-timeout-ms", po::value(&cfg.accept_timeout_ms)->default_value(cfg.accept_timeout_ms),
+      "give up if the agent does not connect in time")(
+      "shutdown-grace-ms", po::value(&cfg.shutdown_grace_ms)->default_value(cfg.shutdown_grace_ms),
+      "after SIGTERM/SIGINT: how long the guest gets to stop the job before it is killed")(
+      "transfer-log", po::value(&cfg.transfer_log),
+      "write what moved between the guest and the export to this file (docs/jobs.md)");
+  po::options_description xen_desc("--transport xen: the guest domain (docs/domain-lifecycle.md)");
+  xen_desc.add_options()(
+      "kernel", po::value(&cfg.domain.kernel)->default_value(kDefaultGuestKernel),
+      "guest kernel: the uncompressed ELF vmlinux of the guest image")(
+      "ramdisk", po::value(&cfg.domain.ramdisk)->default_value(kDefaultGuestRamdisk),
+      "guest initramfs (kernel-image/build-guest-image)")(
+      "memory-mib", po::value(&cfg.domain.memory_mib)->default_value(cfg.domain.memory_mib),
+      "guest memory; its tmpfs (half of it) holds the lazy-file cache and eager inputs")(
+      "vcpus", po::value(&cfg.domain.vcpus)->default_value(cfg.domain.vcpus), "guest vCPUs")(
+      "pin-cpu", po::value(&pin_cpu), "pin every guest vCPU to this physical CPU")(
+      "kernel-args", po::value(&cfg.domain.kernel_args)->default_value(cfg.domain.kernel_args),
+      "guest kernel arguments (before ringbox.args=)")(
+      "name", po::value(&cfg.domain.name), "domain name (default ringbox-<pid>-<n>)");
+  desc.add(xen_desc);
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(args).options(desc).run(), vm);
+    if (vm.count("help")) {
+      std::ostringstream s;
+      s << desc;
+      out.what = ParsedRun::What::kHelp;
+      out.message = s.str();
+      return out;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return bad(std::string(e.what()));
+  }
+
+  if (cfg.transport != "local" && cfg.transport != "xen")
+    return bad("unknown transport '" + cfg.transport + "' (use local or xen)");
+  if (!proto::parse_job_mode(mode, cfg.spec.mode))
+    return bad("unknown mode '" + mode + "' (use remote-io, lazy-file or eager)");
+  if (cfg.spec.mode == proto::JobMode::kAuto || cfg.spec.mode == proto::JobMode::kNode)
+    return bad("mode '" + mode + "' is not implemented yet; use remote-io, lazy-file or eager");
+  if (command.empty()) return bad("no command to run: put it after '--'");
+  if (cfg.workers < 2)
+    return bad("--workers must be at least 2 (the guest's event poll holds one)");
+  struct stat st;
+  if (::stat(cfg.export_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return bad("--export " + cfg.export_dir + " is not a directory");
+  if (auto t = check_transport_options(cfg, vm, pin_cpu); !t) return bad(t.error().message());
+
+  cfg.spec.argv = command;
+  cfg.spec.uid = root ? 0 : proto::kDefaultJobUid;
+  cfg.spec.gid = root ? 0 : proto::kDefaultJobGid;
+  bool has_path = false;
+  for (const auto& e : env) has_path = has_path || e.rfind("PATH=", 0) == 0;
+  if (!has_path) cfg.spec.env.push_back(kDefaultJobPath);
+  cfg.spec.env.insert(cfg.spec.env.end(), env.begin(), env.end());
+  cfg.spec.cwd = tidy_path(cfg.spec.cwd);
+  for (auto* list : {&cfg.spec.inputs, &cfg.spec.outputs, &cfg.readable, &cfg.writable}) {
+    for (auto& p : *list) {
+      p = tidy_path(p);
+      if (!proto::is_canonical_path(p))
+        return bad("'" + p + "' is not a path inside the export (relative, no '..')");
+    }
+  }
+  if (auto v = proto::validate_job_spec(cfg.spec); !v) return bad(v.error().message());
+  return out;
+}
+
+}  // namespace ringbox::host::run

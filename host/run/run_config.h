@@ -1,0 +1,61 @@
+// `ringbox-host run`: the options of one job run, and their parsing.
+//
+//   ringbox-host run --transport local|xen --mode M --export DIR [--input P]... [--output P]...
+//       [--readable P]... [--writable P]... [--stdout F] [--stderr F] [--root]
+//       [--transfer-log F] [xen: --kernel K --ramdisk R --memory-mib M --vcpus N --pin-cpu C
+//       --kernel-args S --name N] -- CMD ARGS...
+//
+// Parsing checks everything it can before anything starts (mode, paths, the command), so a
+// mistake is a one-line message and exit status 2, never a half-started job.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "host/domain/domain_config.h"
+#include "shared/protocol/job_spec.h"
+#include "shared/util/result.h"
+
+namespace ringbox::host::run {
+
+struct RunConfig {
+  std::string transport = "local";
+  proto::JobSpec spec;  // argv, env, cwd, mode, inputs, outputs, uid/gid
+  std::string export_dir;
+  std::vector<std::string> readable;
+  std::vector<std::string> writable;
+  std::string stdout_path = "_condor_stdout";
+  std::string stderr_path = "_condor_stderr";
+  uint64_t max_output_bytes = 0;  // per stream; 0 = the JobSession default
+  std::string transfer_log;  // empty: none; else what moved between guest and export
+  // local transport
+  std::string agent_path;  // empty: ringbox-agent beside this ringbox-host
+  // xen transport: the domain (kernel, ramdisk, memory, vCPUs, pinning, name, kernel
+  // arguments); agent_args are filled by the launcher. Checked at parse time.
+  domain::DomainConfig domain;
+  uint64_t cache_max_mb = 0;
+  int accept_timeout_ms = 30000;  // xen: 60000 unless given (a domain boots first)
+  int workers = 4;
+  int spin_us = 50;
+  int shutdown_grace_ms = 10000;  // after a shutdown event, before the guest is killed
+  // After the agent's connection ended: how long the guest may take to end by itself before
+  // it is killed (a process exits at once; a domain runs its init's power-off first).
+  int guest_exit_wait_ms = 5000;  // xen: 30000
+};
+
+// Where the guest image is in the nested-Xen dom0 (kernel-image/build-dom0-image), the
+// defaults of --kernel and --ramdisk.
+inline constexpr char kDefaultGuestKernel[] = "/boot/ringbox/vmlinux";
+inline constexpr char kDefaultGuestRamdisk[] = "/boot/ringbox/initrd.cpio.lz4";
+
+// What parse_run_args found: a config to run, or a reason to exit at once.
+struct ParsedRun {
+  enum class What { kRun, kHelp, kBadUsage } what = What::kRun;
+  RunConfig cfg;
+  std::string message;  // help text or the usage error
+};
+
+ParsedRun parse_run_args(const std::vector<std::string>& args);
+
+}  // namespace ringbox::host::run
