@@ -171,8 +171,8 @@ int agent_main(int argc, char** argv) {
   }
   if (cfg.transport == "xen" && !no_load_modules) {
     size_t region = g->total_pages();
-    auto loaded = load_modules(module_dir,
-                               xen_frontend_modules(region + transport::xen::dir_pages_for(region)));
+    size_t granted = region + transport::xen::dir_pages_for(region);
+    auto loaded = load_modules(module_dir, xen_frontend_modules(granted));
     if (!loaded) {
       log::error("prepare the xen transport: " + loaded.error().message());
       return 1;

@@ -23,8 +23,8 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     if (!fd) return std::move(fd.error());
     client = std::make_unique<transport::StreamClient>(std::move(*fd));
   } else if (cfg.transport == "xen") {
-    auto ch = transport::xen_connect(
-        cfg.geometry, transport::XenConnectOptions{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms});
+    transport::XenConnectOptions xen{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms};
+    auto ch = transport::xen_connect(cfg.geometry, xen);
     if (!ch) return std::move(ch.error());
     auto rc = rpc::RingClient::create(std::move(*ch), rpc::ClientOptions{cfg.spin_us});
     if (!rc) return std::move(rc.error());

@@ -27,9 +27,10 @@ Result<ModuleOutcome> load_module(std::string_view dir, const KernelModule& m) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     int err = errno;
-    return sys_error(err, "open kernel module " + path + (m.device.empty() ? "" : " (needed for " + m.device + ")") +
-                              "; the guest image must carry it: rebuild it with "
-                              "kernel-image/build-guest-image");
+    return sys_error(err, "open kernel module " + path + " (" +
+                              (m.device.empty() ? "" : "needed for " + m.device + "; ") +
+                              "the guest image must carry it: rebuild it with "
+                              "kernel-image/build-guest-image, or pass --module-dir)");
   }
   // No glibc wrapper for finit_module in Debian 12's headers: the raw system call. Loading from
   // a descriptor (not a buffer) lets the kernel check the file it reads.

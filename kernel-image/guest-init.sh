@@ -141,6 +141,9 @@ run_agent() {
     say "agent missing: $AGENT is not in this image; build ringbox-agent, then rebuild the image with kernel-image/build-guest-image --agent <path>"
     return 127
   fi
+  # The lazy-file cache holds each cached file by an open descriptor: a job that reads a few
+  # thousand files needs more than the default 1024 (soft) / 4096 (hard).
+  ulimit -n 65536 || say "cannot raise the open file limit; lazy-file jobs reading many files may fail"
   env -i PATH="$PATH" HOME=/root TMPDIR=/tmp "$AGENT" "$@" </dev/null
 }
 

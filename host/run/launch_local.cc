@@ -99,6 +99,10 @@ class LocalGuest final : public Guest {
       argv.push_back("--cache-max-mb");
       argv.push_back(std::to_string(cfg.cache_max_mb));
     }
+    if (cfg.spin_us != RunConfig{}.spin_us) {
+      argv.push_back("--spin-us");
+      argv.push_back(std::to_string(cfg.spin_us));
+    }
     std::vector<char*> cargv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);

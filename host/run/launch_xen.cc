@@ -2,7 +2,7 @@
 // domain::XenGuest (no NIC and no disk, proven against xenstore before it runs; a reaper
 // destroys it if ringbox-host dies), whose init runs
 //
-//   ringbox-agent --job --transport xen [--cache-max-mb N]
+//   ringbox-agent --job --transport xen [--cache-max-mb N] [--spin-us N]
 //
 // The agent's work directory is its default, /run/ringbox in the guest: a tmpfs, so the view,
 // the lazy-file cache and eager inputs live in the domain's memory and vanish with it.
@@ -41,6 +41,10 @@ std::vector<std::string> xen_agent_args(const RunConfig& cfg) {
   if (cfg.cache_max_mb > 0) {
     args.push_back("--cache-max-mb");
     args.push_back(std::to_string(cfg.cache_max_mb));
+  }
+  if (cfg.spin_us != RunConfig{}.spin_us) {
+    args.push_back("--spin-us");
+    args.push_back(std::to_string(cfg.spin_us));
   }
   return args;
 }

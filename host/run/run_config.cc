@@ -18,6 +18,8 @@ constexpr const char* kDefaultJobPath = "PATH=/usr/local/bin:/usr/bin:/bin";
 constexpr int kXenAcceptTimeoutMs = 60000;
 // After its agent is done the guest's init waits 1 s (so the console drains) and powers off.
 constexpr int kXenPoweroffWaitMs = 30000;
+// Spinning longer than this only burns CPU: a sleeping doorbell wakes within milliseconds.
+constexpr int kMaxSpinUs = 100000;
 
 // "./a/b/" -> "a/b": the forms people type, brought to wire form; the rest is left for
 // is_canonical_path to refuse.
@@ -114,6 +116,8 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "give up if the agent does not connect in time")(
       "shutdown-grace-ms", po::value(&cfg.shutdown_grace_ms)->default_value(cfg.shutdown_grace_ms),
       "after SIGTERM/SIGINT: how long the guest gets to stop the job before it is killed")(
+      "spin-us", po::value(&cfg.spin_us)->default_value(cfg.spin_us),
+      "both ends busy-poll this long before sleeping on the doorbell (xen: passed to the agent)")(
       "transfer-log", po::value(&cfg.transfer_log),
       "write what moved between the guest and the export to this file (docs/jobs.md)");
   po::options_description xen_desc("--transport xen: the guest domain (docs/domain-lifecycle.md)");
@@ -152,6 +156,8 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   if (cfg.spec.mode == proto::JobMode::kAuto || cfg.spec.mode == proto::JobMode::kNode)
     return bad("mode '" + mode + "' is not implemented yet; use remote-io, lazy-file or eager");
   if (command.empty()) return bad("no command to run: put it after '--'");
+  if (cfg.spin_us < 0 || cfg.spin_us > kMaxSpinUs)
+    return bad("--spin-us must be 0.." + std::to_string(kMaxSpinUs) + " microseconds");
   if (cfg.workers < 2)
     return bad("--workers must be at least 2 (the guest's event poll holds one)");
   struct stat st;

@@ -232,6 +232,7 @@ rb_cached_vmlinux() {
     rb_info "extracting ELF kernel from $bz" >&2
     rb_extract_vmlinux "$bz" "$out"
   fi
+  [[ -r $out && $(stat -c %a "$out") == 644 ]] || chmod 0644 "$out"
   printf '%s\n' "$out"
 }
 

@@ -220,8 +220,9 @@ Result<void> RingClient::reset_and_replay() {
   }
   ring_.push_requests();
   lk.unlock();
-  log::info("ring reset for a new backend: " + std::to_string(delivered) + " published responses delivered, " +
-            std::to_string(replayed) + " unanswered requests replayed");
+  log::info("ring reset for a new backend: " + std::to_string(delivered) +
+            " published responses delivered, " + std::to_string(replayed) +
+            " unanswered requests replayed");
   return channel_->doorbell().ring();
 }
 

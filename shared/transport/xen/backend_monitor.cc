@@ -30,8 +30,8 @@ Result<std::unique_ptr<BackendMonitor>> BackendMonitor::start(std::string fe_dir
       std::move(fe_dir), std::move(be_dir), std::move(*xs), std::move(*watch), std::move(stop)));
 }
 
-BackendMonitor::BackendMonitor(std::string fe_dir, std::string be_dir, XsHandle xs,
-                               XsWatch watch, UniqueFd stop)
+BackendMonitor::BackendMonitor(std::string fe_dir, std::string be_dir, XsHandle xs, XsWatch watch,
+                               UniqueFd stop)
     : fe_dir_(std::move(fe_dir)),
       be_dir_(std::move(be_dir)),
       xs_(std::move(xs)),
@@ -100,10 +100,12 @@ Result<void> BackendMonitor::look() {
   auto st = parse_decimal(**state, 0, std::numeric_limits<uint32_t>::max(), "backend state");
   if (!st) return std::move(st.error());
   if (*st != kConnected) {
-    if (connected_.exchange(false)) log::info("xen: the backend left Connected (state " + **state + ")");
+    if (connected_.exchange(false))
+      log::info("xen: the backend left Connected (state " + **state + ")");
     return ok();
   }
-  auto gen = parse_decimal(**gen_raw, 1, std::numeric_limits<uint32_t>::max(), "backend generation");
+  auto gen =
+      parse_decimal(**gen_raw, 1, std::numeric_limits<uint32_t>::max(), "backend generation");
   if (!gen) return std::move(gen.error());
   uint32_t g = static_cast<uint32_t>(*gen);
   if (g == acked_.load()) {
@@ -115,19 +117,19 @@ Result<void> BackendMonitor::look() {
     std::lock_guard lk(handler_mu_);
     if (handler_) {
       auto r = handler_();
-      if (!r) return Error{r.error().code, r.error().sys_errno,
-                           "reset the ring for backend generation " + std::to_string(g) + ": " +
-                               r.error().what};
+      if (!r)
+        return Error{
+            r.error().code, r.error().sys_errno,
+            "reset the ring for backend generation " + std::to_string(g) + ": " + r.error().what};
       replayed = true;
     }
   }
-  auto acked = xs_.transact("acknowledge backend generation " + std::to_string(g),
-                            [&](xs_transaction_t t) -> Result<void> {
-                              RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyConnectedGeneration,
-                                                    std::to_string(g), t));
-                              return xs_.write(fe_dir_ + "/" + kKeyState,
-                                               std::to_string(kConnected), t);
-                            });
+  auto acked = xs_.transact(
+      "acknowledge backend generation " + std::to_string(g),
+      [&](xs_transaction_t t) -> Result<void> {
+        RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyConnectedGeneration, std::to_string(g), t));
+        return xs_.write(fe_dir_ + "/" + kKeyState, std::to_string(kConnected), t);
+      });
   if (!acked) return std::move(acked.error());
   uint32_t previous = acked_.exchange(g);
   connected_.store(true, std::memory_order_release);
@@ -137,9 +139,7 @@ Result<void> BackendMonitor::look() {
     log::info("xen: backend restarted: generation " + std::to_string(previous) + " -> " +
               std::to_string(g) + (replayed ? "" : " (no client yet: nothing to replay)"));
   }
-  {
-    std::lock_guard lk(first_mu_);
-  }
+  { std::lock_guard lk(first_mu_); }
   first_cv_.notify_all();
   return ok();
 }

@@ -41,8 +41,7 @@ class BackendMonitor {
   void set_handler(RingChannel::RestartHandler handler);
 
  private:
-  BackendMonitor(std::string fe_dir, std::string be_dir, XsHandle xs, XsWatch watch,
-                 UniqueFd stop);
+  BackendMonitor(std::string fe_dir, std::string be_dir, XsHandle xs, XsWatch watch, UniqueFd stop);
   void run();
   Result<void> look();
 

@@ -7,8 +7,7 @@ namespace ringbox::transport::xen {
 Result<EvtchnHandle> EvtchnHandle::open() {
   // Flags 0: libxenevtchn opens the device O_CLOEXEC.
   xenevtchn_handle* h = xenevtchn_open(nullptr, 0);
-  if (h == nullptr)
-    return sys_error("open /dev/xen/evtchn (is the xen-evtchn module loaded?)");
+  if (h == nullptr) return sys_error("open /dev/xen/evtchn (is the xen-evtchn module loaded?)");
   return EvtchnHandle(h);
 }
 

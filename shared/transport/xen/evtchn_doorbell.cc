@@ -24,7 +24,8 @@ Result<bool> EvtchnDoorbell::wait(int timeout_ms) {
   if (p[0].revents & POLLIN) {
     // poll() said readable, so pending() does not block (xenevtchn.h warns it may otherwise).
     xenevtchn_port_or_error_t got = xenevtchn_pending(h_.get());
-    if (got < 0) return sys_error("read the pending event of event channel " + std::to_string(port_));
+    if (got < 0)
+      return sys_error("read the pending event of event channel " + std::to_string(port_));
     if (xenevtchn_unmask(h_.get(), static_cast<evtchn_port_t>(got)) != 0)
       return sys_error("unmask event channel " + std::to_string(got));
     kicked = static_cast<evtchn_port_t>(got) == port_;

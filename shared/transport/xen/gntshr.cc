@@ -52,8 +52,7 @@ std::string gntalloc_failure_hint(int err, uint32_t pages) {
            " more pages: load the module with limit=N, or raise it with `echo N > "
            "/sys/module/xen_gntalloc/parameters/limit`, or use a smaller geometry";
   if (err == ENOMEM)
-    return "the guest is out of memory or out of grant-table entries for " +
-           std::to_string(pages) +
+    return "the guest is out of memory or out of grant-table entries for " + std::to_string(pages) +
            " pages: raise the domain's max_grant_frames (xl config) or use a smaller geometry";
   return "sharing " + std::to_string(pages) + " pages with dom0 failed";
 }
@@ -78,13 +77,13 @@ Result<SharedPages> SharedPages::share(GntshrHandle& h, uint32_t domid, uint32_t
 // sequence: allocate, mmap, set the notification, then drop the descriptor's reference so that
 // the mapping alone keeps the pages. Unmapping (xengntshr_unshare, or process death) is then
 // what frees them and fires the notification.
-Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t domid,
-                                                   uint32_t count, UnmapNotify notify) {
+Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t domid, uint32_t count,
+                                                   UnmapNotify notify) {
   const std::string what = std::to_string(count) + " pages for domain " + std::to_string(domid);
   if (count == 0 || notify.byte_offset >= size_t{count} * proto::kPageSize)
-    return make_error(Errc::kInvalidArgument,
-                      "unmap notification offset " + std::to_string(notify.byte_offset) +
-                          " lies outside the " + what);
+    return make_error(Errc::kInvalidArgument, "unmap notification offset " +
+                                                  std::to_string(notify.byte_offset) +
+                                                  " lies outside the " + what);
   int fd = xengntshr_fd(h.get());
   // ioctl_gntalloc_alloc_gref ends in a variable array of grant refs (declared [1]).
   size_t op_bytes = sizeof(ioctl_gntalloc_alloc_gref) + (size_t{count} - 1) * sizeof(uint32_t);
@@ -95,8 +94,8 @@ Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t dom
   op->count = count;
   if (::ioctl(fd, IOCTL_GNTALLOC_ALLOC_GREF, op) != 0) {
     int err = errno;
-    return sys_error(err, "allocate " + what + " with gntalloc (" +
-                              gntalloc_failure_hint(err, count) + ")");
+    return sys_error(
+        err, "allocate " + what + " with gntalloc (" + gntalloc_failure_hint(err, count) + ")");
   }
   const uint64_t index = op->index;
   std::vector<uint32_t> refs(op->gref_ids, op->gref_ids + count);
@@ -108,8 +107,8 @@ Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t dom
   };
 
   size_t len = size_t{count} * proto::kPageSize;
-  void* addr = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
-                      static_cast<off_t>(index));
+  void* addr =
+      ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(index));
   if (addr == MAP_FAILED) {
     int err = errno;
     drop_file_reference();

@@ -67,8 +67,7 @@ class SharedPages {
 
   SharedPages() = default;
   // `writable`: whether the peer may write the pages.
-  static Result<SharedPages> share(GntshrHandle& h, uint32_t domid, uint32_t count,
-                                   bool writable);
+  static Result<SharedPages> share(GntshrHandle& h, uint32_t domid, uint32_t count, bool writable);
   // As share(), writable, with an unmap notification anywhere inside the allocation.
   static Result<SharedPages> share_with_notify(GntshrHandle& h, uint32_t domid, uint32_t count,
                                                UnmapNotify notify);

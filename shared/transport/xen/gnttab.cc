@@ -13,7 +13,8 @@ Result<GnttabHandle> GnttabHandle::open() {
   // libxengnttab opens gntdev with O_CLOEXEC (flag 0 keeps that).
   xengnttab_handle* h = xengnttab_open(nullptr, 0);
   if (h == nullptr)
-    return sys_error("open /dev/xen/gntdev (is the xen-gntdev module loaded? `modprobe xen-gntdev`)");
+    return sys_error(
+        "open /dev/xen/gntdev (is the xen-gntdev module loaded? `modprobe xen-gntdev`)");
   return GnttabHandle(h);
 }
 
@@ -47,8 +48,9 @@ Result<GrantMapping> GrantMapping::map(GnttabHandle& h, uint32_t domid,
     // gntdev refuses more pages per request than its `limit` parameter with EINVAL, and
     // runs out of ballooned frames to map them into with ENOMEM.
     if (errno == EINVAL || errno == ENOMEM)
-      what += " (invalid refs, more pages than xen-gntdev maps in one request (see "
-              "/sys/module/xen_gntdev/parameters/limit), or no free dom0 frames to map them)";
+      what +=
+          " (invalid refs, more pages than xen-gntdev maps in one request (see "
+          "/sys/module/xen_gntdev/parameters/limit), or no free dom0 frames to map them)";
     return sys_error(what);
   }
   return GrantMapping(h.get(), addr, count);
@@ -57,9 +59,9 @@ Result<GrantMapping> GrantMapping::map(GnttabHandle& h, uint32_t domid,
 Result<GrantMapping> GrantMapping::map_with_notify(GnttabHandle& h, uint32_t domid, uint32_t ref,
                                                    uint32_t notify_offset, evtchn_port_t port) {
   if (notify_offset >= proto::kPageSize)
-    return make_error(Errc::kInvalidArgument,
-                      "unmap notification offset " + std::to_string(notify_offset) +
-                          " lies outside the page");
+    return make_error(
+        Errc::kInvalidArgument,
+        "unmap notification offset " + std::to_string(notify_offset) + " lies outside the page");
   void* addr = xengnttab_map_grant_ref_notify(h.get(), domid, ref, PROT_READ | PROT_WRITE,
                                               notify_offset, port);
   if (addr == nullptr)

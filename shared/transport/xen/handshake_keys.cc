@@ -76,8 +76,7 @@ Result<uint64_t> parse_decimal(std::string_view untrusted, uint64_t min, uint64_
     v = v * 10 + digit;
   }
   if (v < min || v > max)
-    return bad_key(what, untrusted,
-                   "outside " + std::to_string(min) + ".." + std::to_string(max));
+    return bad_key(what, untrusted, "outside " + std::to_string(min) + ".." + std::to_string(max));
   // sanitize end
   return v;
 }
@@ -95,12 +94,12 @@ Result<std::vector<uint32_t>> parse_dir_refs(std::string_view untrusted, size_t 
   // sanitize start
   while (pos <= untrusted.size()) {
     size_t space = untrusted.find(' ', pos);
-    std::string_view token =
-        untrusted.substr(pos, space == std::string_view::npos ? std::string_view::npos : space - pos);
+    std::string_view token = untrusted.substr(
+        pos, space == std::string_view::npos ? std::string_view::npos : space - pos);
     if (refs.size() == expected)
-      return bad_key("frontend key dir-refs", untrusted,
-                     "more than the " + std::to_string(expected) +
-                         " directory refs its geometry needs");
+      return bad_key(
+          "frontend key dir-refs", untrusted,
+          "more than the " + std::to_string(expected) + " directory refs its geometry needs");
     auto ref = parse_decimal(token, 0, std::numeric_limits<uint32_t>::max(),
                              "grant ref " + std::to_string(refs.size()) + " of dir-refs");
     if (!ref) return std::move(ref.error());
@@ -130,20 +129,18 @@ Result<FrontendParams> validate_frontend_keys(const RawFrontendKeys& untrusted) 
     const std::optional<std::string>& value;
     const char* key;
   };
-  for (const Field& f : {Field{untrusted.protocol_version, kKeyProtocolVersion},
-                         Field{untrusted.ring_order, kKeyRingOrder},
-                         Field{untrusted.data_pages, kKeyDataPages},
-                         Field{untrusted.dir_refs, kKeyDirRefs},
-                         Field{untrusted.event_channel, kKeyEventChannel},
-                         Field{untrusted.state, kKeyState}}) {
+  for (const Field& f :
+       {Field{untrusted.protocol_version, kKeyProtocolVersion},
+        Field{untrusted.ring_order, kKeyRingOrder}, Field{untrusted.data_pages, kKeyDataPages},
+        Field{untrusted.dir_refs, kKeyDirRefs}, Field{untrusted.event_channel, kKeyEventChannel},
+        Field{untrusted.state, kKeyState}}) {
     if (!f.value)
-      return make_error(Errc::kPeerBroken,
-                        std::string("frontend key ") + f.key + " is missing");
+      return make_error(Errc::kPeerBroken, std::string("frontend key ") + f.key + " is missing");
   }
   FrontendParams p;
   // sanitize start
-  auto version = parse_decimal(*untrusted.protocol_version, 1,
-                               std::numeric_limits<uint16_t>::max(), "frontend key protocol-version");
+  auto version = parse_decimal(*untrusted.protocol_version, 1, std::numeric_limits<uint16_t>::max(),
+                               "frontend key protocol-version");
   if (!version) return std::move(version.error());
   if (*version < proto::kVersionMin)
     return make_error(Errc::kProtocol, "the frontend speaks protocol versions up to " +

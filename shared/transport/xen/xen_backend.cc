@@ -25,7 +25,9 @@ using namespace xen;
 using proto::XenbusState;
 using Clock = std::chrono::steady_clock;
 
-std::string state_str(XenbusState s) { return std::to_string(static_cast<uint32_t>(s)); }
+std::string state_str(XenbusState s) {
+  return std::to_string(static_cast<uint32_t>(s));
+}
 
 class Deadline {
  public:
@@ -50,7 +52,9 @@ Result<std::optional<XenbusState>> read_frontend_state(XsHandle& xs, const std::
   return std::optional<XenbusState>(*st);
 }
 
-bool closing(XenbusState s) { return s == XenbusState::kClosing || s == XenbusState::kClosed; }
+bool closing(XenbusState s) {
+  return s == XenbusState::kClosing || s == XenbusState::kClosed;
+}
 
 // From dom0's side the frontend is there while its live byte is set (the kernel clears it when
 // the agent dies), and its state key exists and is not Closing/Closed. A frontend that went
@@ -108,12 +112,20 @@ class XenBackendChannel final : public RingChannel {
         doorbell_(evtchn_, port_.port(), check_) {}
 
   ~XenBackendChannel() override {
-    // Best effort. A frontend that is gone for good (directory removed with its domain) leaves
-    // nothing to talk to: remove our directory too. Otherwise say Closed, so the guest stops
-    // counting on us at once (the unmap notification on backend_live follows when notify_ goes).
+    // Best effort. A frontend that is finished (its live byte cleared by its exit or death,
+    // its state Closing/Closed, or its directory removed with its domain) needs nothing more
+    // from us: remove our directory, which nobody else would (libxl only cleans up the devices
+    // it knows). The live byte counts because an agent clears it before it writes Closed, and we
+    // may be looking in between. A frontend still running that we are leaving is told Closed,
+    // so it stops counting on us at once (the unmap notification on backend_live follows when
+    // notify_ goes).
+    bool agent_gone =
+        ring::load_byte(
+            reinterpret_cast<const proto::ControlPage*>(region_.bytes().data())->frontend_live) ==
+        0;
     auto st = read_frontend_state(xs_, fe_dir_);
     Result<void> r = ok();
-    if (st && !*st)
+    if (agent_gone || (st && (!*st || closing(**st))))
       r = xs_.remove(be_dir_);
     else
       r = xs_.write(be_dir_ + "/" + kKeyState, state_str(XenbusState::kClosed));
@@ -148,21 +160,22 @@ class XenBackendChannel final : public RingChannel {
 // One consistent snapshot of the frontend's keys.
 Result<RawFrontendKeys> read_frontend_keys(XsHandle& xs, const std::string& fe_dir) {
   RawFrontendKeys raw;
-  auto read = xs.transact("read the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
-    struct Key {
-      std::optional<std::string>& out;
-      const char* name;
-    };
-    for (const Key& k : {Key{raw.protocol_version, kKeyProtocolVersion},
-                         Key{raw.ring_order, kKeyRingOrder}, Key{raw.data_pages, kKeyDataPages},
-                         Key{raw.dir_refs, kKeyDirRefs}, Key{raw.event_channel, kKeyEventChannel},
-                         Key{raw.state, kKeyState}}) {
-      auto v = xs.read(fe_dir + "/" + k.name, t);
-      if (!v) return std::move(v.error());
-      k.out = std::move(*v);
-    }
-    return ok();
-  });
+  auto read =
+      xs.transact("read the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
+        struct Key {
+          std::optional<std::string>& out;
+          const char* name;
+        };
+        for (const Key& k :
+             {Key{raw.protocol_version, kKeyProtocolVersion}, Key{raw.ring_order, kKeyRingOrder},
+              Key{raw.data_pages, kKeyDataPages}, Key{raw.dir_refs, kKeyDirRefs},
+              Key{raw.event_channel, kKeyEventChannel}, Key{raw.state, kKeyState}}) {
+          auto v = xs.read(fe_dir + "/" + k.name, t);
+          if (!v) return std::move(v.error());
+          k.out = std::move(*v);
+        }
+        return ok();
+      });
   if (!read) return std::move(read.error());
   return raw;
 }
@@ -187,8 +200,9 @@ Result<FrontendParams> wait_for_frontend(XsHandle& xs, uint32_t domid, const std
     auto dom = xs.read("/local/domain/" + std::to_string(domid));
     if (!dom) return std::move(dom.error());
     if (!*dom)
-      return make_error(Errc::kNotFound, "domain " + std::to_string(domid) +
-                                             " has no xenstore directory: is it running? (xl list)");
+      return make_error(Errc::kNotFound,
+                        "domain " + std::to_string(domid) +
+                            " has no xenstore directory: is it running? (xl list)");
     if (deadline.passed())
       return make_error(Errc::kTimeout,
                         "no ringbox frontend became ready in domain " + std::to_string(domid) +
@@ -218,10 +232,10 @@ Result<void> wait_for_ack(XsHandle& xs, uint32_t domid, const std::string& fe_di
       if (*g == generation) return ok();
     }
     if (deadline.passed())
-      return make_error(Errc::kTimeout,
-                        "the frontend in domain " + std::to_string(domid) +
-                            " never acknowledged backend generation " +
-                            std::to_string(generation) + " (its agent may be hung)");
+      return make_error(Errc::kTimeout, "the frontend in domain " + std::to_string(domid) +
+                                            " never acknowledged backend generation " +
+                                            std::to_string(generation) +
+                                            " (its agent may be hung)");
     auto w = xs.wait_watch(deadline.remaining_ms());
     if (!w) return std::move(w.error());
   }
@@ -249,12 +263,13 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
     if (p) previous = static_cast<uint32_t>(*p);
   }
   const uint32_t generation = previous == std::numeric_limits<uint32_t>::max() ? 1 : previous + 1;
-  auto announced = xs->transact("announce the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
-    RINGBOX_TRY(xs->mkdir(be_dir, t));
-    // Owner dom0 (nobody else may write), and the guest may read: it watches our state.
-    RINGBOX_TRY(xs->set_permissions(be_dir, {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}}, t));
-    return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kInitWait), t);
-  });
+  auto announced =
+      xs->transact("announce the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+        RINGBOX_TRY(xs->mkdir(be_dir, t));
+        // Owner dom0 (nobody else may write), and the guest may read: it watches our state.
+        RINGBOX_TRY(xs->set_permissions(be_dir, {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}}, t));
+        return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kInitWait), t);
+      });
   if (!announced) return std::move(announced.error());
   auto watch = XsWatch::add(*xs, fe_dir, "ringbox-frontend");
   if (!watch) return std::move(watch.error());
@@ -270,8 +285,7 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
   {
     auto dir = GrantMapping::map(*gnttab, domid, params->dir_refs, GrantMapping::Access::kReadOnly);
     if (!dir)
-      return Error{dir.error().code, dir.error().sys_errno,
-                   "directory pages: " + dir.error().what};
+      return Error{dir.error().code, dir.error().sys_errno, "directory pages: " + dir.error().what};
     // Copied before use, then unmapped: the guest could rewrite the list under our feet.
     std::vector<std::byte> copy(dir->bytes().size());
     ring::copy_from_shared(copy.data(), dir->bytes().data(), copy.size());
@@ -285,9 +299,9 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
   if (!port) return std::move(port.error());
   auto region = GrantMapping::map(*gnttab, domid, refs, GrantMapping::Access::kReadWrite);
   if (!region)
-    return Error{region.error().code, region.error().sys_errno,
-                 "ring region (" + std::to_string(region_pages) + " pages): " +
-                     region.error().what};
+    return Error{
+        region.error().code, region.error().sys_errno,
+        "ring region (" + std::to_string(region_pages) + " pages): " + region.error().what};
   // A second mapping of the control page, only for its unmap notification: libxengnttab offers
   // the notification on single-page mappings, and the region must stay one contiguous mapping.
   auto notify = GrantMapping::map_with_notify(
@@ -295,10 +309,11 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
       port->port());
   if (!notify) return std::move(notify.error());
 
-  auto published = xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
-    RINGBOX_TRY(xs->write(be_dir + "/" + kKeyGeneration, std::to_string(generation), t));
-    return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kConnected), t);
-  });
+  auto published =
+      xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
+        RINGBOX_TRY(xs->write(be_dir + "/" + kKeyGeneration, std::to_string(generation), t));
+        return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kConnected), t);
+      });
   if (!published) return std::move(published.error());
   RINGBOX_TRY(wait_for_ack(*xs, domid, fe_dir, generation, deadline));
   log::info("xen: attached to domain " + std::to_string(domid) + " as backend generation " +
@@ -309,8 +324,7 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
             std::to_string(port->port()));
   return std::unique_ptr<RingChannel>(std::make_unique<XenBackendChannel>(
       domid, fe_dir, be_dir, std::move(*xs), std::move(*watch), std::move(*gnttab),
-      std::move(*evtchn), std::move(*port), std::move(*region), std::move(*notify), g,
-      generation));
+      std::move(*evtchn), std::move(*port), std::move(*region), std::move(*notify), g, generation));
 }
 
 }  // namespace ringbox::transport

@@ -136,7 +136,8 @@ Result<void> publish_keys(XsHandle& xs, const std::string& fe_dir, const ring::G
   return xs.transact("publish the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
     // Whatever an earlier agent left (a stale connected-generation) goes first.
     RINGBOX_TRY(xs.remove(fe_dir, t));
-    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyProtocolVersion, std::to_string(proto::kVersionMax), t));
+    RINGBOX_TRY(
+        xs.write(fe_dir + "/" + kKeyProtocolVersion, std::to_string(proto::kVersionMax), t));
     RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyRingOrder, std::to_string(g.ring_order), t));
     RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDataPages, std::to_string(g.data_pages), t));
     RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDirRefs, refs, t));

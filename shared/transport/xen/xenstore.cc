@@ -22,8 +22,9 @@ constexpr int kMaxTransactionAttempts = 16;
 Result<XsHandle> XsHandle::open() {
   xs_handle* h = xs_open(0);
   if (h == nullptr)
-    return sys_error("connect to xenstore (dom0: is xenstored running? a guest: is "
-                     "/dev/xen/xenbus there?)");
+    return sys_error(
+        "connect to xenstore (dom0: is xenstored running? a guest: is "
+        "/dev/xen/xenbus there?)");
   return XsHandle(h);
 }
 
@@ -37,14 +38,13 @@ Result<std::optional<std::string>> XsHandle::read(const std::string& path,
     return sys_error("read xenstore node " + path);
   }
   if (len > kMaxXenstoreValueBytes)
-    return make_error(Errc::kPeerBroken, "xenstore node " + path + " holds " +
-                                             std::to_string(len) + " bytes, more than " +
+    return make_error(Errc::kPeerBroken, "xenstore node " + path + " holds " + std::to_string(len) +
+                                             " bytes, more than " +
                                              std::to_string(kMaxXenstoreValueBytes));
   return std::optional<std::string>(std::string(static_cast<const char*>(raw.get()), len));
 }
 
-Result<void> XsHandle::write(const std::string& path, std::string_view value,
-                             xs_transaction_t t) {
+Result<void> XsHandle::write(const std::string& path, std::string_view value, xs_transaction_t t) {
   if (!xs_write(h_, t, path.c_str(), value.data(), static_cast<unsigned int>(value.size())))
     return sys_error("write xenstore node " + path);
   return ok();

@@ -7,7 +7,8 @@
 # moves BULK bytes each way (kBulkRead / kBulkWrite, FNV-1a checked on both
 # sides and against the expected pattern), prints its figures and exits.
 # Checks: the agent's success lines and exit 0, the host's exit 0 once the
-# guest is gone, no vif/vbd for the guest in xenstore, the guest saw only lo.
+# agent closed the ring (and its xenstore directory removed), no vif/vbd for
+# the guest in xenstore, the guest saw only lo.
 # The round-trip time and the throughput are printed as RINGBOX-STEP lines
 # (TCG figures: indicative only).
 . /scenarios/lib/common.sh
@@ -56,6 +57,8 @@ bulk_line=$(guest_line "$name" "^ringbox-agent: bulk ok: $bulk bytes") ||
 exit_line=$(guest_line "$name" '^RINGBOX-GUEST: agent exit=') || fail "the guest never reported the agent's exit"
 [ "$exit_line" = "RINGBOX-GUEST: agent exit=0" ] || fail "the agent failed: '$exit_line'"
 [ "$host_rc" -eq 0 ] || fail "ringbox-host exited with status $host_rc: $(tail -n 2 "$host_log" | tr '\n' ' ')"
+! xenstore-exists "/local/domain/0/backend/ringbox/$id" ||
+  fail "ringbox-host left its xenstore directory /local/domain/0/backend/ringbox/$id behind"
 
 step "RESULT rtt: ${ping_line#ringbox-agent: }"
 step "RESULT bulk: ${bulk_line#ringbox-agent: bulk ok: }"

@@ -25,24 +25,26 @@ RawFrontendKeys good_keys() {
   return k;
 }
 
-std::string what_of(const Result<FrontendParams>& r) { return r ? "" : r.error().what; }
+std::string what_of(const Result<FrontendParams>& r) {
+  return r ? "" : r.error().what;
+}
 
 }  // namespace
 
 TEST_CASE("canonical decimals within bounds parse", "[xen][keys]") {
   CHECK(*parse_decimal("0", 0, 10, "v") == 0);
   CHECK(*parse_decimal("10", 0, 10, "v") == 10);
-  CHECK(*parse_decimal("4294967295", 0, std::numeric_limits<uint32_t>::max(), "v") ==
-        4294967295u);
+  CHECK(*parse_decimal("4294967295", 0, std::numeric_limits<uint32_t>::max(), "v") == 4294967295u);
   CHECK(*parse_decimal("18446744073709551615", 0, std::numeric_limits<uint64_t>::max(), "v") ==
         std::numeric_limits<uint64_t>::max());
 }
 
 TEST_CASE("hostile decimals are refused with the key named", "[xen][keys]") {
   const uint64_t max32 = std::numeric_limits<uint32_t>::max();
-  for (const std::string& bad : std::vector<std::string>{"", "-1", "+1", " 1", "1 ", "1\n", "01", "00", "0x10", "1e3", "1.0",
-                          "٣", "4294967296", "18446744073709551616", "99999999999999999999999",
-                          std::string("1\0", 2), std::string(5000, '7')}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "-1", "+1", " 1", "1 ", "1\n", "01", "00", "0x10", "1e3", "1.0", "٣", "4294967296",
+           "18446744073709551616", "99999999999999999999999", std::string("1\0", 2),
+           std::string(5000, '7')}) {
     INFO("value: " << quote_untrusted(bad));
     auto r = parse_decimal(bad, 0, max32, "frontend key ring-order");
     REQUIRE_FALSE(r);

@@ -3,8 +3,8 @@
 // doorbells. The only stand-in is the restart signal itself: on Xen the channel's xenstore
 // monitor calls the handler when a new ringbox-host attaches; here the test calls it at the
 // same point, after the "old backend" stopped and before the new one attaches.
-#include <catch2/catch.hpp>
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
 #include <mutex>
