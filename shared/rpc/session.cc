@@ -56,7 +56,8 @@ Reply handle_session_opcode(const Request& req) {
     case Opcode::kPing: {
       size_t n = std::min(req.in.size(), req.out.size());
       // Opaque: echoed, never interpreted. In-place on the ring (in and out share the buffer).
-      if (req.out.data() != req.in.opaque().data()) std::memmove(req.out.data(), req.in.opaque().data(), n);
+      if (n > 0 && req.out.data() != req.in.opaque().data())
+        std::memmove(req.out.data(), req.in.opaque().data(), n);
       r.out_len = static_cast<uint32_t>(n);
       return r;
     }
@@ -67,7 +68,7 @@ Reply handle_session_opcode(const Request& req) {
       auto out = req.out.first(req.arg[0]);
       if (req.flags & proto::kBulkCopyOnly) {
         if (out.size() > bulk_source().size()) return Reply::error(WireError::kInval);
-        std::memcpy(out.data(), bulk_source().data(), out.size());
+        if (!out.empty()) std::memcpy(out.data(), bulk_source().data(), out.size());
         r.out_len = static_cast<uint32_t>(out.size());
         return r;
       }

@@ -51,6 +51,17 @@ class LocalChannel final : public RingChannel {
   std::string what_;
 };
 
+Result<sockaddr_un> unix_address(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.empty() || path.size() >= sizeof(addr.sun_path))
+    return make_error(Errc::kInvalidArgument,
+                      "Unix socket path '" + path + "' is empty or longer than " +
+                          std::to_string(sizeof(addr.sun_path) - 1) + " bytes");
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  return addr;
+}
+
 Result<UniqueFd> make_eventfd() {
   UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!fd) return sys_error("create eventfd");
@@ -88,14 +99,11 @@ Result<std::unique_ptr<RingChannel>> local_connect(UniqueFd socket, const ring::
 
 Result<std::unique_ptr<RingChannel>> local_connect(const std::string& path,
                                                    const ring::Geometry& g) {
+  auto addr = unix_address(path);
+  if (!addr) return std::move(addr.error());
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return sys_error("create Unix socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return make_error(Errc::kInvalidArgument, "socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0)
     return sys_error("connect to ringbox host socket " + path +
                      " (is `ringbox-host` running with --transport local?)");
   return local_connect(std::move(s), g);
@@ -139,15 +147,12 @@ Result<std::unique_ptr<RingChannel>> local_accept(UniqueFd socket) {
 }
 
 Result<LocalListener> LocalListener::listen(const std::string& path) {
+  auto addr = unix_address(path);
+  if (!addr) return std::move(addr.error());
   UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!s) return sys_error("create Unix socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(addr.sun_path))
-    return make_error(Errc::kInvalidArgument, "socket path too long: " + path);
-  std::memcpy(addr.sun_path, path.data(), path.size());
   ::unlink(path.c_str());
-  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+  if (::bind(s.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0)
     return sys_error("bind Unix socket " + path);
   if (::listen(s.get(), 16) != 0) return sys_error("listen on Unix socket " + path);
   return LocalListener(std::move(s), path);
