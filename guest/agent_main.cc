@@ -1,7 +1,7 @@
 #include "guest/agent_main.h"
 
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -44,7 +44,8 @@ int run_ping(rpc::Client& client, int count, int report_every) {
       return 1;
     }
   }
-  double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+  double us =
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
   std::printf("ringbox-agent: %d pings ok, %.2f us per round trip\n", count, us / count);
   std::fflush(stdout);
   return 0;
@@ -100,10 +101,11 @@ int run_bulk(rpc::Client& client, uint64_t bytes) {
     }
   }
   double write_rate = mib_per_s(bytes, t0);
-  std::printf("ringbox-agent: bulk ok: %llu bytes host->guest at %.2f MiB/s, guest->host at "
-              "%.2f MiB/s, %llu-byte messages\n",
-              static_cast<unsigned long long>(bytes), read_rate, write_rate,
-              static_cast<unsigned long long>(chunk));
+  std::printf(
+      "ringbox-agent: bulk ok: %llu bytes host->guest at %.2f MiB/s, guest->host at "
+      "%.2f MiB/s, %llu-byte messages\n",
+      static_cast<unsigned long long>(bytes), read_rate, write_rate,
+      static_cast<unsigned long long>(chunk));
   std::fflush(stdout);
   return 0;
 }
@@ -128,9 +130,8 @@ int agent_main(int argc, char** argv) {
       "ring-order", po::value(&cfg.geometry.ring_order)->default_value(proto::kDefaultRingOrder),
       "log2 of the number of ring slots")(
       "data-pages", po::value(&cfg.geometry.data_pages)->default_value(proto::kDefaultDataPages),
-      "4 KiB pages in the shared data area")(
-      "spin-us", po::value(&cfg.spin_us)->default_value(50),
-      "busy-poll this long for a response before sleeping")(
+      "4 KiB pages in the shared data area")("spin-us", po::value(&cfg.spin_us)->default_value(50),
+                                             "busy-poll this long for a response before sleeping")(
       "ping", po::value(&ping)->default_value(0), "do N echo round trips, report, exit")(
       "bulk", po::value(&bulk)->default_value(0),
       "move BYTES from the host and BYTES to it, checksummed, report, exit (after --ping)")(

@@ -20,8 +20,7 @@ int cmd_serve(const std::vector<std::string>& args) {
   po::options_description desc("ringbox-host serve: serve one agent, then exit");
   desc.add_options()("help,h", "show this help")(
       "transport", po::value(&cfg.transport)->default_value("local"), "local | tcp | xen")(
-      "listen", po::value(&cfg.address),
-      "local: Unix socket path; tcp: HOST:PORT to listen on")(
+      "listen", po::value(&cfg.address), "local: Unix socket path; tcp: HOST:PORT to listen on")(
       "domid", po::value(&cfg.domid),
       "xen: the guest domain whose agent to serve (attaches again after a host restart)")(
       "spin-us", po::value(&cfg.server.spin_us)->default_value(50),

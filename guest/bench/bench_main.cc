@@ -194,7 +194,8 @@ int main(int argc, char** argv) {
       std::cerr << "usage: ringbox-bench randread FILE COUNT [BLOCK]\n";
       return 2;
     }
-    return bench::run_randread(argv[2], std::stoull(argv[3]), argc > 4 ? std::stoull(argv[4]) : 4096);
+    return bench::run_randread(argv[2], std::stoull(argv[3]),
+                               argc > 4 ? std::stoull(argv[4]) : 4096);
   }
   Params p;
   std::string cmd;
@@ -210,18 +211,18 @@ int main(int argc, char** argv) {
                                                  "print JSON instead of a table")(
       "out", po::value(&p.out), "also write the JSON to this file")(
       "iterations", po::value(&p.iterations)->default_value(p.iterations),
-      "timed round trips per payload size")(
-      "warmup", po::value(&p.warmup)->default_value(p.warmup), "untimed round trips first")(
+      "timed round trips per payload size")("warmup", po::value(&p.warmup)->default_value(p.warmup),
+                                            "untimed round trips first")(
       "bulk-mib", po::value(&p.bulk_mib)->default_value(p.bulk_mib),
       "MiB moved per bulk direction")(
       "bulk-message-kib", po::value<uint64_t>()->default_value(1024), "bytes per bulk call, KiB")(
       "spin-us", po::value(&p.spin_us)->default_value(p.spin_us),
       "busy-poll before sleeping, both ends")(
       "ring-order", po::value(&p.geometry.ring_order)->default_value(p.geometry.ring_order),
-      "log2 ring slots")(
-      "data-pages", po::value(&p.geometry.data_pages)->default_value(p.geometry.data_pages),
-      "data area pages")("target", po::value(&targets)->composing(),
-                         "client: LABEL=TRANSPORT:ADDRESS (repeatable)")(
+      "log2 ring slots")("data-pages",
+                         po::value(&p.geometry.data_pages)->default_value(p.geometry.data_pages),
+                         "data area pages")("target", po::value(&targets)->composing(),
+                                            "client: LABEL=TRANSPORT:ADDRESS (repeatable)")(
       "command", po::value(&cmd), "ring | client");
   po::positional_options_description pos;
   pos.add("command", 1);

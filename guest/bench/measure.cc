@@ -73,7 +73,8 @@ Result<ThroughputStats> measure_bulk(rpc::Client& c, bool to_host, uint64_t mess
     auto r = c.call(call);
     if (!r) return std::move(r.error());
     if (!r->ok() || (!to_host && r->out_len != message_bytes))
-      return make_error(Errc::kProtocol, "bulk call refused with status " + std::to_string(r->status));
+      return make_error(Errc::kProtocol,
+                        "bulk call refused with status " + std::to_string(r->status));
     moved += message_bytes;
   }
   ThroughputStats s;
@@ -96,14 +97,16 @@ Result<void> verify_bulk(rpc::Client& c, uint64_t message_bytes, int rounds) {
     if (!r) return std::move(r.error());
     rpc::fill_pattern(expect, static_cast<uint64_t>(i) + 1);
     if (!r->ok() || buf != expect || r->val[0] != rpc::fnv1a64(buf))
-      return make_error(Errc::kProtocol, "host-to-guest bulk data corrupted in round " + std::to_string(i));
+      return make_error(Errc::kProtocol,
+                        "host-to-guest bulk data corrupted in round " + std::to_string(i));
     rpc::Call w;
     w.opcode = proto::Opcode::kBulkWrite;
     w.in = buf;
     auto wr = c.call(w);
     if (!wr) return std::move(wr.error());
     if (!wr->ok() || wr->val[0] != rpc::fnv1a64(buf))
-      return make_error(Errc::kProtocol, "guest-to-host bulk data corrupted in round " + std::to_string(i));
+      return make_error(Errc::kProtocol,
+                        "guest-to-host bulk data corrupted in round " + std::to_string(i));
   }
   return ok();
 }

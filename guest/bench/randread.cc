@@ -19,13 +19,15 @@ int run_randread(const std::string& path, uint64_t count, uint64_t block) {
   auto t_open = Clock::now();
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    std::fprintf(stderr, "ringbox-bench randread: open %s: %s\n", path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "ringbox-bench randread: open %s: %s\n", path.c_str(),
+                 std::strerror(errno));
     return 1;
   }
   double open_ms = std::chrono::duration<double, std::milli>(Clock::now() - t_open).count();
   struct stat st {};
   if (::fstat(fd, &st) != 0 || st.st_size <= 0) {
-    std::fprintf(stderr, "ringbox-bench randread: %s is empty or cannot be stat'ed\n", path.c_str());
+    std::fprintf(stderr, "ringbox-bench randread: %s is empty or cannot be stat'ed\n",
+                 path.c_str());
     ::close(fd);
     return 1;
   }

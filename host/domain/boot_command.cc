@@ -194,8 +194,8 @@ int cmd_boot(const std::vector<std::string>& all_args) {
       "pin-cpu", po::value(&o.pin_cpu), "pin every vCPU to this physical CPU")(
       "name", po::value(&o.domain.name), "domain name (default ringbox-<pid>-<n>)")(
       "kernel-args", po::value(&o.domain.kernel_args)->default_value(o.domain.kernel_args),
-      "guest kernel arguments, before ringbox.args=")(
-      "domid-file", po::value(&o.domid_file), "write the domain id here once it runs")(
+      "guest kernel arguments, before ringbox.args=")("domid-file", po::value(&o.domid_file),
+                                                      "write the domain id here once it runs")(
       "serve", po::bool_switch(&o.serve),
       "accept the agent over the Xen transport and serve it until it finishes")(
       "accept-timeout-s", po::value(&o.accept_timeout_s)->default_value(60),

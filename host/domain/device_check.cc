@@ -39,7 +39,9 @@ Result<std::vector<std::string>> list_dir(xs_handle* xs, const std::string& path
 
 }  // namespace
 
-bool device_class_allowed(const std::string& device_class) { return device_class == "suspend"; }
+bool device_class_allowed(const std::string& device_class) {
+  return device_class == "suspend";
+}
 
 std::vector<std::string> forbidden_device_classes(const std::vector<std::string>& device_classes) {
   std::vector<std::string> bad;
@@ -50,8 +52,9 @@ std::vector<std::string> forbidden_device_classes(const std::vector<std::string>
 
 Result<void> check_no_devices(uint32_t domid) {
   XsPtr xs(xs_open(0));
-  if (!xs) return sys_error("connect to xenstored to check domain " + std::to_string(domid) +
-                            "'s devices");
+  if (!xs)
+    return sys_error("connect to xenstored to check domain " + std::to_string(domid) +
+                     "'s devices");
   const std::string id = std::to_string(domid);
   std::vector<std::string> offending;
 

@@ -22,8 +22,8 @@ bool printable_ascii(std::string_view s) {
 
 Result<void> check_readable_file(const std::string& path, std::string_view what) {
   if (path.empty())
-    return make_error(Errc::kInvalidArgument, std::string("no guest ") + std::string(what) +
-                                                  " given");
+    return make_error(Errc::kInvalidArgument,
+                      std::string("no guest ") + std::string(what) + " given");
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd)
     return sys_error("open guest " + std::string(what) + " " + path +
@@ -108,12 +108,12 @@ Result<std::string> guest_cmdline(const DomainConfig& cfg) {
 
 Result<void> validate_domain_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxDomainNameBytes)
-    return make_error(Errc::kInvalidArgument,
-                      "domain name must be 1.." + std::to_string(kMaxDomainNameBytes) +
-                          " bytes, got " + std::to_string(name.size()));
+    return make_error(Errc::kInvalidArgument, "domain name must be 1.." +
+                                                  std::to_string(kMaxDomainNameBytes) +
+                                                  " bytes, got " + std::to_string(name.size()));
   bool ok_chars = std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
   if (!ok_chars)
     return make_error(Errc::kInvalidArgument, "domain name '" + std::string(name) +
@@ -131,10 +131,10 @@ Result<void> validate_domain_name(std::string_view name) {
 Result<void> validate_domain_config(const DomainConfig& cfg) {
   if (!cfg.name.empty()) RINGBOX_TRY(validate_domain_name(cfg.name));
   if (cfg.memory_mib < kMinMemoryMib || cfg.memory_mib > kMaxMemoryMib)
-    return make_error(Errc::kInvalidArgument,
-                      "guest memory " + std::to_string(cfg.memory_mib) + " MiB is outside " +
-                          std::to_string(kMinMemoryMib) + ".." + std::to_string(kMaxMemoryMib) +
-                          " MiB");
+    return make_error(Errc::kInvalidArgument, "guest memory " + std::to_string(cfg.memory_mib) +
+                                                  " MiB is outside " +
+                                                  std::to_string(kMinMemoryMib) + ".." +
+                                                  std::to_string(kMaxMemoryMib) + " MiB");
   if (cfg.vcpus < 1 || cfg.vcpus > kMaxVcpus)
     return make_error(Errc::kInvalidArgument, "guest vCPUs " + std::to_string(cfg.vcpus) +
                                                   " is outside 1.." + std::to_string(kMaxVcpus));
@@ -154,7 +154,10 @@ bool looks_like_elf(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return false;
   char magic[4] = {};
-  return ::read(fd.get(), magic, sizeof magic) == 4 && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  return ::read(fd.get(), magic, sizeof magic) == 4 && std::memcmp(magic,
+                                                                   "\x7f"
+                                                                   "ELF",
+                                                                   4) == 0;
 }
 
 }  // namespace ringbox::host::domain

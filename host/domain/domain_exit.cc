@@ -59,27 +59,42 @@ timeval now_tv() {
 
 const char* exit_reason_name(ExitReason r) {
   switch (r) {
-    case ExitReason::kPoweroff: return "poweroff";
-    case ExitReason::kReboot: return "reboot";
-    case ExitReason::kCrash: return "crash";
-    case ExitReason::kWatchdog: return "watchdog";
-    case ExitReason::kSuspend: return "suspend";
-    case ExitReason::kSoftReset: return "soft-reset";
-    case ExitReason::kUnknown: return "unknown-shutdown";
-    case ExitReason::kDestroyed: return "destroyed";
+    case ExitReason::kPoweroff:
+      return "poweroff";
+    case ExitReason::kReboot:
+      return "reboot";
+    case ExitReason::kCrash:
+      return "crash";
+    case ExitReason::kWatchdog:
+      return "watchdog";
+    case ExitReason::kSuspend:
+      return "suspend";
+    case ExitReason::kSoftReset:
+      return "soft-reset";
+    case ExitReason::kUnknown:
+      return "unknown-shutdown";
+    case ExitReason::kDestroyed:
+      return "destroyed";
   }
   return "unknown";
 }
 
 ExitReason exit_reason_from_shutdown_code(int code) {
   switch (code) {
-    case LIBXL_SHUTDOWN_REASON_POWEROFF: return ExitReason::kPoweroff;
-    case LIBXL_SHUTDOWN_REASON_REBOOT: return ExitReason::kReboot;
-    case LIBXL_SHUTDOWN_REASON_SUSPEND: return ExitReason::kSuspend;
-    case LIBXL_SHUTDOWN_REASON_CRASH: return ExitReason::kCrash;
-    case LIBXL_SHUTDOWN_REASON_WATCHDOG: return ExitReason::kWatchdog;
-    case LIBXL_SHUTDOWN_REASON_SOFT_RESET: return ExitReason::kSoftReset;
-    default: return ExitReason::kUnknown;
+    case LIBXL_SHUTDOWN_REASON_POWEROFF:
+      return ExitReason::kPoweroff;
+    case LIBXL_SHUTDOWN_REASON_REBOOT:
+      return ExitReason::kReboot;
+    case LIBXL_SHUTDOWN_REASON_SUSPEND:
+      return ExitReason::kSuspend;
+    case LIBXL_SHUTDOWN_REASON_CRASH:
+      return ExitReason::kCrash;
+    case LIBXL_SHUTDOWN_REASON_WATCHDOG:
+      return ExitReason::kWatchdog;
+    case LIBXL_SHUTDOWN_REASON_SOFT_RESET:
+      return ExitReason::kSoftReset;
+    default:
+      return ExitReason::kUnknown;
   }
 }
 
@@ -90,9 +105,9 @@ Result<ExitReason> wait_for_domain_exit(const LibxlContext& lctx, uint32_t domid
   libxl_evgen_domain_death* gen = nullptr;
   int rc = libxl_evenable_domain_death(ctx, domid, kDeathWatchTag, &gen);
   if (rc != 0)
-    return make_error(Errc::kSystem,
-                      "watch " + what + " for shutdown: libxl_evenable_domain_death failed: " +
-                          libxl_rc_name(rc));
+    return make_error(Errc::kSystem, "watch " + what +
+                                         " for shutdown: libxl_evenable_domain_death failed: " +
+                                         libxl_rc_name(rc));
   DeathWatch watch(ctx, gen);
   EventMatch match{domid};
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms < 0 ? 0 : timeout_ms);
@@ -109,16 +124,15 @@ Result<ExitReason> wait_for_domain_exit(const LibxlContext& lctx, uint32_t domid
       continue;  // another kind of event for this domain: not what we wait for
     }
     if (rc != ERROR_NOT_READY)
-      return make_error(Errc::kSystem,
-                        "wait for " + what + " to exit: libxl_event_check failed: " +
-                            libxl_rc_name(rc));
+      return make_error(Errc::kSystem, "wait for " + what + " to exit: libxl_event_check failed: " +
+                                           libxl_rc_name(rc));
 
     int poll_ms = -1;
     if (timeout_ms >= 0) {
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0)
-        return make_error(Errc::kTimeout, what + " did not shut down within " +
-                                              std::to_string(timeout_ms) + " ms");
+        return make_error(Errc::kTimeout,
+                          what + " did not shut down within " + std::to_string(timeout_ms) + " ms");
       poll_ms = static_cast<int>(left.count());
     }
     int nfds = static_cast<int>(fds.size()) - 1;
@@ -128,8 +142,7 @@ Result<ExitReason> wait_for_domain_exit(const LibxlContext& lctx, uint32_t domid
       continue;
     }
     if (rc != 0)
-      return make_error(Errc::kSystem, "wait for " + what +
-                                           ": libxl_osevent_beforepoll failed: " +
+      return make_error(Errc::kSystem, "wait for " + what + ": libxl_osevent_beforepoll failed: " +
                                            libxl_rc_name(rc));
     fds[0] = pollfd{cancel_fd, POLLIN, 0};  // poll() ignores a negative fd
     for (int i = 1; i <= nfds; ++i) fds[i].revents = 0;

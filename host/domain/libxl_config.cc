@@ -41,8 +41,7 @@ Result<void> fill_pv_config(libxl_ctx* ctx, const PvDomainSpec& spec, libxl_doma
   libxl_domain_build_info_init_type(&b, LIBXL_DOMAIN_TYPE_PV);
   b.max_vcpus = static_cast<int>(cfg.vcpus);
   int rc = libxl_cpu_bitmap_alloc(ctx, &b.avail_vcpus, static_cast<int>(cfg.vcpus));
-  if (rc != 0)
-    return make_error(Errc::kSystem, "allocate the vCPU bitmap: " + libxl_rc_name(rc));
+  if (rc != 0) return make_error(Errc::kSystem, "allocate the vCPU bitmap: " + libxl_rc_name(rc));
   libxl_bitmap_set_none(&b.avail_vcpus);
   for (uint32_t i = 0; i < cfg.vcpus; ++i) libxl_bitmap_set(&b.avail_vcpus, static_cast<int>(i));
   b.max_memkb = static_cast<uint64_t>(cfg.memory_mib) * 1024;
@@ -52,8 +51,7 @@ Result<void> fill_pv_config(libxl_ctx* ctx, const PvDomainSpec& spec, libxl_doma
     // that into vcpu_hard_affinity with memory it frees itself at the end of the create call,
     // and libxl_domain_config_dispose() then frees it a second time (heap corruption).
     // calloc because dispose() releases the array with free().
-    auto* affinity =
-        static_cast<libxl_bitmap*>(std::calloc(cfg.vcpus, sizeof(libxl_bitmap)));
+    auto* affinity = static_cast<libxl_bitmap*>(std::calloc(cfg.vcpus, sizeof(libxl_bitmap)));
     if (affinity == nullptr) return sys_error("allocate the vCPU affinity array");
     b.vcpu_hard_affinity = affinity;
     b.num_vcpu_hard_affinity = static_cast<int>(cfg.vcpus);
@@ -61,8 +59,7 @@ Result<void> fill_pv_config(libxl_ctx* ctx, const PvDomainSpec& spec, libxl_doma
       libxl_bitmap_init(&affinity[i]);
       rc = libxl_cpu_bitmap_alloc(ctx, &affinity[i], 0);
       if (rc != 0)
-        return make_error(Errc::kSystem,
-                          "allocate the CPU affinity bitmap: " + libxl_rc_name(rc));
+        return make_error(Errc::kSystem, "allocate the CPU affinity bitmap: " + libxl_rc_name(rc));
       libxl_bitmap_set_none(&affinity[i]);
       libxl_bitmap_set(&affinity[i], static_cast<int>(*cfg.pin_cpu));
     }
@@ -90,9 +87,8 @@ Result<void> fill_pv_config(libxl_ctx* ctx, const PvDomainSpec& spec, libxl_doma
   // No NIC, no disk, no device of any kind: the arrays are empty because nothing above fills
   // them. Checked, not assumed, because a vif would give a hostile job the network.
   if (device_count(*out) != 0)
-    return make_error(Errc::kInvalidArgument,
-                      "internal error: the libxl config of " + spec.name +
-                          " lists devices; refusing to create it");
+    return make_error(Errc::kInvalidArgument, "internal error: the libxl config of " + spec.name +
+                                                  " lists devices; refusing to create it");
   return ok();
 }
 

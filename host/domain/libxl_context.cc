@@ -15,7 +15,9 @@ namespace {
 // One log line at most this long; libxl's debug output can dump whole JSON configs.
 constexpr size_t kMaxLogLineBytes = 2048;
 
-RoutedXtlLogger* self(xentoollog_logger* l) { return reinterpret_cast<RoutedXtlLogger*>(l); }
+RoutedXtlLogger* self(xentoollog_logger* l) {
+  return reinterpret_cast<RoutedXtlLogger*>(l);
+}
 
 log::Level ringbox_level(xentoollog_level l) {
   if (l >= XTL_ERROR) return log::Level::kError;
@@ -79,10 +81,14 @@ std::unique_ptr<RoutedXtlLogger> make_routed_logger(xentoollog_level min_level) 
 
 xentoollog_level xtl_level_for(log::Level level) {
   switch (level) {
-    case log::Level::kDebug: return XTL_DEBUG;
-    case log::Level::kInfo: return XTL_WARN;
-    case log::Level::kWarn: return XTL_WARN;
-    case log::Level::kError: return XTL_ERROR;
+    case log::Level::kDebug:
+      return XTL_DEBUG;
+    case log::Level::kInfo:
+      return XTL_WARN;
+    case log::Level::kWarn:
+      return XTL_WARN;
+    case log::Level::kError:
+      return XTL_ERROR;
   }
   return XTL_WARN;
 }
@@ -97,8 +103,8 @@ Result<LibxlContext> LibxlContext::open(xentoollog_level min_level) {
   libxl_ctx* ctx = nullptr;
   int rc = libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, &logger->vtable);
   if (rc != 0 || ctx == nullptr)
-    return make_error(Errc::kSystem, "libxl_ctx_alloc failed (" + libxl_rc_name(rc) +
-                                         "): " + ctx_alloc_hint());
+    return make_error(Errc::kSystem,
+                      "libxl_ctx_alloc failed (" + libxl_rc_name(rc) + "): " + ctx_alloc_hint());
   LibxlContext owned(std::move(logger), ctx);
   // Before anything can fork: libxl keeps its SIGCHLD handler and reaps only its own
   // children, so the domain reaper and any helper ringbox-host runs are left alone.

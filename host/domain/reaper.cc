@@ -54,9 +54,9 @@ Result<DomainReaper> DomainReaper::spawn(const Target& target, const std::string
   if (!devnull) return sys_error("open /dev/null for the domain reaper");
 
   // Everything the child needs is built before fork(): it may not allocate.
-  std::vector<std::string> args = {"ringbox-host",  kReaperCommand, "--uuid",
-                                   target.uuid,     "--name",       target.name,
-                                   "--owner-pid",   std::to_string(::getpid())};
+  std::vector<std::string> args = {
+      "ringbox-host", kReaperCommand, "--uuid",      target.uuid,
+      "--name",       target.name,    "--owner-pid", std::to_string(::getpid())};
   if (log::level() == log::Level::kDebug) args.emplace_back("--verbose");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -82,9 +82,10 @@ Result<DomainReaper> DomainReaper::spawn(const Target& target, const std::string
     return make_error(line.error().code, "domain reaper for " + target.name +
                                              " did not report ready: " + line.error().message());
   if (!*line)
-    return make_error(Errc::kPeerGone,
-                      "the domain reaper for " + target.name + " exited before it was ready (could "
-                      "it exec " + exe + "? its messages are above)");
+    return make_error(Errc::kPeerGone, "the domain reaper for " + target.name +
+                                           " exited before it was ready (could "
+                                           "it exec " +
+                                           exe + "? its messages are above)");
   auto msg = reaper_protocol::parse_reaper_message(**line);
   if (!msg) return std::move(msg.error());
   if (msg->kind == reaper_protocol::ReaperMessage::Kind::kError)

@@ -76,14 +76,14 @@ int reap(const LibxlContext& ctx, const libxl_uuid& uuid, const ReaperArgs& a,
         log::info(owner_text(a) + " is gone; " + what + " no longer exists, nothing to do");
       } else {
         for (uint32_t id : *destroyed)
-          log::warn(owner_text(a) + " went away without releasing " + what +
-                    ": destroyed domain " + std::to_string(id));
+          log::warn(owner_text(a) + " went away without releasing " + what + ": destroyed domain " +
+                    std::to_string(id));
       }
       return 0;
     }
     if (attempt == kDestroyAttempts) {
-      log::error(owner_text(a) + " is gone, but destroying " + what + " failed: " +
-                 destroyed.error().message() + "; destroy it by hand (xl destroy " +
+      log::error(owner_text(a) + " is gone, but destroying " + what +
+                 " failed: " + destroyed.error().message() + "; destroy it by hand (xl destroy " +
                  (domid ? std::to_string(*domid) : a.name) + ")");
       return 1;
     }

@@ -18,16 +18,24 @@ Error bad_line(std::string_view who, std::string_view line) {
   std::string shown(line.substr(0, 60));
   for (char& c : shown)
     if (c < 0x20 || c > 0x7e) c = '?';
-  return make_error(Errc::kProtocol, "unexpected line from the " + std::string(who) + ": '" +
-                                         shown + "'");
+  return make_error(Errc::kProtocol,
+                    "unexpected line from the " + std::string(who) + ": '" + shown + "'");
 }
 
 }  // namespace
 
-std::string format_domid(uint32_t domid) { return "domid " + std::to_string(domid) + "\n"; }
-std::string format_release() { return "release\n"; }
-std::string format_ready(int pid) { return "ready " + std::to_string(pid) + "\n"; }
-std::string format_released() { return "released\n"; }
+std::string format_domid(uint32_t domid) {
+  return "domid " + std::to_string(domid) + "\n";
+}
+std::string format_release() {
+  return "release\n";
+}
+std::string format_ready(int pid) {
+  return "ready " + std::to_string(pid) + "\n";
+}
+std::string format_released() {
+  return "released\n";
+}
 
 std::string format_error(std::string_view text) {
   std::string line = "error ";

@@ -13,8 +13,8 @@ namespace ringbox::host::domain {
 namespace {
 
 std::string describe_config(const DomainConfig& cfg) {
-  std::string s = std::to_string(cfg.memory_mib) + " MiB, " + std::to_string(cfg.vcpus) +
-                  " vCPU" + (cfg.vcpus == 1 ? "" : "s");
+  std::string s = std::to_string(cfg.memory_mib) + " MiB, " + std::to_string(cfg.vcpus) + " vCPU" +
+                  (cfg.vcpus == 1 ? "" : "s");
   s += cfg.pin_cpu ? ", pinned to pCPU " + std::to_string(*cfg.pin_cpu) : ", not pinned";
   return s + ", kernel " + cfg.kernel + ", ramdisk " + cfg.ramdisk;
 }
@@ -28,8 +28,8 @@ Result<void> check_pin_cpu(const LibxlContext& ctx, const DomainConfig& cfg) {
   if (*cfg.pin_cpu >= static_cast<uint32_t>(online))
     return make_error(Errc::kInvalidArgument,
                       "cannot pin to physical CPU " + std::to_string(*cfg.pin_cpu) +
-                          ": this host has " + std::to_string(online) +
-                          " online (0.." + std::to_string(online - 1) + "; see xl info)");
+                          ": this host has " + std::to_string(online) + " online (0.." +
+                          std::to_string(online - 1) + "; see xl info)");
   return ok();
 }
 
@@ -92,7 +92,9 @@ XenDomain::operator bool() const {
   return owned_;
 }
 
-std::string XenDomain::uuid() const { return uuid_to_string(uuid_); }
+std::string XenDomain::uuid() const {
+  return uuid_to_string(uuid_);
+}
 
 std::string XenDomain::console_log_hint() const {
   return "/var/log/xen/console/guest-" + name_ + ".log";
@@ -104,7 +106,8 @@ Result<XenDomain> XenDomain::create(const DomainConfig& cfg, const CreateOptions
   auto cmdline = guest_cmdline(cfg);
   if (!cmdline) return std::move(cmdline.error());
   if (!looks_like_elf(cfg.kernel))
-    log::warn("guest kernel " + cfg.kernel + " is not an ELF vmlinux; libxenguest will "
+    log::warn("guest kernel " + cfg.kernel +
+              " is not an ELF vmlinux; libxenguest will "
               "decompress it in dom0, which is slow (use the image's vmlinux)");
 
   auto ctx = LibxlContext::open(xtl_level_for(log::level()));
@@ -165,11 +168,13 @@ Result<void> XenDomain::destroy_locked() {
   if (!owned_) return ok();
   auto gone = destroy_if_ours(ctx_, domid_, uuid_);
   if (!gone)
-    return make_error(gone.error().code,
-                      "destroy domain " + std::to_string(domid_) + " (" + name_ + "): " +
-                          gone.error().message() + "; the domain reaper (pid " +
-                          std::to_string(reaper_.pid()) + ") retries when this process exits, "
-                          "or run: xl destroy " + std::to_string(domid_));
+    return make_error(gone.error().code, "destroy domain " + std::to_string(domid_) + " (" + name_ +
+                                             "): " + gone.error().message() +
+                                             "; the domain reaper (pid " +
+                                             std::to_string(reaper_.pid()) +
+                                             ") retries when this process exits, "
+                                             "or run: xl destroy " +
+                                             std::to_string(domid_));
   owned_ = false;
   log::info(*gone ? "destroyed domain " + std::to_string(domid_) + " (" + name_ + ")"
                   : "domain " + std::to_string(domid_) + " (" + name_ + ") was already gone");
@@ -187,9 +192,8 @@ Result<void> XenDomain::release() {
   if (!released && released.error().code == Errc::kPeerGone)
     log::warn("domain reaper: " + released.error().message());
   else if (!released)
-    return make_error(released.error().code,
-                      "hand over domain " + std::to_string(domid_) + " (" + name_ +
-                          "): " + released.error().message());
+    return make_error(released.error().code, "hand over domain " + std::to_string(domid_) + " (" +
+                                                 name_ + "): " + released.error().message());
   owned_ = false;
   log::info("released domain " + std::to_string(domid_) + " (" + name_ +
             "): it keeps running and ringbox-host no longer destroys it");

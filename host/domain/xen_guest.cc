@@ -12,13 +12,20 @@ namespace ringbox::host::domain {
 
 std::string describe_exit(ExitReason reason, bool killed) {
   switch (reason) {
-    case ExitReason::kPoweroff: return "powered off";
-    case ExitReason::kReboot: return "asked to reboot (destroyed instead)";
-    case ExitReason::kCrash: return "crashed";
-    case ExitReason::kWatchdog: return "was stopped by the Xen watchdog";
-    case ExitReason::kSuspend: return "was suspended (xl save?) and destroyed";
-    case ExitReason::kSoftReset: return "asked for a soft reset (destroyed instead)";
-    case ExitReason::kUnknown: return "shut down for an unknown reason";
+    case ExitReason::kPoweroff:
+      return "powered off";
+    case ExitReason::kReboot:
+      return "asked to reboot (destroyed instead)";
+    case ExitReason::kCrash:
+      return "crashed";
+    case ExitReason::kWatchdog:
+      return "was stopped by the Xen watchdog";
+    case ExitReason::kSuspend:
+      return "was suspended (xl save?) and destroyed";
+    case ExitReason::kSoftReset:
+      return "asked for a soft reset (destroyed instead)";
+    case ExitReason::kUnknown:
+      return "shut down for an unknown reason";
     case ExitReason::kDestroyed:
       return killed ? "killed by ringbox-host" : "was destroyed by somebody else (xl destroy?)";
   }
@@ -38,8 +45,7 @@ Result<std::unique_ptr<XenGuest>> XenGuest::launch(const DomainConfig& cfg,
   if (!ctx) return std::move(ctx.error());  // the domain is destroyed on the way out
   UniqueFd cancel(::eventfd(0, EFD_CLOEXEC));
   if (!cancel) return sys_error("create the eventfd that stops the domain monitor");
-  return std::make_unique<XenGuest>(Key{}, std::move(*domain), std::move(*ctx),
-                                    std::move(cancel));
+  return std::make_unique<XenGuest>(Key{}, std::move(*domain), std::move(*ctx), std::move(cancel));
 }
 
 XenGuest::~XenGuest() {
@@ -64,8 +70,7 @@ void XenGuest::monitor() {
     auto d = domain_.destroy();
     if (!d) log::error(d.error().message());
   } else if (r.error().code != Errc::kCancelled) {
-    log::error("watching domain " + std::to_string(domain_.domid()) + ": " +
-               r.error().message());
+    log::error("watching domain " + std::to_string(domain_.domid()) + ": " + r.error().message());
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (r) exit_ = *r;
@@ -79,8 +84,8 @@ Result<std::unique_ptr<transport::RingChannel>> XenGuest::connect(int timeout_ms
   auto reason = exit_reason();
   std::string why = reason ? "; the domain " + describe_exit(*reason, killed()) + " first" : "";
   return make_error(ch.error().code, "no agent attached from domain " +
-                                         std::to_string(domain_.domid()) + " (" +
-                                         domain_.name() + "): " + ch.error().message() + why +
+                                         std::to_string(domain_.domid()) + " (" + domain_.name() +
+                                         "): " + ch.error().message() + why +
                                          "; its console log is " + domain_.console_log_hint());
 }
 
@@ -103,8 +108,7 @@ std::string XenGuest::wait(int timeout_ms) {
     } else if (!ended_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), done)) {
       lock.unlock();
       log::warn("domain " + std::to_string(domain_.domid()) + " (" + domain_.name() +
-                ") did not shut down within " + std::to_string(timeout_ms) +
-                " ms: destroying it");
+                ") did not shut down within " + std::to_string(timeout_ms) + " ms: destroying it");
       kill();
       lock.lock();
       // The monitor sees the death within moments; do not hang if it cannot.

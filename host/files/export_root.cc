@@ -36,7 +36,9 @@ Error path_error(int err, std::string_view path, const char* what) {
 
 }  // namespace
 
-std::string ResolvedParent::path() const { return join_path(dir_path, name); }
+std::string ResolvedParent::path() const {
+  return join_path(dir_path, name);
+}
 
 Result<ExportRoot> ExportRoot::open(const std::string& dir) {
   UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -46,15 +48,17 @@ Result<ExportRoot> ExportRoot::open(const std::string& dir) {
   long probe = raw_openat2(root.get(), ".", O_PATH | O_CLOEXEC, kResolveFlags);
   if (probe < 0) {
     if (errno == ENOSYS || errno == E2BIG)
-      return sys_error("this kernel cannot confine lookups with openat2(RESOLVE_BENEATH) "
-                       "(Linux 5.6 or newer is needed); run ringbox-host on a newer dom0 kernel");
+      return sys_error(
+          "this kernel cannot confine lookups with openat2(RESOLVE_BENEATH) "
+          "(Linux 5.6 or newer is needed); run ringbox-host on a newer dom0 kernel");
     return sys_error("probe openat2(RESOLVE_BENEATH) on export directory '" + dir + "'");
   }
   ::close(static_cast<int>(probe));
   UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc)
-    return sys_error("open /proc/self/fd (ringbox reopens checked files through it; mount "
-                     "procfs at /proc)");
+    return sys_error(
+        "open /proc/self/fd (ringbox reopens checked files through it; mount "
+        "procfs at /proc)");
   ExportRoot r(dir, std::move(root), std::move(proc));
   // Proves the reopen path works before the first guest request depends on it.
   auto again = r.reopen(r.root_.get(), O_RDONLY | O_DIRECTORY);

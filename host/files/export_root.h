@@ -32,9 +32,9 @@
 
 namespace ringbox::host::files {
 
-inline constexpr int kMaxSymlinkHops = 40;      // as the Linux kernel's own limit
-inline constexpr int kMaxResolveSteps = 4096;   // components visited per resolution; bounds
-                                                // the work one request can cause
+inline constexpr int kMaxSymlinkHops = 40;     // as the Linux kernel's own limit
+inline constexpr int kMaxResolveSteps = 4096;  // components visited per resolution; bounds
+                                               // the work one request can cause
 
 enum class Follow { kNo, kYes };  // whether a symlink in the final component is followed
 
@@ -47,9 +47,9 @@ struct Resolved {
 
 // A directory found beneath the root, and a name to act on inside it with *at() calls.
 struct ResolvedParent {
-  std::string dir_path;  // canonical, symlink-free path of the directory
-  UniqueFd dir;          // O_PATH|O_DIRECTORY fd
-  std::string name;      // one valid component (proto::is_valid_name)
+  std::string dir_path;      // canonical, symlink-free path of the directory
+  UniqueFd dir;              // O_PATH|O_DIRECTORY fd
+  std::string name;          // one valid component (proto::is_valid_name)
   std::string path() const;  // dir_path joined with name
 };
 

@@ -38,7 +38,8 @@ void prepare_process(const FileServiceConfig& cfg) {
     lim.rlim_cur = (lim.rlim_max == RLIM_INFINITY || lim.rlim_max >= want) ? want : lim.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur < want)
       log::warn("open file limit " + std::to_string(lim.rlim_cur) + " is below the " +
-                std::to_string(want) + " the file service may need; guests will see kMFile "
+                std::to_string(want) +
+                " the file service may need; guests will see kMFile "
                 "earlier (raise `ulimit -n`)");
   }
 }
@@ -62,7 +63,9 @@ FileService::FileService(ExportRoot root, FileServiceConfig cfg)
       handles_(cfg.max_open_files),
       uploads_(root_, cfg.max_pending_putfiles, cfg.putfile_named_temp) {}
 
-FileService::~FileService() { end_connection(); }
+FileService::~FileService() {
+  end_connection();
+}
 
 void FileService::end_connection() {
   uploads_.clear();
@@ -79,14 +82,14 @@ Reply FileService::handle(const Request& req) {
     auto r = dispatch(req);
     if (r) return *r;
     // debug, not warn: a hostile guest could otherwise flood the host's log
-    log::debug("file request " + std::to_string(req.id) + " (opcode " +
-               std::to_string(req.opcode) + ") refused: " + r.error().message());
+    log::debug("file request " + std::to_string(req.id) + " (opcode " + std::to_string(req.opcode) +
+               ") refused: " + r.error().message());
     return Reply::error(proto::to_wire_error(r.error()));
   } catch (const std::bad_alloc&) {
     return Reply::error(proto::WireError::kNoMem);
   } catch (...) {
-    log::error("file request " + std::to_string(req.id) + " (opcode " +
-               std::to_string(req.opcode) + ") threw; answered kIo");
+    log::error("file request " + std::to_string(req.id) + " (opcode " + std::to_string(req.opcode) +
+               ") threw; answered kIo");
     return Reply::error(proto::WireError::kIo);
   }
 }
@@ -97,25 +100,44 @@ Result<Reply> FileService::dispatch(const Request& req) {
   if (op == Opcode::kPutfile) return do_putfile(req);  // the one file opcode with flags
   RINGBOX_TRY(check_no_flags(req));
   switch (op) {
-    case Opcode::kOpen: return do_open(req);
-    case Opcode::kClose: return do_close(req);
-    case Opcode::kPread: return do_pread(req);
-    case Opcode::kPwrite: return do_pwrite(req);
-    case Opcode::kFstat: return do_fstat(req);
-    case Opcode::kStat: return do_stat(req, Follow::kYes);
-    case Opcode::kLstat: return do_stat(req, Follow::kNo);
-    case Opcode::kReaddir: return do_readdir(req);
-    case Opcode::kMkdir: return do_mkdir(req);
-    case Opcode::kRmdir: return do_remove(req, true);
-    case Opcode::kUnlink: return do_remove(req, false);
-    case Opcode::kRename: return do_rename(req);
-    case Opcode::kTruncate: return do_truncate(req);
-    case Opcode::kFsync: return do_fsync(req);
-    case Opcode::kReadlink: return do_readlink(req);
-    case Opcode::kSymlink: return do_symlink(req);
-    case Opcode::kGetfile: return do_getfile(req);
-    case Opcode::kFtruncate: return do_ftruncate(req);
-    default: return Reply::error(proto::WireError::kNoSys);
+    case Opcode::kOpen:
+      return do_open(req);
+    case Opcode::kClose:
+      return do_close(req);
+    case Opcode::kPread:
+      return do_pread(req);
+    case Opcode::kPwrite:
+      return do_pwrite(req);
+    case Opcode::kFstat:
+      return do_fstat(req);
+    case Opcode::kStat:
+      return do_stat(req, Follow::kYes);
+    case Opcode::kLstat:
+      return do_stat(req, Follow::kNo);
+    case Opcode::kReaddir:
+      return do_readdir(req);
+    case Opcode::kMkdir:
+      return do_mkdir(req);
+    case Opcode::kRmdir:
+      return do_remove(req, true);
+    case Opcode::kUnlink:
+      return do_remove(req, false);
+    case Opcode::kRename:
+      return do_rename(req);
+    case Opcode::kTruncate:
+      return do_truncate(req);
+    case Opcode::kFsync:
+      return do_fsync(req);
+    case Opcode::kReadlink:
+      return do_readlink(req);
+    case Opcode::kSymlink:
+      return do_symlink(req);
+    case Opcode::kGetfile:
+      return do_getfile(req);
+    case Opcode::kFtruncate:
+      return do_ftruncate(req);
+    default:
+      return Reply::error(proto::WireError::kNoSys);
   }
 }
 

@@ -33,8 +33,8 @@ inline constexpr uint32_t kDefaultMaxOpenFiles = 1024;      // per connection (w
 inline constexpr uint32_t kDefaultMaxPendingPutfiles = 64;  // per connection (wire contract)
 
 struct FileServiceConfig {
-  std::string export_dir;                // the job's files; must exist
-  Policy policy = Policy::read_only();   // default: read the whole export, write nothing
+  std::string export_dir;               // the job's files; must exist
+  Policy policy = Policy::read_only();  // default: read the whole export, write nothing
   uint32_t max_open_files = kDefaultMaxOpenFiles;
   uint32_t max_pending_putfiles = kDefaultMaxPendingPutfiles;
   // Stage uploads under a hidden ".ringbox-put.*" name instead of an O_TMPFILE inode. Chosen

@@ -34,8 +34,12 @@ Result<Policy> Policy::create(std::vector<std::string> read_rules,
   return Policy(std::move(read_rules), std::move(write_rules));
 }
 
-Policy Policy::read_only() { return Policy({"."}, {}); }
-Policy Policy::read_write() { return Policy({"."}, {"."}); }
+Policy Policy::read_only() {
+  return Policy({"."}, {});
+}
+Policy Policy::read_write() {
+  return Policy({"."}, {"."});
+}
 
 bool Policy::allows(std::string_view path, Access access) const {
   for (const auto& w : write_)

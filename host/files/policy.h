@@ -42,7 +42,7 @@ class Policy {
  private:
   Policy(std::vector<std::string> read, std::vector<std::string> write)
       : read_(std::move(read)), write_(std::move(write)) {}
-  std::vector<std::string> read_;   // read rules as given; write rules also grant read
+  std::vector<std::string> read_;  // read rules as given; write rules also grant read
   std::vector<std::string> write_;
 };
 

@@ -39,13 +39,16 @@ Upload::Upload(const ExportRoot& root, UniqueFd dir, std::string name, std::stri
       file_(std::move(file)),
       temp_name_(std::move(temp_name)) {}
 
-Upload::~Upload() { discard(); }
+Upload::~Upload() {
+  discard();
+}
 
 void Upload::discard() {
   if (committed_ || temp_name_.empty()) return;  // an O_TMPFILE vanishes with its fd
   // Unlink the name only while it still is our file: the guest may have renamed its own file
   // over it, and that file is not ours to delete.
-  struct stat mine {}, there {};
+  struct stat mine {
+  }, there{};
   if (::fstat(file_.get(), &mine) == 0 &&
       ::fstatat(dir_.get(), temp_name_.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
       mine.st_dev == there.st_dev && mine.st_ino == there.st_ino) {
@@ -109,8 +112,8 @@ Result<std::shared_ptr<Upload>> PutfileStage::create_temp(ResolvedParent parent,
   return sys_error("create temporary file for upload of '" + printable(target) + "'");
 }
 
-Result<std::shared_ptr<Upload>> PutfileStage::start(const std::string& key,
-                                                    ResolvedParent parent, mode_t mode) {
+Result<std::shared_ptr<Upload>> PutfileStage::start(const std::string& key, ResolvedParent parent,
+                                                    mode_t mode) {
   std::shared_ptr<Upload> dropped;  // destroyed (temp removed) outside the lock
   {
     std::lock_guard lk(mu_);

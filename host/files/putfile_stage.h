@@ -56,8 +56,7 @@ class PutfileStage {
 
   // Starts an upload of key (dropping an unfinished one of the same key) into parent/name,
   // with permission bits mode. EMFILE when max_pending uploads are unfinished.
-  Result<std::shared_ptr<Upload>> start(const std::string& key, ResolvedParent parent,
-                                        mode_t mode);
+  Result<std::shared_ptr<Upload>> start(const std::string& key, ResolvedParent parent, mode_t mode);
   // The unfinished upload of key, or nullptr.
   std::shared_ptr<Upload> find(const std::string& key) const;
   // Takes the upload of key out of the stage, for its final chunk (nullptr if none).

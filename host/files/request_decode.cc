@@ -6,7 +6,9 @@
 namespace ringbox::host::files {
 namespace {
 
-Error bad(int err, std::string what) { return Error{Errc::kProtocol, err, std::move(what)}; }
+Error bad(int err, std::string what) {
+  return Error{Errc::kProtocol, err, std::move(what)};
+}
 
 // Bounds a payload before it is copied, so a guest cannot make the host allocate more than
 // the contract allows for a path-carrying payload.
@@ -36,15 +38,13 @@ Result<std::string> copy_path_prefix(const rpc::SharedBytes& in, size_t len) {
   return proto::decode_path(untrusted);
 }
 
-Result<proto::RenamePaths> copy_rename(const rpc::SharedBytes& in,
-                                       uint64_t untrusted_first_len) {
+Result<proto::RenamePaths> copy_rename(const rpc::SharedBytes& in, uint64_t untrusted_first_len) {
   RINGBOX_TRY(check_payload_size(in.size(), 2 * size_t{proto::kMaxPathBytes}, "rename"));
   std::string untrusted = in.copy_string(0, in.size());  // copied before the check
   return proto::decode_rename(untrusted, untrusted_first_len);
 }
 
-Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in,
-                                         uint64_t untrusted_first_len) {
+Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in, uint64_t untrusted_first_len) {
   RINGBOX_TRY(check_payload_size(in.size(), 2 * size_t{proto::kMaxPathBytes}, "symlink"));
   std::string untrusted = in.copy_string(0, in.size());  // copied before the check
   return proto::decode_symlink(untrusted, untrusted_first_len);
@@ -71,6 +71,8 @@ Result<void> check_no_flags(const rpc::Request& req) {
   return ok();
 }
 
-mode_t wire_mode(uint64_t untrusted) { return static_cast<mode_t>(untrusted & 0777); }
+mode_t wire_mode(uint64_t untrusted) {
+  return static_cast<mode_t>(untrusted & 0777);
+}
 
 }  // namespace ringbox::host::files

@@ -22,8 +22,7 @@ Result<std::string> copy_path_prefix(const rpc::SharedBytes& in, size_t len);
 // The whole payload as two strings split at untrusted_first_len (kRename).
 Result<proto::RenamePaths> copy_rename(const rpc::SharedBytes& in, uint64_t untrusted_first_len);
 // kSymlink: link target then link path.
-Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in,
-                                         uint64_t untrusted_first_len);
+Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in, uint64_t untrusted_first_len);
 
 // A file offset or size: EINVAL above INT64_MAX.
 Result<off_t> wire_offset(uint64_t untrusted, const char* what);

@@ -16,7 +16,9 @@ static_assert(std::endian::native == std::endian::little,
 
 namespace {
 
-Error bad(int err, std::string what) { return Error{Errc::kProtocol, err, std::move(what)}; }
+Error bad(int err, std::string what) {
+  return Error{Errc::kProtocol, err, std::move(what)};
+}
 
 // Checks the bytes-level rules every path-like field shares, on a private copy.
 Result<void> check_path_bytes(std::string_view s, const char* what) {
@@ -35,7 +37,8 @@ Result<void> check_canonical(std::string_view s, const char* what) {
   size_t start = 0;
   for (;;) {
     size_t slash = s.find('/', start);
-    std::string_view comp = s.substr(start, slash == std::string_view::npos ? s.npos : slash - start);
+    std::string_view comp =
+        s.substr(start, slash == std::string_view::npos ? s.npos : slash - start);
     if (comp.size() > kMaxNameBytes)
       return bad(ENAMETOOLONG, std::string(what) + " has a component longer than " +
                                    std::to_string(kMaxNameBytes) + " bytes");
@@ -59,12 +62,12 @@ Result<size_t> put_bytes(std::span<std::byte> out, size_t off, std::string_view 
 
 // Splits "first then second" at untrusted_first_len, checking the split before any use.
 Result<std::pair<std::string_view, std::string_view>> split_pair(std::string_view payload,
-                                                                  uint64_t untrusted_first_len,
-                                                                  const char* what) {
+                                                                 uint64_t untrusted_first_len,
+                                                                 const char* what) {
   if (untrusted_first_len == 0 || untrusted_first_len >= payload.size())
-    return bad(EINVAL, std::string(what) + ": first length " +
-                           std::to_string(untrusted_first_len) + " does not split a " +
-                           std::to_string(payload.size()) + "-byte payload in two");
+    return bad(EINVAL, std::string(what) + ": first length " + std::to_string(untrusted_first_len) +
+                           " does not split a " + std::to_string(payload.size()) +
+                           "-byte payload in two");
   size_t first_len = static_cast<size_t>(untrusted_first_len);
   return std::pair{payload.substr(0, first_len), payload.substr(first_len)};
 }
@@ -79,8 +82,13 @@ int64_t saturating_ns(int64_t sec, long nsec) {
 
 bool known_file_type(uint32_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-    case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+    case S_IFREG:
+    case S_IFDIR:
+    case S_IFLNK:
+    case S_IFCHR:
+    case S_IFBLK:
+    case S_IFIFO:
+    case S_IFSOCK:
       return true;
     default:
       return false;
@@ -93,42 +101,76 @@ bool known_file_type(uint32_t mode) {
 
 WireError wire_error_from_errno(int err) {
   switch (err) {
-    case 0: return WireError::kOk;
-    case EPERM: return WireError::kPerm;
-    case ENOENT: return WireError::kNoEnt;
-    case EIO: return WireError::kIo;
-    case EBADF: return WireError::kBadF;
-    case EAGAIN: return WireError::kAgain;
-    case ENOMEM: return WireError::kNoMem;
-    case EACCES: return WireError::kAcces;
-    case EEXIST: return WireError::kExist;
-    case EXDEV: return WireError::kXDev;
-    case ENOTDIR: return WireError::kNotDir;
-    case EISDIR: return WireError::kIsDir;
-    case EINVAL: return WireError::kInval;
-    case EMFILE: case ENFILE: return WireError::kMFile;
-    case EFBIG: return WireError::kFBig;
-    case ENOSPC: case EDQUOT: return WireError::kNoSpc;
-    case EROFS: return WireError::kRoFs;
-    case ENAMETOOLONG: return WireError::kNameTooLong;
-    case ENOSYS: return WireError::kNoSys;
-    case ENOTEMPTY: return WireError::kNotEmpty;
-    case ELOOP: return WireError::kLoop;
-    case EPROTO: return WireError::kProto;
-    case EOVERFLOW: return WireError::kOverflow;
-    default: return WireError::kIo;  // nothing host-specific leaks onto the wire
+    case 0:
+      return WireError::kOk;
+    case EPERM:
+      return WireError::kPerm;
+    case ENOENT:
+      return WireError::kNoEnt;
+    case EIO:
+      return WireError::kIo;
+    case EBADF:
+      return WireError::kBadF;
+    case EAGAIN:
+      return WireError::kAgain;
+    case ENOMEM:
+      return WireError::kNoMem;
+    case EACCES:
+      return WireError::kAcces;
+    case EEXIST:
+      return WireError::kExist;
+    case EXDEV:
+      return WireError::kXDev;
+    case ENOTDIR:
+      return WireError::kNotDir;
+    case EISDIR:
+      return WireError::kIsDir;
+    case EINVAL:
+      return WireError::kInval;
+    case EMFILE:
+    case ENFILE:
+      return WireError::kMFile;
+    case EFBIG:
+      return WireError::kFBig;
+    case ENOSPC:
+    case EDQUOT:
+      return WireError::kNoSpc;
+    case EROFS:
+      return WireError::kRoFs;
+    case ENAMETOOLONG:
+      return WireError::kNameTooLong;
+    case ENOSYS:
+      return WireError::kNoSys;
+    case ENOTEMPTY:
+      return WireError::kNotEmpty;
+    case ELOOP:
+      return WireError::kLoop;
+    case EPROTO:
+      return WireError::kProto;
+    case EOVERFLOW:
+      return WireError::kOverflow;
+    default:
+      return WireError::kIo;  // nothing host-specific leaks onto the wire
   }
 }
 
 WireError to_wire_error(const Error& e) {
   if (e.sys_errno != 0) return wire_error_from_errno(e.sys_errno);
   switch (e.code) {
-    case Errc::kInvalidArgument: return WireError::kInval;
-    case Errc::kProtocol: case Errc::kPeerBroken: return WireError::kProto;
-    case Errc::kNotFound: return WireError::kNoEnt;
-    case Errc::kTooLarge: return WireError::kFBig;
-    case Errc::kTimeout: case Errc::kCancelled: return WireError::kAgain;
-    default: return WireError::kIo;
+    case Errc::kInvalidArgument:
+      return WireError::kInval;
+    case Errc::kProtocol:
+    case Errc::kPeerBroken:
+      return WireError::kProto;
+    case Errc::kNotFound:
+      return WireError::kNoEnt;
+    case Errc::kTooLarge:
+      return WireError::kFBig;
+    case Errc::kTimeout:
+    case Errc::kCancelled:
+      return WireError::kAgain;
+    default:
+      return WireError::kIo;
   }
 }
 
@@ -136,36 +178,61 @@ int errno_from_wire_status(int32_t status) {
   if (status >= 0) return 0;
   if (status == std::numeric_limits<int32_t>::min()) return EIO;
   switch (static_cast<WireError>(-status)) {
-    case WireError::kOk: return 0;
-    case WireError::kPerm: return EPERM;
-    case WireError::kNoEnt: return ENOENT;
-    case WireError::kIo: return EIO;
-    case WireError::kBadF: return EBADF;
-    case WireError::kAgain: return EAGAIN;
-    case WireError::kNoMem: return ENOMEM;
-    case WireError::kAcces: return EACCES;
-    case WireError::kExist: return EEXIST;
-    case WireError::kXDev: return EXDEV;
-    case WireError::kNotDir: return ENOTDIR;
-    case WireError::kIsDir: return EISDIR;
-    case WireError::kInval: return EINVAL;
-    case WireError::kMFile: return EMFILE;
-    case WireError::kFBig: return EFBIG;
-    case WireError::kNoSpc: return ENOSPC;
-    case WireError::kRoFs: return EROFS;
-    case WireError::kNameTooLong: return ENAMETOOLONG;
-    case WireError::kNoSys: return ENOSYS;
-    case WireError::kNotEmpty: return ENOTEMPTY;
-    case WireError::kLoop: return ELOOP;
-    case WireError::kProto: return EPROTO;
-    case WireError::kOverflow: return EOVERFLOW;
+    case WireError::kOk:
+      return 0;
+    case WireError::kPerm:
+      return EPERM;
+    case WireError::kNoEnt:
+      return ENOENT;
+    case WireError::kIo:
+      return EIO;
+    case WireError::kBadF:
+      return EBADF;
+    case WireError::kAgain:
+      return EAGAIN;
+    case WireError::kNoMem:
+      return ENOMEM;
+    case WireError::kAcces:
+      return EACCES;
+    case WireError::kExist:
+      return EEXIST;
+    case WireError::kXDev:
+      return EXDEV;
+    case WireError::kNotDir:
+      return ENOTDIR;
+    case WireError::kIsDir:
+      return EISDIR;
+    case WireError::kInval:
+      return EINVAL;
+    case WireError::kMFile:
+      return EMFILE;
+    case WireError::kFBig:
+      return EFBIG;
+    case WireError::kNoSpc:
+      return ENOSPC;
+    case WireError::kRoFs:
+      return EROFS;
+    case WireError::kNameTooLong:
+      return ENAMETOOLONG;
+    case WireError::kNoSys:
+      return ENOSYS;
+    case WireError::kNotEmpty:
+      return ENOTEMPTY;
+    case WireError::kLoop:
+      return ELOOP;
+    case WireError::kProto:
+      return EPROTO;
+    case WireError::kOverflow:
+      return EOVERFLOW;
   }
   return EIO;
 }
 
 // ---- paths ------------------------------------------------------------------------------------
 
-bool is_canonical_path(std::string_view path) { return check_canonical(path, "path").has_value(); }
+bool is_canonical_path(std::string_view path) {
+  return check_canonical(path, "path").has_value();
+}
 
 bool is_valid_name(std::string_view name) {
   return !name.empty() && name.size() <= kMaxNameBytes && name != "." && name != ".." &&
@@ -187,8 +254,7 @@ Result<size_t> encode_path(std::string_view path, std::span<std::byte> out) {
   return put_bytes(out, 0, path);
 }
 
-Result<RenamePaths> decode_rename(std::string_view untrusted_payload,
-                                  uint64_t untrusted_from_len) {
+Result<RenamePaths> decode_rename(std::string_view untrusted_payload, uint64_t untrusted_from_len) {
   auto parts = split_pair(untrusted_payload, untrusted_from_len, "rename payload");
   if (!parts) return std::move(parts.error());
   RINGBOX_TRY(check_canonical(parts->first, "rename source path"));
@@ -196,8 +262,7 @@ Result<RenamePaths> decode_rename(std::string_view untrusted_payload,
   return RenamePaths{std::string(parts->first), std::string(parts->second)};
 }
 
-Result<size_t> encode_rename(std::string_view from, std::string_view to,
-                             std::span<std::byte> out) {
+Result<size_t> encode_rename(std::string_view from, std::string_view to, std::span<std::byte> out) {
   RINGBOX_TRY(check_canonical(from, "rename source path"));
   RINGBOX_TRY(check_canonical(to, "rename destination path"));
   auto n = put_bytes(out, 0, from);
@@ -258,9 +323,15 @@ Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags) {
 uint64_t wire_open_flags_from_posix(int o_flags) {
   uint64_t w = 0;
   switch (o_flags & O_ACCMODE) {
-    case O_RDONLY: w |= kOpenRead; break;
-    case O_WRONLY: w |= kOpenWrite; break;
-    default: w |= kOpenRead | kOpenWrite; break;
+    case O_RDONLY:
+      w |= kOpenRead;
+      break;
+    case O_WRONLY:
+      w |= kOpenWrite;
+      break;
+    default:
+      w |= kOpenRead | kOpenWrite;
+      break;
   }
   if (o_flags & O_CREAT) w |= kOpenCreate;
   if (o_flags & O_EXCL) w |= kOpenExclusive;
@@ -403,8 +474,8 @@ Result<std::vector<Dirent>> decode_dirents(std::span<const std::byte> payload,
   // Each record takes at least 32 bytes, so a count the payload cannot hold is refused before
   // anything is reserved for it.
   if (untrusted_count > payload.size() / dirent_record_bytes(1))
-    return bad(EPROTO, "readdir reply claims " + std::to_string(untrusted_count) +
-                           " records in " + std::to_string(payload.size()) + " bytes");
+    return bad(EPROTO, "readdir reply claims " + std::to_string(untrusted_count) + " records in " +
+                           std::to_string(payload.size()) + " bytes");
   std::vector<Dirent> all;
   all.reserve(static_cast<size_t>(untrusted_count));
   DirentReader reader(payload, untrusted_count);

@@ -44,7 +44,9 @@ WireError wire_error_from_errno(int err);
 // Any ringbox Error -> WireError: its sys_errno when it has one, else by its Errc.
 WireError to_wire_error(const Error& e);
 // ResponseSlot::status value for a wire error (0 for kOk).
-inline int32_t wire_status(WireError e) { return -static_cast<int32_t>(e); }
+inline int32_t wire_status(WireError e) {
+  return -static_cast<int32_t>(e);
+}
 // Guest side: ResponseSlot::status -> a local errno value. 0 for success; a status that is not
 // a known WireError (a broken or newer host) becomes EIO rather than an arbitrary number.
 int errno_from_wire_status(int32_t status);

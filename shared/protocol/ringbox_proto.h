@@ -60,9 +60,9 @@ inline constexpr uint32_t kMagic = 0x31584252u;
 // actually mapped; it never re-reads the geometry fields of the control page after setup,
 // because the guest could change them under its feet.
 inline constexpr size_t kPageSize = 4096;
-inline constexpr uint32_t kMinRingOrder = 2;    // 4 slots
-inline constexpr uint32_t kMaxRingOrder = 12;   // 4096 slots
-inline constexpr uint32_t kMinDataPages = 16;   // 64 KiB
+inline constexpr uint32_t kMinRingOrder = 2;   // 4 slots
+inline constexpr uint32_t kMaxRingOrder = 12;  // 4096 slots
+inline constexpr uint32_t kMinDataPages = 16;  // 64 KiB
 // 256 MiB. Bounds what a guest can make the host map. The default below (2 MiB) keeps the whole
 // region under the default xen-gntalloc limit of 1024 pages.
 inline constexpr uint32_t kMaxDataPages = 65536;
@@ -87,19 +87,19 @@ inline constexpr uint32_t kBufferAlign = 64;
 // armed". While a consumer is busy its *_event stays behind the producer, so the producer does
 // not kick at all.
 struct ControlPage {
-  uint32_t magic;          // kMagic. Written by the frontend at setup.
-  uint16_t version;        // highest Version the frontend speaks. Informational.
-  uint16_t reserved0;      // zero
-  uint32_t ring_order;     // informational copy of the geometry; the backend never uses it
-  uint32_t data_pages;     // informational copy of the geometry
+  uint32_t magic;       // kMagic. Written by the frontend at setup.
+  uint16_t version;     // highest Version the frontend speaks. Informational.
+  uint16_t reserved0;   // zero
+  uint32_t ring_order;  // informational copy of the geometry; the backend never uses it
+  uint32_t data_pages;  // informational copy of the geometry
   uint8_t pad0[48];
-  uint32_t req_prod;       // frontend: requests [0, req_prod) are published
+  uint32_t req_prod;  // frontend: requests [0, req_prod) are published
   uint8_t pad1[60];
-  uint32_t req_event;      // backend: "kick me when req_prod reaches this"
+  uint32_t req_event;  // backend: "kick me when req_prod reaches this"
   uint8_t pad2[60];
-  uint32_t rsp_prod;       // backend: responses [0, rsp_prod) are published
+  uint32_t rsp_prod;  // backend: responses [0, rsp_prod) are published
   uint8_t pad3[60];
-  uint32_t rsp_event;      // frontend: "kick me when rsp_prod reaches this"
+  uint32_t rsp_event;  // frontend: "kick me when rsp_prod reaches this"
   uint8_t pad4[60];
   // Liveness bytes. On Xen each side maps the page with an unmap-notify that clears its own
   // byte and kicks the event channel when its process dies, so the peer sees the death without
@@ -126,25 +126,25 @@ static_assert(offsetof(ControlPage, backend_live) == 384);
 // consumes the matching response (so at most N requests are in flight: back-pressure, no
 // flow-control messages needed, as in ring.h).
 struct RequestSlot {
-  uint64_t id;          // chosen by the frontend, echoed untouched in the response
-  uint16_t opcode;      // Opcode
-  uint16_t flags;       // opcode-specific; zero unless an opcode says otherwise
-  uint32_t reserved0;   // must be zero (checked)
-  uint32_t buf_off;     // byte offset of this request's buffer in the data area
-  uint32_t buf_len;     // capacity of the buffer: request payload in, response payload out
-  uint32_t in_len;      // request payload bytes at buf_off; in_len <= buf_len
-  uint32_t reserved1;   // must be zero (checked)
-  uint64_t arg[4];      // opcode-specific arguments (see each opcode)
+  uint64_t id;         // chosen by the frontend, echoed untouched in the response
+  uint16_t opcode;     // Opcode
+  uint16_t flags;      // opcode-specific; zero unless an opcode says otherwise
+  uint32_t reserved0;  // must be zero (checked)
+  uint32_t buf_off;    // byte offset of this request's buffer in the data area
+  uint32_t buf_len;    // capacity of the buffer: request payload in, response payload out
+  uint32_t in_len;     // request payload bytes at buf_off; in_len <= buf_len
+  uint32_t reserved1;  // must be zero (checked)
+  uint64_t arg[4];     // opcode-specific arguments (see each opcode)
 };
 static_assert(sizeof(RequestSlot) == 64);
 static_assert(offsetof(RequestSlot, buf_off) == 16);
 static_assert(offsetof(RequestSlot, arg) == 32);
 
 struct ResponseSlot {
-  uint64_t id;          // the request's id
-  int32_t status;       // 0 on success, else -WireError
-  uint32_t out_len;     // response payload bytes written at the request's buf_off; <= buf_len
-  uint64_t val[2];      // opcode-specific results
+  uint64_t id;       // the request's id
+  int32_t status;    // 0 on success, else -WireError
+  uint32_t out_len;  // response payload bytes written at the request's buf_off; <= buf_len
+  uint64_t val[2];   // opcode-specific results
 };
 static_assert(sizeof(ResponseSlot) == 32);
 static_assert(offsetof(ResponseSlot, val) == 16);
@@ -355,11 +355,11 @@ enum class Event : uint64_t { kNone = 0, kShutdown = 1, kVacate = 2 };
 struct WireStat {
   uint64_t ino;
   uint64_t size;
-  uint64_t blocks;    // 512-byte blocks
-  int64_t atime_ns;   // nanoseconds since the epoch
+  uint64_t blocks;   // 512-byte blocks
+  int64_t atime_ns;  // nanoseconds since the epoch
   int64_t mtime_ns;
   int64_t ctime_ns;
-  uint32_t mode;      // POSIX type and permission bits (S_IFREG | 0644 ...)
+  uint32_t mode;  // POSIX type and permission bits (S_IFREG | 0644 ...)
   uint32_t nlink;
   uint32_t uid;
   uint32_t gid;
@@ -384,14 +384,14 @@ static_assert(sizeof(WireDirent) == 24);
 // kUid/kGid to 65534 (nobody); paths are canonical wire paths; unknown tags are refused.
 // Limits (1 MiB, 16384 records, ...) are in shared/protocol/job_spec.h.
 enum class JobTag : uint16_t {
-  kArg = 1,      // one argv element (argv[0] first)
-  kEnv = 2,      // one "NAME=value"
-  kCwd = 3,      // working directory inside the job's view
-  kMode = 4,     // u32 JobMode
-  kInput = 5,    // a declared input path (eager mode)
-  kOutput = 6,   // an output path to send back at exit
-  kUid = 7,      // u32
-  kGid = 8,      // u32
+  kArg = 1,     // one argv element (argv[0] first)
+  kEnv = 2,     // one "NAME=value"
+  kCwd = 3,     // working directory inside the job's view
+  kMode = 4,    // u32 JobMode
+  kInput = 5,   // a declared input path (eager mode)
+  kOutput = 6,  // an output path to send back at exit
+  kUid = 7,     // u32
+  kGid = 8,     // u32
 };
 struct JobRecord {
   uint16_t tag;       // JobTag
@@ -420,15 +420,15 @@ enum class WireError : int32_t {
   kNotDir = 20,
   kIsDir = 21,
   kInval = 22,
-  kMFile = 24,      // too many open handles or unfinished putfiles on this connection
+  kMFile = 24,  // too many open handles or unfinished putfiles on this connection
   kFBig = 27,
   kNoSpc = 28,
   kRoFs = 30,
   kNameTooLong = 36,
-  kNoSys = 38,      // unknown or unsupported opcode
+  kNoSys = 38,  // unknown or unsupported opcode
   kNotEmpty = 39,
   kLoop = 40,
-  kProto = 71,      // malformed request: reserved field set, bad buffer, bad payload
+  kProto = 71,  // malformed request: reserved field set, bad buffer, bad payload
   kOverflow = 75,
 };
 

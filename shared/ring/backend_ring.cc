@@ -9,8 +9,8 @@ Result<BackendRing> BackendRing::attach(std::span<std::byte> region, const Geome
   if (!view) return std::move(view.error());
   uint32_t magic = load_acquire(view->control->magic);
   if (magic != proto::kMagic)
-    return make_error(Errc::kPeerBroken, "shared region has no ringbox magic (found 0x" +
-                                             std::to_string(magic) + ")");
+    return make_error(Errc::kPeerBroken,
+                      "shared region has no ringbox magic (found 0x" + std::to_string(magic) + ")");
   BackendRing ring(*view, g);
   // A frontend (re)connecting resets the ring and replays its unanswered requests, so a fresh
   // ring has rsp_prod == 0; starting from the published value keeps a backend that attaches
@@ -83,7 +83,9 @@ bool BackendRing::push_responses() {
   return static_cast<uint32_t>(new_prod - event) < static_cast<uint32_t>(new_prod - old_prod);
 }
 
-bool BackendRing::frontend_alive() const { return load_byte(view_.control->frontend_live) != 0; }
+bool BackendRing::frontend_alive() const {
+  return load_byte(view_.control->frontend_live) != 0;
+}
 void BackendRing::set_backend_alive(bool alive) {
   store_byte(view_.control->backend_live, alive ? 1 : 0);
 }

@@ -21,7 +21,8 @@ Result<Extent> DataAllocator::allocate(uint32_t bytes) {
   uint32_t need = bytes == 0 ? kAlign : (bytes + kAlign - 1) & ~(kAlign - 1);
   std::unique_lock lk(mu_);
   for (;;) {
-    if (cancelled_) return make_error(Errc::kCancelled, "connection closed while waiting for ring space");
+    if (cancelled_)
+      return make_error(Errc::kCancelled, "connection closed while waiting for ring space");
     for (auto it = free_.begin(); it != free_.end(); ++it) {
       if (it->second < need) continue;
       Extent e{it->first, need};

@@ -59,10 +59,10 @@ Result<uint32_t> FrontendRing::responses_available() {
   uint32_t outstanding = req_prod_pvt_ - rsp_cons_;
   if (avail > outstanding) {
     broken_ = true;
-    return make_error(Errc::kPeerBroken,
-                      "backend response index " + std::to_string(prod) + " runs " +
-                          std::to_string(avail) + " ahead of our consumer index with only " +
-                          std::to_string(outstanding) + " requests outstanding");
+    return make_error(Errc::kPeerBroken, "backend response index " + std::to_string(prod) +
+                                             " runs " + std::to_string(avail) +
+                                             " ahead of our consumer index with only " +
+                                             std::to_string(outstanding) + " requests outstanding");
   }
   return avail;
 }
@@ -89,7 +89,9 @@ Result<bool> FrontendRing::final_check_responses() {
   return *avail > 0;
 }
 
-bool FrontendRing::backend_alive() const { return load_byte(view_.control->backend_live) != 0; }
+bool FrontendRing::backend_alive() const {
+  return load_byte(view_.control->backend_live) != 0;
+}
 void FrontendRing::set_frontend_alive(bool alive) {
   store_byte(view_.control->frontend_live, alive ? 1 : 0);
 }

@@ -4,10 +4,14 @@
 
 namespace ringbox::ring {
 namespace {
-size_t pages_for(size_t bytes) { return (bytes + proto::kPageSize - 1) / proto::kPageSize; }
+size_t pages_for(size_t bytes) {
+  return (bytes + proto::kPageSize - 1) / proto::kPageSize;
+}
 }  // namespace
 
-size_t Geometry::request_pages() const { return pages_for(slots() * sizeof(proto::RequestSlot)); }
+size_t Geometry::request_pages() const {
+  return pages_for(slots() * sizeof(proto::RequestSlot));
+}
 size_t Geometry::response_pages() const {
   return pages_for(slots() * sizeof(proto::ResponseSlot));
 }
@@ -21,15 +25,15 @@ uint32_t Geometry::max_message_bytes() const {
 
 Result<Geometry> validate_geometry(uint32_t ring_order, uint32_t data_pages) {
   if (ring_order < proto::kMinRingOrder || ring_order > proto::kMaxRingOrder)
-    return make_error(Errc::kInvalidArgument,
-                      "ring order " + std::to_string(ring_order) + " is outside " +
-                          std::to_string(proto::kMinRingOrder) + ".." +
-                          std::to_string(proto::kMaxRingOrder));
+    return make_error(Errc::kInvalidArgument, "ring order " + std::to_string(ring_order) +
+                                                  " is outside " +
+                                                  std::to_string(proto::kMinRingOrder) + ".." +
+                                                  std::to_string(proto::kMaxRingOrder));
   if (data_pages < proto::kMinDataPages || data_pages > proto::kMaxDataPages)
-    return make_error(Errc::kInvalidArgument,
-                      "data area of " + std::to_string(data_pages) + " pages is outside " +
-                          std::to_string(proto::kMinDataPages) + ".." +
-                          std::to_string(proto::kMaxDataPages));
+    return make_error(Errc::kInvalidArgument, "data area of " + std::to_string(data_pages) +
+                                                  " pages is outside " +
+                                                  std::to_string(proto::kMinDataPages) + ".." +
+                                                  std::to_string(proto::kMaxDataPages));
   return Geometry{ring_order, data_pages};
 }
 

@@ -35,7 +35,9 @@ inline void store_byte(uint8_t& shared, uint8_t value) {
 }
 
 // Full barrier: our store of an index or event must be visible before we read the peer's.
-inline void full_barrier() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void full_barrier() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
 
 inline void copy_from_shared(void* dst, const void* shared_src, size_t n) {
   if (n == 0) return;  // empty spans may carry null pointers, which memcpy must not see

@@ -12,8 +12,8 @@
 #include <span>
 #include <string>
 
-#include "shared/rpc/call.h"
 #include "shared/ring/shared_memory.h"
+#include "shared/rpc/call.h"
 
 namespace ringbox::rpc {
 

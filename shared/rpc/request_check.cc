@@ -8,11 +8,10 @@ Result<Request> check_ring_request(const proto::RequestSlot& untrusted_slot,
                                    std::span<std::byte> data_area, const ring::Geometry& g) {
   const proto::RequestSlot& s = untrusted_slot;
   auto refuse = [&](const char* rule) {
-    return make_error(Errc::kProtocol, std::string(rule) + " (request id " + std::to_string(s.id) +
-                                           ", opcode " + std::to_string(s.opcode) + ", buffer " +
-                                           std::to_string(s.buf_off) + "+" +
-                                           std::to_string(s.buf_len) + ", in_len " +
-                                           std::to_string(s.in_len) + ")");
+    return make_error(Errc::kProtocol,
+                      std::string(rule) + " (request id " + std::to_string(s.id) + ", opcode " +
+                          std::to_string(s.opcode) + ", buffer " + std::to_string(s.buf_off) + "+" +
+                          std::to_string(s.buf_len) + ", in_len " + std::to_string(s.in_len) + ")");
   };
   // sanitize start
   if (s.reserved0 != 0 || s.reserved1 != 0) return refuse("reserved field is not zero");

@@ -12,7 +12,9 @@ namespace ringbox::rpc {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWaitSliceMs = 100;
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() {
+  __builtin_ia32_pause();
+}
 }  // namespace
 
 Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport::RingChannel> ch,
@@ -63,8 +65,8 @@ Result<Reply> RingClient::call(const Call& c) {
   }
   uint32_t idx = free_waiters_.back();
   free_waiters_.pop_back();
-  peak_in_flight_ = std::max<uint32_t>(peak_in_flight_, ring_.geometry().slots() -
-                                                            static_cast<uint32_t>(free_waiters_.size()));
+  peak_in_flight_ = std::max<uint32_t>(
+      peak_in_flight_, ring_.geometry().slots() - static_cast<uint32_t>(free_waiters_.size()));
   Waiter& w = waiters_[idx];
   w.in_use = true;
   w.done = false;
@@ -172,8 +174,8 @@ Result<void> RingClient::deliver(const proto::ResponseSlot& rsp) {
   uint32_t gen = static_cast<uint32_t>(rsp.id >> 32);
   if (idx >= waiters_.size() || !waiters_[idx].in_use || waiters_[idx].done ||
       waiters_[idx].generation != gen)
-    return make_error(Errc::kPeerBroken,
-                      "host answered request id " + std::to_string(rsp.id) + " that is not in flight");
+    return make_error(Errc::kPeerBroken, "host answered request id " + std::to_string(rsp.id) +
+                                             " that is not in flight");
   Waiter& w = waiters_[idx];
   w.rsp = rsp;
   w.done = true;

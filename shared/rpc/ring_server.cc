@@ -11,14 +11,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWaitSliceMs = 100;  // how often a sleeping server re-checks stop() and liveness
 
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() {
+  __builtin_ia32_pause();
+}
 }  // namespace
 
 Result<std::unique_ptr<RingServer>> RingServer::create(std::unique_ptr<transport::RingChannel> ch,
                                                        Handler& handler, ServerOptions opts) {
   auto ring = ring::BackendRing::attach(ch->region(), ch->geometry());
   if (!ring) return std::move(ring.error());
-  return std::unique_ptr<RingServer>(new RingServer(std::move(ch), std::move(*ring), handler, opts));
+  return std::unique_ptr<RingServer>(
+      new RingServer(std::move(ch), std::move(*ring), handler, opts));
 }
 
 RingServer::RingServer(std::unique_ptr<transport::RingChannel> ch, ring::BackendRing ring,

@@ -12,9 +12,15 @@ std::string g_program = "ringbox";
 constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
 }  // namespace
 
-void set_program(std::string_view name) { g_program = name; }
-void set_level(Level l) { g_level = l; }
-Level level() { return g_level; }
+void set_program(std::string_view name) {
+  g_program = name;
+}
+void set_level(Level l) {
+  g_level = l;
+}
+Level level() {
+  return g_level;
+}
 
 void write(Level l, std::string_view msg) {
   if (l < g_level.load(std::memory_order_relaxed)) return;

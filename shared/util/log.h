@@ -12,9 +12,17 @@ void set_level(Level level);
 Level level();
 void write(Level level, std::string_view msg);
 
-inline void debug(std::string_view m) { write(Level::kDebug, m); }
-inline void info(std::string_view m) { write(Level::kInfo, m); }
-inline void warn(std::string_view m) { write(Level::kWarn, m); }
-inline void error(std::string_view m) { write(Level::kError, m); }
+inline void debug(std::string_view m) {
+  write(Level::kDebug, m);
+}
+inline void info(std::string_view m) {
+  write(Level::kInfo, m);
+}
+inline void warn(std::string_view m) {
+  write(Level::kWarn, m);
+}
+inline void error(std::string_view m) {
+  write(Level::kError, m);
+}
 
 }  // namespace ringbox::log

@@ -16,13 +16,13 @@ namespace ringbox {
 
 // One value per kind of failing step, so a log line or a test can name the step.
 enum class Errc {
-  kSystem,          // a system call failed; sys_errno says why
-  kInvalidArgument, // a caller (or a command line) passed something impossible
-  kPeerBroken,      // the peer broke the ring/protocol contract; the connection is dead
-  kPeerGone,        // the peer closed or died
+  kSystem,           // a system call failed; sys_errno says why
+  kInvalidArgument,  // a caller (or a command line) passed something impossible
+  kPeerBroken,       // the peer broke the ring/protocol contract; the connection is dead
+  kPeerGone,         // the peer closed or died
   kTimeout,
-  kProtocol,        // a well-formed message we cannot accept (version, unknown opcode, ...)
-  kRemote,          // the peer answered with a wire error; sys_errno holds its errno value
+  kProtocol,  // a well-formed message we cannot accept (version, unknown opcode, ...)
+  kRemote,    // the peer answered with a wire error; sys_errno holds its errno value
   kNotFound,
   kTooLarge,
   kCancelled,
@@ -47,8 +47,8 @@ Error make_error(Errc code, std::string what);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit like std::expected
-  Result(Error error) : v_(std::move(error)) {}    // NOLINT
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit like std::expected
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
@@ -83,7 +83,9 @@ class [[nodiscard]] Result<void> {
   bool ok_ = true;
 };
 
-inline Result<void> ok() { return {}; }
+inline Result<void> ok() {
+  return {};
+}
 
 }  // namespace ringbox
 
@@ -91,8 +93,8 @@ inline Result<void> ok() { return {}; }
 #define RINGBOX_TRY_CAT2(a, b) a##b
 #define RINGBOX_TRY_CAT(a, b) RINGBOX_TRY_CAT2(a, b)
 #define RINGBOX_TRY(expr) RINGBOX_TRY_IMPL(expr, RINGBOX_TRY_CAT(ringbox_try_r_, __COUNTER__))
-#define RINGBOX_TRY_IMPL(expr, var)                \
-  do {                                             \
-    auto var = (expr);                             \
-    if (!var) return std::move(var.error());       \
+#define RINGBOX_TRY_IMPL(expr, var)          \
+  do {                                       \
+    auto var = (expr);                       \
+    if (!var) return std::move(var.error()); \
   } while (0)

@@ -11,8 +11,9 @@ int main(int argc, char** argv) {
   auto seeds = fuzz_seeds();
   for (const auto& s : seeds) LLVMFuzzerTestOneInput(s.data(), s.size());
   std::mt19937_64 rng(12345);
-  const uint64_t interesting[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff, 0xffffffffull, 0x80000000ull,
-                                  0xffffffffffffffffull, 4096, 65536};
+  const uint64_t interesting[] = {
+      0,    1,    0x7f, 0x80, 0xff, 0xffff, 0xffffffffull, 0x80000000ull, 0xffffffffffffffffull,
+      4096, 65536};
   for (long i = 0; i < iterations; ++i) {
     std::vector<uint8_t> in = seeds[rng() % seeds.size()];
     int edits = 1 + static_cast<int>(rng() % 8);
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     }
     LLVMFuzzerTestOneInput(in.data(), in.size());
   }
-  std::printf("%zu seeds and %ld mutations: no crash, every check held\n", seeds.size(), iterations);
+  std::printf("%zu seeds and %ld mutations: no crash, every check held\n", seeds.size(),
+              iterations);
   return 0;
 }

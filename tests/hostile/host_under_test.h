@@ -46,6 +46,8 @@ struct HostUnderTest {
   }
 };
 
-inline int32_t wire(proto::WireError e) { return -static_cast<int32_t>(e); }
+inline int32_t wire(proto::WireError e) {
+  return -static_cast<int32_t>(e);
+}
 
 }  // namespace ringbox::test

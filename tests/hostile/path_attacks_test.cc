@@ -19,7 +19,9 @@ namespace {
 
 constexpr uint64_t kCreateWrite = proto::kOpenWrite | proto::kOpenCreate | proto::kOpenTruncate;
 
-std::string two(std::string_view a, std::string_view b) { return std::string(a) + std::string(b); }
+std::string two(std::string_view a, std::string_view b) {
+  return std::string(a) + std::string(b);
+}
 
 }  // namespace
 
@@ -56,8 +58,7 @@ TEST_CASE("hostile: absolute paths reach nothing on the host", "[hostile][path]"
   CHECK(host.sentinel_unchanged());
 }
 
-TEST_CASE("hostile: a planted symlink to outside the export is never followed",
-          "[hostile][path]") {
+TEST_CASE("hostile: a planted symlink to outside the export is never followed", "[hostile][path]") {
   HostUnderTest host;
   // As if the submit side shipped these in the job's sandbox.
   REQUIRE(::symlink("../../sentinel", host.tree.ex("out/rel").c_str()) == 0);
@@ -144,15 +145,16 @@ TEST_CASE("hostile: a directory swapped for a symlink between requests is not fo
   std::filesystem::create_directories(host.tree.ex("out/work"));
   ScriptedPeer guest(host.handler);
   std::string p = "out/work/result";
-  REQUIRE(guest.call(Opcode::kPutfile, p + "v1", {p.size(), 0, 0, 0}, proto::kPutfileFinal)
-              .status == 0);
+  REQUIRE(
+      guest.call(Opcode::kPutfile, p + "v1", {p.size(), 0, 0, 0}, proto::kPutfileFinal).status ==
+      0);
   // Between two requests the directory becomes a link to the outside (a racing host-side
   // process, or a second guest thread with rename + a link planted earlier).
   REQUIRE(::rename(host.tree.ex("out/work").c_str(), host.tree.ex("out/work.old").c_str()) == 0);
   REQUIRE(::symlink((host.tree.sentinel_dir + "/dir").c_str(), host.tree.ex("out/work").c_str()) ==
           0);
-  CHECK(guest.call(Opcode::kPutfile, p + "v2", {p.size(), 0, 0, 0}, proto::kPutfileFinal)
-            .status == wire(WireError::kXDev));
+  CHECK(guest.call(Opcode::kPutfile, p + "v2", {p.size(), 0, 0, 0}, proto::kPutfileFinal).status ==
+        wire(WireError::kXDev));
   CHECK(guest.call(Opcode::kOpen, "out/work/x", {kCreateWrite, 0644}).status ==
         wire(WireError::kXDev));
   CHECK(guest.call(Opcode::kUnlink, "out/work/x").status == wire(WireError::kXDev));

@@ -41,9 +41,10 @@ proto::RequestSlot slot_for(Opcode op, uint32_t buf_off, uint32_t buf_len, uint3
 class Scribbler {
  public:
   template <class F>
-  explicit Scribbler(F f) : thread_([this, f] {
-      for (uint64_t i = 0; !stop_; ++i) f(i);
-    }) {}
+  explicit Scribbler(F f)
+      : thread_([this, f] {
+          for (uint64_t i = 0; !stop_; ++i) f(i);
+        }) {}
   ~Scribbler() {
     stop_ = true;
     thread_.join();
@@ -187,8 +188,7 @@ TEST_CASE("hostile: a request index jumping past the ring drops the connection, 
   CHECK(host.sentinel_unchanged());
 }
 
-TEST_CASE("hostile: garbage opcodes, arguments and payloads get clean errors",
-          "[hostile][ring]") {
+TEST_CASE("hostile: garbage opcodes, arguments and payloads get clean errors", "[hostile][ring]") {
   // Read-only, so that no random payload may change the export either.
   HostUnderTest host(host::files::Policy::read_only());
   const std::string export_before = TempTree::snapshot(host.tree.export_dir);
@@ -200,17 +200,25 @@ TEST_CASE("hostile: garbage opcodes, arguments and payloads get clean errors",
     uint16_t op = (i & 1) ? static_cast<uint16_t>(32 + rng() % 19) : static_cast<uint16_t>(rng());
     std::string payload;
     switch (rng() % 4) {
-      case 0: payload = seeds[rng() % seeds.size()]; break;
-      case 1: payload.resize(rng() % 300); for (auto& c : payload) c = static_cast<char>(rng()); break;
-      case 2: payload = seeds[rng() % seeds.size()] + std::string(1, '\0') + "tail"; break;
-      default: break;
+      case 0:
+        payload = seeds[rng() % seeds.size()];
+        break;
+      case 1:
+        payload.resize(rng() % 300);
+        for (auto& c : payload) c = static_cast<char>(rng());
+        break;
+      case 2:
+        payload = seeds[rng() % seeds.size()] + std::string(1, '\0') + "tail";
+        break;
+      default:
+        break;
     }
     std::array<uint64_t, 4> arg{};
     for (auto& a : arg) a = (rng() & 1) ? rng() : rng() % 64;
     const uint32_t buf_len = 64u << (rng() % 8);  // 64 B .. 8 KiB
     if (payload.size() > buf_len) payload.resize(buf_len);
-    auto s = slot_for(static_cast<Opcode>(op), ScriptedPeer::buffer_of(guest.next_index()),
-                      buf_len, static_cast<uint32_t>(payload.size()), arg,
+    auto s = slot_for(static_cast<Opcode>(op), ScriptedPeer::buffer_of(guest.next_index()), buf_len,
+                      static_cast<uint32_t>(payload.size()), arg,
                       static_cast<uint16_t>(rng() % 4 == 0 ? rng() : 0));
     guest.publish(guest.stage(s, payload) + 1);
     auto r = guest.next_response();
@@ -253,8 +261,7 @@ TEST_CASE("hostile: forged and stale handles are kBadF and never reach another f
   CHECK(host.sentinel_unchanged());
 }
 
-TEST_CASE("hostile: lengths larger than the buffer or the payload are refused",
-          "[hostile][ring]") {
+TEST_CASE("hostile: lengths larger than the buffer or the payload are refused", "[hostile][ring]") {
   HostUnderTest host;
   ScriptedPeer guest(host.handler);
   auto h = guest.call(Opcode::kOpen, "in/a.txt", {proto::kOpenRead});
@@ -313,8 +320,7 @@ TEST_CASE("hostile: a putfile cut off by a dead connection leaves the target int
   }
 }
 
-TEST_CASE("hostile: handles of a dead connection are useless to the next one",
-          "[hostile][ring]") {
+TEST_CASE("hostile: handles of a dead connection are useless to the next one", "[hostile][ring]") {
   HostUnderTest host;
   uint64_t old_handle = 0;
   {
@@ -337,8 +343,7 @@ TEST_CASE("hostile: handles of a dead connection are useless to the next one",
   CHECK(host.sentinel_unchanged());
 }
 
-TEST_CASE("hostile: handler workers survive concurrent attacks on one service",
-          "[hostile][ring]") {
+TEST_CASE("hostile: handler workers survive concurrent attacks on one service", "[hostile][ring]") {
   HostUnderTest host;
   rpc::ServerOptions opts;
   opts.workers = 4;
@@ -346,9 +351,9 @@ TEST_CASE("hostile: handler workers survive concurrent attacks on one service",
   // Keep all 16 slots busy with a mix of legal and hostile requests, out of order replies.
   std::mt19937_64 rng(7);
   const std::vector<std::pair<Opcode, std::string>> mix = {
-      {Opcode::kStat, "in/a.txt"},          {Opcode::kGetfile, "../sentinel/passwd"},
-      {Opcode::kReaddir, "in"},             {Opcode::kOpen, "in/a.txt"},
-      {Opcode::kUnlink, "out/../../x"},     {Opcode::kLstat, "/etc/passwd"},
+      {Opcode::kStat, "in/a.txt"},      {Opcode::kGetfile, "../sentinel/passwd"},
+      {Opcode::kReaddir, "in"},         {Opcode::kOpen, "in/a.txt"},
+      {Opcode::kUnlink, "out/../../x"}, {Opcode::kLstat, "/etc/passwd"},
   };
   uint32_t published = guest.next_index();
   std::map<uint64_t, Opcode> pending;

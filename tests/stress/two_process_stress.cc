@@ -123,8 +123,9 @@ int main(int argc, char** argv) {
   // The point of the test is concurrency: with fewer than half the threads ever in flight at
   // once it did not exercise what it claims to.
   const bool concurrent = peak >= static_cast<uint32_t>(threads) / 2;
-  std::printf("%d threads x %d calls, %ld payload bytes checked, %d bad, peak %u in flight, "
-              "%.2f s, server %s\n",
-              threads, calls, bytes.load(), bad.load(), peak, s, server_ok ? "ok" : "FAILED");
+  std::printf(
+      "%d threads x %d calls, %ld payload bytes checked, %d bad, peak %u in flight, "
+      "%.2f s, server %s\n",
+      threads, calls, bytes.load(), bad.load(), peak, s, server_ok ? "ok" : "FAILED");
   return bad == 0 && server_ok && concurrent ? 0 : 1;
 }

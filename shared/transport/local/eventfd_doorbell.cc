@@ -30,7 +30,8 @@ Result<bool> EventfdDoorbell::wait(int timeout_ms) {
   if (p[1].revents != 0) {
     char byte;
     ssize_t n = ::recv(liveness_, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN)) return make_error(Errc::kPeerGone, "peer closed the local channel");
+    if (n == 0 || (n < 0 && errno != EAGAIN))
+      return make_error(Errc::kPeerGone, "peer closed the local channel");
   }
   return false;
 }

@@ -58,10 +58,11 @@ Result<std::vector<UniqueFd>> recv_with_fds(int sock, std::span<std::byte> msg, 
   }
   if (static_cast<size_t>(n) != msg.size())
     return make_error(Errc::kPeerGone, "local socket closed during handshake (got " +
-                                           std::to_string(n) + " of " +
-                                           std::to_string(msg.size()) + " bytes)");
+                                           std::to_string(n) + " of " + std::to_string(msg.size()) +
+                                           " bytes)");
   if ((mh.msg_flags & MSG_CTRUNC) != 0 || fds.size() > max_fds)
-    return make_error(Errc::kPeerBroken, "peer passed more file descriptors than the handshake has");
+    return make_error(Errc::kPeerBroken,
+                      "peer passed more file descriptors than the handshake has");
   return fds;
 }
 

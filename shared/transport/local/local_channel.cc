@@ -116,8 +116,8 @@ Result<std::unique_ptr<RingChannel>> local_accept(UniqueFd socket) {
   if (!fds) return std::move(fds.error());
   // sanitize start
   if (fds->size() != 3)
-    return make_error(Errc::kPeerBroken, "local handshake carried " +
-                                             std::to_string(fds->size()) + " fds instead of 3");
+    return make_error(Errc::kPeerBroken, "local handshake carried " + std::to_string(fds->size()) +
+                                             " fds instead of 3");
   if (untrusted_hello.magic != proto::kMagic || untrusted_hello.reserved != 0)
     return make_error(Errc::kPeerBroken, "local handshake has a bad magic or reserved field");
   if (untrusted_hello.version < proto::kVersionMin)

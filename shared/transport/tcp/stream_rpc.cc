@@ -14,8 +14,12 @@ namespace {
 
 Result<void> write_frame(int fd, proto::FrameKind kind, const void* slot, size_t slot_len,
                          std::span<const std::byte> payload) {
-  proto::FrameHeader h{proto::kMagic, proto::kVersionMax, static_cast<uint8_t>(kind), 0,
-                       static_cast<uint32_t>(payload.size()), 0};
+  proto::FrameHeader h{proto::kMagic,
+                       proto::kVersionMax,
+                       static_cast<uint8_t>(kind),
+                       0,
+                       static_cast<uint32_t>(payload.size()),
+                       0};
   // Gathered so header, slot and payload leave in one segment when they fit, with no copy.
   iovec iov[3] = {{&h, sizeof(h)},
                   {const_cast<void*>(slot), slot_len},
@@ -73,7 +77,8 @@ Result<rpc::Reply> StreamClient::call(const rpc::Call& c) {
   proto::ResponseSlot r;
   RINGBOX_TRY(read_all(fd_.get(), &r, sizeof(r)));
   if (r.id != s.id || r.out_len != h->payload_len || r.out_len > c.out.size())
-    return make_error(Errc::kPeerBroken, "TCP response does not match request " + std::to_string(s.id));
+    return make_error(Errc::kPeerBroken,
+                      "TCP response does not match request " + std::to_string(s.id));
   RINGBOX_TRY(read_all(fd_.get(), c.out.data(), r.out_len));
   return rpc::Reply{r.status, r.out_len, {r.val[0], r.val[1]}};
 }

@@ -64,7 +64,8 @@ Result<UniqueFd> tcp_listen(const HostPort& hp) {
   ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&*addr), sizeof(*addr)) != 0)
     return sys_error("bind TCP " + hp.host + ":" + std::to_string(hp.port));
-  if (::listen(fd.get(), 16) != 0) return sys_error("listen on TCP port " + std::to_string(hp.port));
+  if (::listen(fd.get(), 16) != 0)
+    return sys_error("listen on TCP port " + std::to_string(hp.port));
   return fd;
 }
 
@@ -93,7 +94,8 @@ Result<void> write_all(int fd, const void* buf, size_t len) {
     ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (errno == EPIPE || errno == ECONNRESET) return make_error(Errc::kPeerGone, "peer closed the TCP connection");
+      if (errno == EPIPE || errno == ECONNRESET)
+        return make_error(Errc::kPeerGone, "peer closed the TCP connection");
       return sys_error("send on TCP connection");
     }
     p += n;

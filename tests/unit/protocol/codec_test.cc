@@ -121,8 +121,7 @@ TEST_CASE("open flags decode only sensible combinations", "[codec]") {
   CHECK(decode_open_flags(kOpenRead | kOpenDirectory));
   for (uint64_t bad : {uint64_t{0}, uint64_t{kOpenCreate}, uint64_t{kOpenRead | kOpenTruncate},
                        uint64_t{kOpenRead | kOpenAppend}, uint64_t{kOpenWrite | kOpenExclusive},
-                       uint64_t{kOpenWrite | kOpenDirectory}, uint64_t{1} << 7,
-                       ~uint64_t{0}}) {
+                       uint64_t{kOpenWrite | kOpenDirectory}, uint64_t{1} << 7, ~uint64_t{0}}) {
     CAPTURE(bad);
     auto d = decode_open_flags(bad);
     REQUIRE_FALSE(d);
@@ -283,9 +282,9 @@ TEST_CASE("errno and wire errors map both ways", "[codec]") {
   CHECK(wire_error_from_errno(EMFILE) == WireError::kMFile);
   CHECK(wire_error_from_errno(EDQUOT) == WireError::kNoSpc);
   CHECK(wire_error_from_errno(ETXTBSY) == WireError::kIo);  // no wire value: generic
-  for (int e : {EPERM, ENOENT, EIO, EBADF, EAGAIN, ENOMEM, EACCES, EEXIST, EXDEV, ENOTDIR, EISDIR,
-                EINVAL, EMFILE, EFBIG, ENOSPC, EROFS, ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP,
-                EPROTO, EOVERFLOW}) {
+  for (int e : {EPERM,        ENOENT,  EIO,       EBADF,  EAGAIN, ENOMEM,   EACCES, EEXIST,
+                EXDEV,        ENOTDIR, EISDIR,    EINVAL, EMFILE, EFBIG,    ENOSPC, EROFS,
+                ENAMETOOLONG, ENOSYS,  ENOTEMPTY, ELOOP,  EPROTO, EOVERFLOW}) {
     CAPTURE(e);
     CHECK(errno_from_wire_status(wire_status(wire_error_from_errno(e))) == e);
   }

@@ -31,8 +31,7 @@ TEST_CASE("a guest request index that jumps past the ring breaks the ring for go
   }
 }
 
-TEST_CASE("a full ring's worth of requests is fine, one more is a broken peer",
-          "[ring][hostile]") {
+TEST_CASE("a full ring's worth of requests is fine, one more is a broken peer", "[ring][hostile]") {
   const ring::Geometry g{2, 16};
   test::PrivateRegion region(g);
   REQUIRE(ring::FrontendRing::create(region.bytes(), g));

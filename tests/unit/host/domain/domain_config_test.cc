@@ -30,8 +30,10 @@ struct TempFile {
 // 1) on `encoded` and returns the argv it would give the agent, one argument per line.
 std::string decode_with_guest_init(const std::string& encoded) {
   TempFile out("");
-  std::string cmd = "sh -c '. " RINGBOX_SOURCE_DIR "/kernel-image/guest-init.sh && "
-                    "decode_agent_args \"$1\" \"$2\"' sh '" + encoded + "' " + out.path;
+  std::string cmd = "sh -c '. " RINGBOX_SOURCE_DIR
+                    "/kernel-image/guest-init.sh && "
+                    "decode_agent_args \"$1\" \"$2\"' sh '" +
+                    encoded + "' " + out.path;
   REQUIRE(std::system(cmd.c_str()) == 0);
   std::ifstream in(out.path);
   std::stringstream ss;
@@ -67,8 +69,8 @@ TEST_CASE("agent arguments encode as guest-init.sh documents", "[domain][config]
 }
 
 TEST_CASE("the guest's own decoder gives back every argument unchanged", "[domain][config]") {
-  std::vector<std::string> args = {"--transport", "xen", "--ping", "5", "a b,c", "q'uote",
-                                   "x=y", "", "--"};
+  std::vector<std::string> args = {"--transport", "xen", "--ping", "5", "a b,c",
+                                   "q'uote",      "x=y", "",       "--"};
   auto enc = encode_agent_args(args);
   REQUIRE(enc);
   std::string expected;
@@ -130,7 +132,9 @@ TEST_CASE("the default domain name is valid and differs per call", "[domain][con
 }
 
 TEST_CASE("a config with readable files and sane sizes validates", "[domain][config]") {
-  TempFile kernel("\x7f" "ELF....");
+  TempFile kernel(
+      "\x7f"
+      "ELF....");
   TempFile ramdisk("070701");
   DomainConfig c = config_with_files(kernel, ramdisk);
   CHECK(validate_domain_config(c));
@@ -139,7 +143,9 @@ TEST_CASE("a config with readable files and sane sizes validates", "[domain][con
 }
 
 TEST_CASE("memory and vCPU counts out of range are refused", "[domain][config]") {
-  TempFile kernel("\x7f" "ELF");
+  TempFile kernel(
+      "\x7f"
+      "ELF");
   TempFile ramdisk("x");
   DomainConfig c = config_with_files(kernel, ramdisk);
   c.memory_mib = kMinMemoryMib - 1;
@@ -154,7 +160,9 @@ TEST_CASE("memory and vCPU counts out of range are refused", "[domain][config]")
 }
 
 TEST_CASE("a missing, empty or non-regular kernel or ramdisk is refused", "[domain][config]") {
-  TempFile kernel("\x7f" "ELF");
+  TempFile kernel(
+      "\x7f"
+      "ELF");
   TempFile empty("");
   DomainConfig c = config_with_files(kernel, kernel);
   c.ramdisk = "/nonexistent/ringbox-initrd";

@@ -38,8 +38,7 @@ TEST_CASE("reaper messages round-trip", "[domain][reaper]") {
   CHECK(err->error == "no xenstored here");
 }
 
-TEST_CASE("domain ids outside the guest range and sloppy numbers are refused",
-          "[domain][reaper]") {
+TEST_CASE("domain ids outside the guest range and sloppy numbers are refused", "[domain][reaper]") {
   CHECK_FALSE(parse_owner_message("domid 0"));
   CHECK_FALSE(parse_owner_message("domid 32752"));  // DOMID_FIRST_RESERVED
   CHECK_FALSE(parse_owner_message("domid 017"));

@@ -14,7 +14,9 @@ using namespace ringbox;
 using namespace ringbox::host::domain;
 
 namespace {
-bool on_xen_dom0() { return ::access("/proc/xen/capabilities", F_OK) == 0; }
+bool on_xen_dom0() {
+  return ::access("/proc/xen/capabilities", F_OK) == 0;
+}
 }  // namespace
 
 TEST_CASE("a reaper that cannot reach Xen reports why and the owner fails cleanly",
@@ -30,8 +32,7 @@ TEST_CASE("a reaper that cannot reach Xen reports why and the owner fails cleanl
   CHECK(r.error().message().find("libxl_ctx_alloc failed") != std::string::npos);
 }
 
-TEST_CASE("a reaper whose program cannot be run is reported, not waited for",
-          "[domain][reaper]") {
+TEST_CASE("a reaper whose program cannot be run is reported, not waited for", "[domain][reaper]") {
   auto r = DomainReaper::spawn({"7d3c0f8e-1b2a-4c5d-9e8f-0a1b2c3d4e5f", "test-domain"},
                                "/nonexistent/ringbox-host");
   REQUIRE_FALSE(r);

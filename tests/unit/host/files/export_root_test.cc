@@ -20,7 +20,9 @@ namespace {
 void make_symlink(const std::string& target, const std::string& at) {
   REQUIRE(::symlink(target.c_str(), at.c_str()) == 0);
 }
-int err_of(const Error& e) { return e.sys_errno; }
+int err_of(const Error& e) {
+  return e.sys_errno;
+}
 }  // namespace
 
 TEST_CASE("an export that is missing or not a directory is refused with its name",

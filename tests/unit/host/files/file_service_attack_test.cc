@@ -77,8 +77,8 @@ TEST_CASE("symlinks pointing out of the export are never followed, for any opcod
   const std::string before = TempTree::snapshot(t.sentinel_dir);
   auto s = service(t, Policy::read_write());
   Driver d(*s);
-  for (const char* p : {"out/rel/passwd", "out/abs/passwd", "out/file", "out/magic/etc/passwd",
-                        "out/rel/dir/x"}) {
+  for (const char* p :
+       {"out/rel/passwd", "out/abs/passwd", "out/file", "out/magic/etc/passwd", "out/rel/dir/x"}) {
     CAPTURE(p);
     CHECK(d.open(p, proto::kOpenRead).status == status_of(WireError::kXDev));
     CHECK(d.open(p, proto::kOpenWrite | proto::kOpenTruncate).status ==
@@ -137,8 +137,7 @@ TEST_CASE("the policy is checked where a symlink really leads, not where it sits
         status_of(WireError::kAcces));
   CHECK(d.call(Opcode::kTruncate, "out/to-input", {0, 0, 0, 0}).status ==
         status_of(WireError::kAcces));
-  CHECK(d.putfile("out/to-in-dir/a.txt", 0, "pwned", true).status ==
-        status_of(WireError::kAcces));
+  CHECK(d.putfile("out/to-in-dir/a.txt", 0, "pwned", true).status == status_of(WireError::kAcces));
   CHECK(d.call(Opcode::kUnlink, "out/to-in-dir/a.txt").status == status_of(WireError::kAcces));
   CHECK(d.two_paths(Opcode::kRename, "out/to-in-dir/a.txt", "out/stolen").status ==
         status_of(WireError::kAcces));
@@ -147,8 +146,7 @@ TEST_CASE("the policy is checked where a symlink really leads, not where it sits
   CHECK(TempTree::list(t.ex("in")) == std::vector<std::string>{"a.txt", "sub"});
 }
 
-TEST_CASE("the policy refuses reads and writes it does not grant with kAcces",
-          "[files][attack]") {
+TEST_CASE("the policy refuses reads and writes it does not grant with kAcces", "[files][attack]") {
   TempTree t;
   auto s = service(t, in_out_policy());
   Driver d(*s);
@@ -199,8 +197,7 @@ TEST_CASE("a directory swapped for an escaping symlink between calls is refused"
   CHECK(TempTree::snapshot(t.sentinel_dir) == before);
 }
 
-TEST_CASE("FIFOs and device nodes in the export are refused without blocking",
-          "[files][attack]") {
+TEST_CASE("FIFOs and device nodes in the export are refused without blocking", "[files][attack]") {
   TempTree t;
   REQUIRE(::mkfifo(t.ex("in/fifo").c_str(), 0666) == 0);
   auto s = service(t, Policy::read_write());
@@ -208,8 +205,7 @@ TEST_CASE("FIFOs and device nodes in the export are refused without blocking",
   CHECK(d.open("in/fifo", proto::kOpenRead).status == status_of(WireError::kAcces));
   CHECK(d.open("in/fifo", proto::kOpenWrite).status == status_of(WireError::kAcces));
   CHECK(d.getfile("in/fifo", 0).status == status_of(WireError::kAcces));
-  CHECK(d.call(Opcode::kTruncate, "in/fifo", {0, 0, 0, 0}).status ==
-        status_of(WireError::kAcces));
+  CHECK(d.call(Opcode::kTruncate, "in/fifo", {0, 0, 0, 0}).status == status_of(WireError::kAcces));
   CHECK(d.call(Opcode::kLstat, "in/fifo").status == 0);  // metadata is fine
 }
 
@@ -223,8 +219,8 @@ TEST_CASE("forged, stale and closed handles are kBadF and never reach another fi
   REQUIRE(d.close(a.val[0]).status == 0);
   auto b = d.open("in/sub/b.txt", proto::kOpenRead | proto::kOpenWrite);  // reuses the slot
   REQUIRE(b.status == 0);
-  for (uint64_t h : {a.val[0], uint64_t{0}, uint64_t{1}, b.val[0] + 1, b.val[0] ^ (uint64_t{1} << 40),
-                     ~uint64_t{0}, b.val[0] & 0xffffffffu}) {
+  for (uint64_t h : {a.val[0], uint64_t{0}, uint64_t{1}, b.val[0] + 1,
+                     b.val[0] ^ (uint64_t{1} << 40), ~uint64_t{0}, b.val[0] & 0xffffffffu}) {
     CAPTURE(h);
     CHECK(d.pread(h, 0, 10).status == status_of(WireError::kBadF));
     CHECK(d.pwrite(h, 0, "x").status == status_of(WireError::kBadF));
@@ -267,8 +263,7 @@ TEST_CASE("oversized and out-of-range lengths are refused", "[files][attack]") {
   // Putfile's path length beyond the payload, zero, or huge.
   for (uint64_t bad : {uint64_t{0}, uint64_t{100}, uint64_t{5000}, ~uint64_t{0}}) {
     CAPTURE(bad);
-    CHECK(d.call(Opcode::kPutfile, "out/x", {bad, 0, 0, 0}).status ==
-          status_of(WireError::kInval));
+    CHECK(d.call(Opcode::kPutfile, "out/x", {bad, 0, 0, 0}).status == status_of(WireError::kInval));
   }
   // Rename/symlink split lengths that do not split the payload.
   for (uint64_t bad : {uint64_t{0}, uint64_t{13}, uint64_t{14}, ~uint64_t{0}}) {
@@ -312,8 +307,7 @@ TEST_CASE("flags on opcodes that define none are kProto", "[files][attack]") {
   Driver d(*s);
   CHECK(d.call(Opcode::kStat, "in/a.txt", {}, 1).status == status_of(WireError::kProto));
   CHECK(d.call(Opcode::kUnlink, "in/a.txt", {}, 0x8000).status == status_of(WireError::kProto));
-  CHECK(d.call(Opcode::kPutfile, "out/x", {5, 0, 0, 0}, 2).status ==
-        status_of(WireError::kProto));
+  CHECK(d.call(Opcode::kPutfile, "out/x", {5, 0, 0, 0}, 2).status == status_of(WireError::kProto));
   CHECK(TempTree::exists(t.ex("in/a.txt")));
 }
 
@@ -382,13 +376,12 @@ TEST_CASE("a guest file made too large is kFBig, and the host survives", "[files
   CHECK(tr.status == status_of(WireError::kFBig));
 }
 
-TEST_CASE("garbage readdir cookies give an error or a position, nothing worse",
-          "[files][attack]") {
+TEST_CASE("garbage readdir cookies give an error or a position, nothing worse", "[files][attack]") {
   TempTree t;
   auto s = service(t, Policy::read_write());
   Driver d(*s);
-  for (uint64_t cookie : {uint64_t{1}, uint64_t{12345}, uint64_t{INT64_MAX}, uint64_t{INT64_MAX} + 1,
-                          ~uint64_t{0}, uint64_t{0x7fffffff}}) {
+  for (uint64_t cookie : {uint64_t{1}, uint64_t{12345}, uint64_t{INT64_MAX},
+                          uint64_t{INT64_MAX} + 1, ~uint64_t{0}, uint64_t{0x7fffffff}}) {
     CAPTURE(cookie);
     auto r = d.call(Opcode::kReaddir, "in", {cookie, 0, 0, 0});
     CHECK((r.status == 0 || r.status == status_of(WireError::kInval)));

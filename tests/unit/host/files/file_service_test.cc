@@ -137,8 +137,7 @@ TEST_CASE("a read-only handle cannot write and a write-only handle cannot read",
   auto ro = d.open("in/a.txt", proto::kOpenRead);
   REQUIRE(ro.status == 0);
   CHECK(d.pwrite(ro.val[0], 0, "x").status == status_of(WireError::kBadF));
-  CHECK(d.call(Opcode::kFtruncate, {}, {ro.val[0], 0, 0, 0}).status ==
-        status_of(WireError::kBadF));
+  CHECK(d.call(Opcode::kFtruncate, {}, {ro.val[0], 0, 0, 0}).status == status_of(WireError::kBadF));
   auto wo = d.open("in/a.txt", proto::kOpenWrite);
   REQUIRE(wo.status == 0);
   CHECK(d.pread(wo.val[0], 0, 1).status == status_of(WireError::kBadF));
@@ -249,8 +248,7 @@ TEST_CASE("symlink and readlink round-trip a link inside the export", "[files][s
   CHECK(d.call(Opcode::kReadlink, "out/link").status == status_of(WireError::kOverflow));
 }
 
-TEST_CASE("getfile streams a large file chunk by chunk with its total size",
-          "[files][service]") {
+TEST_CASE("getfile streams a large file chunk by chunk with its total size", "[files][service]") {
   TempTree t;
   std::string big(300000, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + (i * 7) % 26);

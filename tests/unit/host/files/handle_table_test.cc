@@ -45,9 +45,9 @@ TEST_CASE("forged handles find nothing", "[files][handles]") {
   auto h = t.insert(file_named("a"));
   REQUIRE(h);
   const uint64_t low = *h & 0xffffffffu;
-  for (uint64_t forged : {uint64_t{0}, uint64_t{1}, low, *h + 1, *h ^ (uint64_t{1} << 32),
-                          (uint64_t{1} << 32) | 9, ~uint64_t{0}, (*h & ~uint64_t{0xffffffff}) | 8,
-                          (*h & ~uint64_t{0xffffffff}) | 100000}) {
+  for (uint64_t forged :
+       {uint64_t{0}, uint64_t{1}, low, *h + 1, *h ^ (uint64_t{1} << 32), (uint64_t{1} << 32) | 9,
+        ~uint64_t{0}, (*h & ~uint64_t{0xffffffff}) | 8, (*h & ~uint64_t{0xffffffff}) | 100000}) {
     CAPTURE(forged);
     if (forged == *h) continue;
     CHECK_FALSE(t.get(forged));
@@ -79,8 +79,7 @@ TEST_CASE("clear drops every open file and invalidates every handle", "[files][h
   CHECK(watch.expired());
 }
 
-TEST_CASE("a file in use survives a concurrent close until its user lets go",
-          "[files][handles]") {
+TEST_CASE("a file in use survives a concurrent close until its user lets go", "[files][handles]") {
   HandleTable t(2);
   auto h = t.insert(file_named("busy"));
   REQUIRE(h);

@@ -37,8 +37,7 @@ TEST_CASE("the default policy reads everything and writes nothing", "[files][pol
   CHECK_FALSE(none->allows(".", Access::kRead));
 }
 
-TEST_CASE("directories on the way to a rule can be looked up, others cannot",
-          "[files][policy]") {
+TEST_CASE("directories on the way to a rule can be looked up, others cannot", "[files][policy]") {
   auto p = Policy::create({"data/in"}, {"data/out/x"});
   REQUIRE(p);
   CHECK(p->leads_to_readable("."));
@@ -68,8 +67,12 @@ TEST_CASE("link text resolves lexically inside the export or not at all", "[file
   CHECK(*resolve_link_text("out/deep", "./x//y/") == "out/deep/x/y");
   CHECK(*resolve_link_text(".", "a") == "a");
   CHECK(*resolve_link_text("a", "..") == ".");
-  for (auto [dir, target] : {std::pair{"out", "../../etc"}, {".", ".."}, {"a/b", "../../.."},
-                             {"out", "/etc/passwd"}, {"out", "/proc/self/root"}, {"out", ""}}) {
+  for (auto [dir, target] : {std::pair{"out", "../../etc"},
+                             {".", ".."},
+                             {"a/b", "../../.."},
+                             {"out", "/etc/passwd"},
+                             {"out", "/proc/self/root"},
+                             {"out", ""}}) {
     CAPTURE(dir, target);
     auto r = resolve_link_text(dir, target);
     REQUIRE_FALSE(r);

@@ -88,6 +88,8 @@ class Driver {
 };
 
 // The status a call returns for a wire error, for readable CHECKs.
-inline int32_t status_of(proto::WireError e) { return -static_cast<int32_t>(e); }
+inline int32_t status_of(proto::WireError e) {
+  return -static_cast<int32_t>(e);
+}
 
 }  // namespace ringbox::test

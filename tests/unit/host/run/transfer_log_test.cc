@@ -38,7 +38,7 @@ struct Call {
   rpc::Request req;
   Call(Opcode op, const std::string& payload, uint64_t arg0 = 0, uint16_t flags = 0) {
     shared.resize(payload.size());
-    std::memcpy(shared.data(), payload.data(), payload.size());
+    if (!payload.empty()) std::memcpy(shared.data(), payload.data(), payload.size());
     req.opcode = static_cast<uint16_t>(op);
     req.flags = flags;
     req.arg[0] = arg0;
@@ -113,7 +113,8 @@ TEST_CASE("opens are recorded by intent, directory opens not at all") {
   Call wr(Opcode::kOpen, "out/b", proto::kOpenWrite | proto::kOpenCreate);
   Call dir(Opcode::kOpen, "in", proto::kOpenRead | proto::kOpenDirectory);
   for (Call* c : {&rd, &wr, &dir}) REQUIRE(log.handle(c->req).ok());
-  CHECK(event_lines(log) == std::vector<std::string>{"opened-read\t-\tin/a", "opened-write\t-\tout/b"});
+  CHECK(event_lines(log) ==
+        std::vector<std::string>{"opened-read\t-\tin/a", "opened-write\t-\tout/b"});
   CHECK(log.totals().opened_files == 2);
 }
 
