@@ -174,8 +174,8 @@ int run_job(const RunConfig& cfg) {
   if (!cfg.transfer_log.empty()) {
     auto w = transfers.write(cfg.transfer_log,
                              "ringbox-host run --transport " + cfg.transport + " --mode " +
-                                 std::string(proto::job_mode_name(cfg.spec.mode)) +
-                                 " --export " + cfg.export_dir);
+                                 std::string(proto::job_mode_name(cfg.spec.mode)) + " --export " +
+                                 cfg.export_dir);
     if (!w) log::error(w.error().message());
   }
 

@@ -42,12 +42,12 @@ ParsedRun bad(std::string msg) {
 // half-created domain.
 Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm, int pin_cpu) {
   if (cfg.transport == "local") {
-    for (const char* o : {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args",
-                          "name"})
+    for (const char* o :
+         {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args", "name"})
       if (vm.count(o) && !vm[o].defaulted())
-        return make_error(Errc::kInvalidArgument,
-                          std::string("--") + o + " is for --transport xen (a domain); the "
-                                                  "local transport runs a process");
+        return make_error(Errc::kInvalidArgument, std::string("--") + o +
+                                                      " is for --transport xen (a domain); the "
+                                                      "local transport runs a process");
     return ok();
   }
   if (!cfg.agent_path.empty())
@@ -55,8 +55,7 @@ Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm
                       "--agent is for --transport local; with xen the agent is the one in the "
                       "guest image (--ramdisk)");
   if (vm.count("pin-cpu")) {
-    if (pin_cpu < 0)
-      return make_error(Errc::kInvalidArgument, "--pin-cpu needs a CPU number >= 0");
+    if (pin_cpu < 0) return make_error(Errc::kInvalidArgument, "--pin-cpu needs a CPU number >= 0");
     cfg.domain.pin_cpu = static_cast<uint32_t>(pin_cpu);
   }
   if (vm["accept-timeout-ms"].defaulted()) cfg.accept_timeout_ms = kXenAcceptTimeoutMs;
@@ -121,9 +120,9 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "transfer-log", po::value(&cfg.transfer_log),
       "write what moved between the guest and the export to this file (docs/jobs.md)");
   po::options_description xen_desc("--transport xen: the guest domain (docs/domain-lifecycle.md)");
-  xen_desc.add_options()(
-      "kernel", po::value(&cfg.domain.kernel)->default_value(kDefaultGuestKernel),
-      "guest kernel: the uncompressed ELF vmlinux of the guest image")(
+  xen_desc.add_options()("kernel",
+                         po::value(&cfg.domain.kernel)->default_value(kDefaultGuestKernel),
+                         "guest kernel: the uncompressed ELF vmlinux of the guest image")(
       "ramdisk", po::value(&cfg.domain.ramdisk)->default_value(kDefaultGuestRamdisk),
       "guest initramfs (kernel-image/build-guest-image)")(
       "memory-mib", po::value(&cfg.domain.memory_mib)->default_value(cfg.domain.memory_mib),
@@ -131,8 +130,8 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "vcpus", po::value(&cfg.domain.vcpus)->default_value(cfg.domain.vcpus), "guest vCPUs")(
       "pin-cpu", po::value(&pin_cpu), "pin every guest vCPU to this physical CPU")(
       "kernel-args", po::value(&cfg.domain.kernel_args)->default_value(cfg.domain.kernel_args),
-      "guest kernel arguments (before ringbox.args=)")(
-      "name", po::value(&cfg.domain.name), "domain name (default ringbox-<pid>-<n>)");
+      "guest kernel arguments (before ringbox.args=)")("name", po::value(&cfg.domain.name),
+                                                       "domain name (default ringbox-<pid>-<n>)");
   desc.add(xen_desc);
   po::variables_map vm;
   try {

@@ -28,13 +28,14 @@ struct RunConfig {
   std::string stdout_path = "_condor_stdout";
   std::string stderr_path = "_condor_stderr";
   uint64_t max_output_bytes = 0;  // per stream; 0 = the JobSession default
-  std::string transfer_log;  // empty: none; else what moved between guest and export
+  std::string transfer_log;       // empty: none; else what moved between guest and export
+  uint64_t cache_max_mb = 0;      // lazy-file cache limit passed to the agent; 0 = its free space
   // local transport
   std::string agent_path;  // empty: ringbox-agent beside this ringbox-host
   // xen transport: the domain (kernel, ramdisk, memory, vCPUs, pinning, name, kernel
   // arguments); agent_args are filled by the launcher. Checked at parse time.
   domain::DomainConfig domain;
-  uint64_t cache_max_mb = 0;
+  // both
   int accept_timeout_ms = 30000;  // xen: 60000 unless given (a domain boots first)
   int workers = 4;
   int spin_us = 50;

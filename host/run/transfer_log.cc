@@ -16,7 +16,9 @@ using proto::Opcode;
 constexpr uint64_t kWriteIntent =
     proto::kOpenWrite | proto::kOpenCreate | proto::kOpenTruncate | proto::kOpenAppend;
 
-bool is(uint16_t raw, Opcode op) { return raw == static_cast<uint16_t>(op); }
+bool is(uint16_t raw, Opcode op) {
+  return raw == static_cast<uint16_t>(op);
+}
 
 // Paths come from the guest: anything but printable ASCII is written as \xNN, so a name can
 // neither break a line nor send escape sequences to a terminal that shows the log.
@@ -129,8 +131,8 @@ std::string TransferLog::summary() const {
     s += "; remote I/O on " + plural(t.opened_files, "file") + ": read " +
          human_bytes(t.read_bytes) + " in " + plural(t.read_calls, "call") + ", wrote " +
          human_bytes(t.write_bytes) + " in " + plural(t.write_calls, "call");
-  s += "; returned " + plural(t.returned_files, "file") + " (" + human_bytes(t.returned_bytes) +
-       ")";
+  s +=
+      "; returned " + plural(t.returned_files, "file") + " (" + human_bytes(t.returned_bytes) + ")";
   return s;
 }
 

@@ -9,13 +9,13 @@
 # 1-3. eager, remote-io, lazy-file: the same job (JOB_MAIN) checksums every input, counts
 #      words, copies the binary and writes 20 small outputs, and probes what it must not
 #      reach. Checked on the export side against dom0's own computation: out/sums.txt equals
-#      dom0's sha256sum of the inputs, out/many.sums each small file's, the word counts, the copied
-#      binary byte-identical (sha256 and cmp), all 20 small outputs. The private file gives
-#      EACCES (eager: it was not declared, so it does not exist in the guest); "..", and the
-#      absolute and relative symlinks pointing outside never yield the outside file. The job
-#      saw only "lo" and ran as uid 65534. The transfer log shows what moved: lazy-file
-#      fetched exactly the 1,007 files the job read (not the untouched one, not the private
-#      one), eager the declared inputs, remote-io nothing whole (remote reads only).
+#      dom0's sha256sum of the inputs, out/many.sums each small file's, the word counts; the
+#      copied binary is byte-identical (sha256 and cmp), all 20 small outputs are there. The
+#      private file gives EACCES (eager: it was not declared, so it does not exist in the
+#      guest); "..", and the absolute and relative symlinks pointing outside never yield the
+#      outside file. The job saw only "lo" and ran as uid 65534. The transfer log shows what
+#      moved: lazy-file fetched exactly the 1,007 files the job read (not the untouched one,
+#      not the private one), eager the declared inputs, remote-io nothing whole.
 # 4.   lazy-file, --cache-max-mb below the LARGE file: the job reads it (served remotely; the
 #      agent says so), cannot open it for writing (ENOSPC), writes outputs and SIGKILLs
 #      itself: status 137, nothing of its writes on the export, no temporary upload file.
@@ -27,6 +27,10 @@
 #
 # Guest memory JOB_MEMORY_MIB (384): the guest's /run tmpfs (half of it) holds the lazy-file
 # cache and the eager inputs, and must hold LARGE + MEDIUM + 8 MiB of other inputs.
+#
+# Time: about 100 s on an idle 2-core host, 200-235 s when other QEMUs and compiles share it
+# (every ring round trip waits for the host to schedule a virtual CPU); run it by hand with
+# `scripts/nested/run-scenario job-modes --timeout 400` on a busy machine.
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-data.sh
