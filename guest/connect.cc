@@ -1,5 +1,7 @@
 #include "guest/connect.h"
 
+#include <cstdlib>
+
 #include "shared/rpc/ring_client.h"
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
@@ -7,6 +9,23 @@
 #include "shared/transport/xen/xen_channel.h"
 
 namespace ringbox::guest {
+namespace {
+
+// The host's connection token for this agent (ringbox_proto.h, kStreamTokenBytes), taken out
+// of the environment so that nothing the agent starts inherits it.
+Result<std::string> take_connect_token() {
+  const char* t = std::getenv(proto::kConnectTokenEnv);
+  if (t == nullptr) return std::string();
+  std::string token(t);
+  ::unsetenv(proto::kConnectTokenEnv);
+  if (token.size() != proto::kStreamTokenBytes)
+    return make_error(Errc::kInvalidArgument,
+                      std::string(proto::kConnectTokenEnv) + " must hold exactly " +
+                          std::to_string(proto::kStreamTokenBytes) + " bytes");
+  return token;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
   std::unique_ptr<rpc::Client> client;
@@ -19,9 +38,16 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
   } else if (cfg.transport == "tcp") {
     auto hp = transport::parse_host_port(cfg.address);
     if (!hp) return std::move(hp.error());
-    auto fd = transport::tcp_connect(*hp);
-    if (!fd) return std::move(fd.error());
-    client = std::make_unique<transport::StreamClient>(std::move(*fd));
+    auto token = take_connect_token();
+    if (!token) return std::move(token.error());
+    auto dial = [hp = *hp, token = *token]() -> Result<UniqueFd> {
+      auto fd = transport::tcp_connect(hp);
+      if (!fd) return fd;
+      if (!token.empty()) RINGBOX_TRY(transport::write_all(fd->get(), token.data(), token.size()));
+      return fd;
+    };
+    // A wrong address fails in negotiate_version below, the pool's first dial.
+    client = std::make_unique<transport::StreamClient>(dial, kMaxTcpConnections);
   } else if (cfg.transport == "xen") {
     transport::XenConnectOptions xen{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms};
     auto ch = transport::xen_connect(cfg.geometry, xen);

@@ -19,6 +19,10 @@ struct ConnectConfig {
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
 };
 
+// TCP: the most connections the agent opens (one per concurrent call: FUSE threads, the event
+// poll, the job's output).
+inline constexpr size_t kMaxTcpConnections = 32;
+
 // Connects and negotiates the protocol version (kHello).
 Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg);
 

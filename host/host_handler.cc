@@ -17,4 +17,17 @@ rpc::Reply HostHandler::handle(const rpc::Request& req) {
   return rpc::handle_session_opcode(req);
 }
 
+bool HostHandler::runs_inline(uint16_t opcode) const {
+  using proto::Opcode;
+  switch (static_cast<Opcode>(opcode)) {
+    case Opcode::kWaitEvent:
+    case Opcode::kGetfile:
+    case Opcode::kPutfile:
+    case Opcode::kFsync:
+      return false;
+    default:
+      return true;
+  }
+}
+
 }  // namespace ringbox::host

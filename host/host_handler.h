@@ -22,6 +22,10 @@ class HostHandler final : public rpc::Handler {
   // Also job opcodes (16..20) to `job` (`ringbox-host run`); without one they are kNoSys.
   HostHandler(files::FileService& files, job::JobSession& job) : files_(&files), job_(&job) {}
   rpc::Reply handle(const rpc::Request& req) override;
+  // Everything but the event poll (waits for the host's events), whole-file transfers and
+  // fsync (long disk work) runs on the ring thread: a per-request worker hand-off would cost
+  // more than the metadata or 4 KiB I/O it carries.
+  bool runs_inline(uint16_t opcode) const override;
 
  private:
   files::FileService* files_ = nullptr;

@@ -1,7 +1,7 @@
 #include "host/serve.h"
 
 #include "shared/transport/local/local_channel.h"
-#include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/tcp/stream_server.h"
 #include "shared/transport/tcp/tcp_socket.h"
 #include "shared/transport/xen/xen_channel.h"
 #include "shared/util/log.h"
@@ -27,9 +27,12 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     auto listen_fd = transport::tcp_listen(*hp);
     if (!listen_fd) return std::move(listen_fd.error());
     log::info("waiting for an agent on tcp " + cfg.address);
-    auto conn = transport::tcp_accept(listen_fd->get(), cfg.accept_timeout_ms);
-    if (!conn) return std::move(conn.error());
-    return transport::serve_stream(conn->get(), handler);
+    // Every connection the agent opens, until it closed them all. No token: this is the
+    // benchmark's listener, which answers only the session opcodes (ping, bulk).
+    transport::StreamServerOptions sopts;
+    sopts.first_connection_timeout_ms = cfg.accept_timeout_ms;
+    transport::StreamServer server(std::move(*listen_fd), handler, std::move(sopts));
+    return server.serve();
   }
   if (cfg.transport == "xen") {
     log::info("waiting for the ringbox agent of domain " + std::to_string(cfg.domid));

@@ -25,6 +25,7 @@ void EventWatch::run() {
     rpc::Call c;
     c.opcode = proto::Opcode::kWaitEvent;
     c.arg[0] = kEventPollMs;
+    c.long_poll = true;
     auto r = client_.call(c);
     if (!r) {
       // The connection is gone for good (a transport that can reconnect does so inside

@@ -3,6 +3,8 @@
 //
 //   local  ringbox-agent --job as a child process on this machine, over a memfd ring handed
 //          across a Unix socket in a private temporary directory. Isolates nothing.
+//   tcp    the same child process, its requests over TCP on the loopback instead of a ring:
+//          the network path, for comparing against the ring. Isolates nothing.
 //   xen    a PV domain built with libxl (no NIC, no disk), its agent attaching over granted
 //          pages (launch_xen.cc over host/domain/xen_guest.h).
 //
@@ -14,15 +16,19 @@
 #include <vector>
 
 #include "host/run/run_config.h"
-#include "shared/transport/channel.h"
+#include "shared/rpc/handler.h"
+#include "shared/rpc/ring_server.h"
+#include "shared/rpc/server.h"
 
 namespace ringbox::host::run {
 
 class Guest {
  public:
   virtual ~Guest() = default;
-  // Waits for the guest's agent to connect and returns the channel to serve.
-  virtual Result<std::unique_ptr<transport::RingChannel>> connect(int timeout_ms) = 0;
+  // Waits for the guest's agent to connect and returns the server that answers it through
+  // `handler` (a RingServer with `opts` for the ring transports).
+  virtual Result<std::unique_ptr<rpc::Server>> connect(int timeout_ms, rpc::Handler& handler,
+                                                       const rpc::ServerOptions& opts) = 0;
   // Ends the guest at once (its job with it).
   virtual void kill() = 0;
   // Waits up to timeout_ms for the guest to end by itself, then kills it. Returns a short
@@ -34,7 +40,7 @@ class Guest {
 
 Result<std::unique_ptr<Guest>> launch_guest(const RunConfig& cfg);
 
-// The local transport's launcher (launch_local.cc).
+// The local and tcp transports' launcher (launch_local.cc).
 Result<std::unique_ptr<Guest>> launch_local_guest(const RunConfig& cfg);
 // The xen transport's launcher (launch_xen.cc), and the agent arguments it puts on the guest's
 // kernel command line.

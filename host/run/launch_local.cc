@@ -1,9 +1,13 @@
-// The local transport's Guest: ringbox-agent --job as a child process of ringbox-host, in a
-// private temporary directory:
+// The local and tcp transports' Guest: ringbox-agent --job as a child process of ringbox-host,
+// in a private temporary directory:
 //
 //   <base>/ringbox-run-XXXXXX/  0711: the job (another uid) must walk through to its view
-//     ctl/agent.sock            0700 directory: only root reaches the socket
+//     ctl/agent.sock            0700 directory: only root reaches the socket (local)
 //     agent/                    the agent's --work-dir: view/, cache/, eager/
+//
+// tcp: the agent connects to a listener on 127.0.0.1 (a free port) instead of the socket. Any
+// local user can reach that port, so the listener asks for a fresh random connection token,
+// which the agent gets in its environment (ringbox_proto.h, kStreamTokenBytes).
 //
 // <base> is $TMPDIR, else /dev/shm, else /tmp.
 //
@@ -14,6 +18,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +35,8 @@
 
 #include "host/run/launch.h"
 #include "shared/transport/local/local_channel.h"
+#include "shared/transport/tcp/stream_server.h"
+#include "shared/transport/tcp/tcp_socket.h"
 #include "shared/util/log.h"
 
 extern char** environ;
@@ -61,6 +68,20 @@ std::vector<std::string> mounts_below(const std::string& dir) {
   return out;
 }
 
+// kStreamTokenBytes hex digits from the kernel's random pool.
+Result<std::string> new_connect_token() {
+  unsigned char raw[proto::kStreamTokenBytes / 2];
+  if (::getrandom(raw, sizeof(raw), 0) != static_cast<ssize_t>(sizeof(raw)))
+    return sys_error("draw a random connection token");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string token;
+  for (unsigned char b : raw) {
+    token.push_back(kHex[b >> 4]);
+    token.push_back(kHex[b & 15]);
+  }
+  return token;
+}
+
 int remove_entry(const char* path, const struct stat*, int type, struct FTW*) {
   if (type == FTW_DP)
     ::rmdir(path);
@@ -87,14 +108,31 @@ class LocalGuest final : public Guest {
     if (::chmod(g->dir_.c_str(), 0711) != 0) return sys_error("set the mode of " + g->dir_);
     std::string ctl = g->dir_ + "/ctl";
     if (::mkdir(ctl.c_str(), 0700) != 0) return sys_error("create " + ctl);
-    std::string sock = ctl + "/agent.sock";
-    auto listener = transport::LocalListener::listen(sock);
-    if (!listener) return std::move(listener.error());
-    g->listener_.emplace(std::move(*listener));
+    std::string transport_address;
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    if (cfg.transport == "tcp") {
+      auto listen_fd = transport::tcp_listen({"127.0.0.1", 0});
+      if (!listen_fd) return std::move(listen_fd.error());
+      auto port = transport::tcp_local_port(listen_fd->get());
+      if (!port) return std::move(port.error());
+      auto token = new_connect_token();
+      if (!token) return std::move(token.error());
+      g->tcp_listen_fd_ = std::move(*listen_fd);
+      g->token_ = *token;
+      transport_address = "127.0.0.1:" + std::to_string(*port);
+      env.push_back(std::string(proto::kConnectTokenEnv) + "=" + *token);
+    } else {
+      transport_address = ctl + "/agent.sock";
+      auto listener = transport::LocalListener::listen(transport_address);
+      if (!listener) return std::move(listener.error());
+      g->listener_.emplace(std::move(*listener));
+    }
 
     std::string agent = cfg.agent_path.empty() ? agent_beside_us() : cfg.agent_path;
-    std::vector<std::string> argv = {agent,       "--job", "--transport", "local",
-                                     "--connect", sock,    "--work-dir",  g->dir_ + "/agent"};
+    std::vector<std::string> argv = {agent,         "--job",           "--transport",
+                                     cfg.transport, "--connect",       transport_address,
+                                     "--work-dir",  g->dir_ + "/agent"};
     if (cfg.cache_max_mb > 0) {
       argv.push_back("--cache-max-mb");
       argv.push_back(std::to_string(cfg.cache_max_mb));
@@ -103,9 +141,11 @@ class LocalGuest final : public Guest {
       argv.push_back("--spin-us");
       argv.push_back(std::to_string(cfg.spin_us));
     }
-    std::vector<char*> cargv;
+    std::vector<char*> cargv, cenv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);
+    for (auto& e : env) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
     // Its own process group, so a terminal's ^C reaches only ringbox-host, which turns it into
     // an orderly shutdown; and a clean signal mask (ours blocks the shutdown signals).
     posix_spawnattr_t attr;
@@ -116,7 +156,7 @@ class LocalGuest final : public Guest {
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    int rc = ::posix_spawn(&pid, agent.c_str(), nullptr, &attr, cargv.data(), environ);
+    int rc = ::posix_spawn(&pid, agent.c_str(), nullptr, &attr, cargv.data(), cenv.data());
     posix_spawnattr_destroy(&attr);
     if (rc != 0) return sys_error(rc, "start the agent " + agent + " (see --agent)");
     g->pid_ = pid;
@@ -131,25 +171,22 @@ class LocalGuest final : public Guest {
     cleanup();
   }
 
-  Result<std::unique_ptr<transport::RingChannel>> connect(int timeout_ms) override {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    for (;;) {
-      auto sock = listener_->accept_socket(100);
-      if (sock) {
-        listener_.reset();  // one agent per run: nobody else gets to connect
-        return transport::local_accept(std::move(*sock));
-      }
-      if (sock.error().code != Errc::kTimeout) return std::move(sock.error());
-      int status;
-      if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return make_error(Errc::kPeerGone,
-                          "the agent ended before it connected (" + describe(status) + ")");
-      }
-      if (std::chrono::steady_clock::now() >= deadline)
-        return make_error(Errc::kTimeout,
-                          "the agent did not connect within " + std::to_string(timeout_ms) + " ms");
+  Result<std::unique_ptr<rpc::Server>> connect(int timeout_ms, rpc::Handler& handler,
+                                               const rpc::ServerOptions& opts) override {
+    if (tcp_listen_fd_) {
+      // The agent's connections are accepted (and their token checked) by the server; it
+      // gives up if none comes by the deadline, and returns once the agent closed them all.
+      transport::StreamServerOptions sopts;
+      sopts.token = token_;
+      sopts.first_connection_timeout_ms = timeout_ms;
+      return std::unique_ptr<rpc::Server>(std::make_unique<transport::StreamServer>(
+          std::move(tcp_listen_fd_), handler, std::move(sopts)));
     }
+    auto channel = accept_ring(timeout_ms);
+    if (!channel) return std::move(channel.error());
+    auto server = rpc::RingServer::create(std::move(*channel), handler, opts);
+    if (!server) return std::move(server.error());
+    return std::unique_ptr<rpc::Server>(std::move(*server));
   }
 
   void kill() override {
@@ -191,6 +228,28 @@ class LocalGuest final : public Guest {
 
  private:
   explicit LocalGuest(std::string dir) : dir_(std::move(dir)) {}
+
+  Result<std::unique_ptr<transport::RingChannel>> accept_ring(int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    for (;;) {
+      auto sock = listener_->accept_socket(100);
+      if (sock) {
+        listener_.reset();  // one agent per run: nobody else gets to connect
+        return transport::local_accept(std::move(*sock));
+      }
+      if (sock.error().code != Errc::kTimeout) return std::move(sock.error());
+      int status;
+      if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        last_ = describe(status);
+        return make_error(Errc::kPeerGone, "the agent ended before it connected (" + last_ + ")");
+      }
+      if (std::chrono::steady_clock::now() >= deadline)
+        return make_error(Errc::kTimeout,
+                          "the agent did not connect within " + std::to_string(timeout_ms) + " ms");
+    }
+  }
+
   static std::string describe(int status) {
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status))
@@ -200,7 +259,9 @@ class LocalGuest final : public Guest {
   }
 
   std::string dir_;
-  std::optional<transport::LocalListener> listener_;
+  std::optional<transport::LocalListener> listener_;  // local
+  UniqueFd tcp_listen_fd_;                            // tcp, until connect() hands it over
+  std::string token_;                                 // tcp
   pid_t pid_ = -1;
   std::string last_ = "not started";
 };

@@ -23,8 +23,13 @@ class XenRunGuest final : public Guest {
  public:
   explicit XenRunGuest(std::unique_ptr<domain::XenGuest> guest) : guest_(std::move(guest)) {}
 
-  Result<std::unique_ptr<transport::RingChannel>> connect(int timeout_ms) override {
-    return guest_->connect(timeout_ms);
+  Result<std::unique_ptr<rpc::Server>> connect(int timeout_ms, rpc::Handler& handler,
+                                               const rpc::ServerOptions& opts) override {
+    auto channel = guest_->connect(timeout_ms);
+    if (!channel) return std::move(channel.error());
+    auto server = rpc::RingServer::create(std::move(*channel), handler, opts);
+    if (!server) return std::move(server.error());
+    return std::unique_ptr<rpc::Server>(std::move(*server));
   }
   void kill() override { guest_->kill(); }
   std::string wait(int timeout_ms) override { return guest_->wait(timeout_ms); }

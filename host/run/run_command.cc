@@ -12,7 +12,6 @@
 #include "host/job/job_session.h"
 #include "host/run/launch.h"
 #include "host/run/transfer_log.h"
-#include "shared/rpc/ring_server.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::run {
@@ -127,10 +126,10 @@ int run_job(const RunConfig& cfg) {
     }
   }
 
-  if (cfg.transport == "local")
-    std::cerr
-        << "ringbox-host run: WARNING: --transport local runs the job as an ordinary "
-           "process on this machine and isolates nothing; use --transport xen to sandbox it\n";
+  if (cfg.transport != "xen")
+    std::cerr << "ringbox-host run: WARNING: --transport " << cfg.transport
+              << " runs the job as an ordinary process on this machine and isolates nothing; "
+                 "use --transport xen to sandbox it\n";
   log::info("job: mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + ", export " +
             cfg.export_dir + ", policy " + (*service)->policy().describe());
   auto guest = launch_guest(cfg);
@@ -142,20 +141,12 @@ int run_job(const RunConfig& cfg) {
   Result<void> served;
   {
     SignalWatch watch(**session, **guest, cfg.shutdown_grace_ms);
-    auto channel = (*guest)->connect(cfg.accept_timeout_ms);
-    if (!channel) {
-      log::error("connect to the guest: " + channel.error().message());
-      (*guest)->kill();
-      (*guest)->wait(cfg.guest_exit_wait_ms);
-      (*guest)->cleanup();
-      return kRingboxFailureStatus;
-    }
     rpc::ServerOptions sopts;
     sopts.workers = cfg.workers;
     sopts.spin_us = cfg.spin_us;
-    auto server = rpc::RingServer::create(std::move(*channel), transfers, sopts);
+    auto server = (*guest)->connect(cfg.accept_timeout_ms, transfers, sopts);
     if (!server) {
-      log::error("serve the guest: " + server.error().message());
+      log::error("connect to the guest: " + server.error().message());
       (*guest)->kill();
       (*guest)->wait(cfg.guest_exit_wait_ms);
       (*guest)->cleanup();

@@ -41,13 +41,13 @@ ParsedRun bad(std::string msg) {
 // (kernel and ramdisk readable, memory, name, command line), so a typo is status 2, not a
 // half-created domain.
 Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm, int pin_cpu) {
-  if (cfg.transport == "local") {
+  if (cfg.transport == "local" || cfg.transport == "tcp") {
     for (const char* o :
          {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args", "name"})
       if (vm.count(o) && !vm[o].defaulted())
         return make_error(Errc::kInvalidArgument, std::string("--") + o +
-                                                      " is for --transport xen (a domain); the "
-                                                      "local transport runs a process");
+                                                      " is for --transport xen (a domain); the " +
+                                                      cfg.transport + " transport runs a process");
     return ok();
   }
   if (!cfg.agent_path.empty())
@@ -88,8 +88,10 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "usage: ringbox-host run --mode M --export DIR [options] -- CMD ARGS...");
   desc.add_options()("help,h", "show this help")(
       "transport", po::value(&cfg.transport)->default_value("local"),
-      "local: the agent as a process on this machine (isolates nothing); xen: a PV domain")(
-      "mode", po::value(&mode)->required(), "remote-io | lazy-file | eager (docs/modes.md)")(
+      "local: the agent as a process on this machine (isolates nothing); tcp: the same, over "
+      "TCP on the loopback instead of a ring (the network path, for comparison); xen: a PV "
+      "domain")("mode", po::value(&mode)->required(),
+                "remote-io | lazy-file | eager (docs/modes.md)")(
       "export", po::value(&cfg.export_dir)->required(), "the job's files on this side")(
       "input", po::value(&cfg.spec.inputs), "a declared input, relative to --export (repeat)")(
       "output", po::value(&cfg.spec.outputs), "a declared output, relative to --export (repeat)")(
@@ -106,7 +108,7 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "max-output-mb", po::value(&cfg.max_output_bytes)->default_value(0),
       "limit on each of stdout and stderr in MiB (0 = 1024)")(
       "agent", po::value(&cfg.agent_path),
-      "local: the ringbox-agent binary (default: beside this one)")(
+      "local, tcp: the ringbox-agent binary (default: beside this one)")(
       "cache-max-mb", po::value(&cfg.cache_max_mb)->default_value(0),
       "lazy-file: the guest's cache limit in MiB (0 = its free space)")(
       "workers", po::value(&cfg.workers)->default_value(cfg.workers),
@@ -148,8 +150,8 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
     return bad(std::string(e.what()));
   }
 
-  if (cfg.transport != "local" && cfg.transport != "xen")
-    return bad("unknown transport '" + cfg.transport + "' (use local or xen)");
+  if (cfg.transport != "local" && cfg.transport != "tcp" && cfg.transport != "xen")
+    return bad("unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
   if (!proto::parse_job_mode(mode, cfg.spec.mode))
     return bad("unknown mode '" + mode + "' (use remote-io, lazy-file or eager)");
   if (cfg.spec.mode == proto::JobMode::kAuto || cfg.spec.mode == proto::JobMode::kNode)

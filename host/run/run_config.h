@@ -1,6 +1,6 @@
 // `ringbox-host run`: the options of one job run, and their parsing.
 //
-//   ringbox-host run --transport local|xen --mode M --export DIR [--input P]... [--output P]...
+//   ringbox-host run --transport local|tcp|xen --mode M --export DIR [--input P]... [--output P]...
 //       [--readable P]... [--writable P]... [--stdout F] [--stderr F] [--root]
 //       [--transfer-log F] [xen: --kernel K --ramdisk R --memory-mib M --vcpus N --pin-cpu C
 //       --kernel-args S --name N] -- CMD ARGS...
@@ -30,7 +30,7 @@ struct RunConfig {
   uint64_t max_output_bytes = 0;  // per stream; 0 = the JobSession default
   std::string transfer_log;       // empty: none; else what moved between guest and export
   uint64_t cache_max_mb = 0;      // lazy-file cache limit passed to the agent; 0 = its free space
-  // local transport
+  // local and tcp transports
   std::string agent_path;  // empty: ringbox-agent beside this ringbox-host
   // xen transport: the domain (kernel, ramdisk, memory, vCPUs, pinning, name, kernel
   // arguments); agent_args are filled by the launcher. Checked at parse time.

@@ -166,6 +166,14 @@ struct FrameHeader {
 };
 static_assert(sizeof(FrameHeader) == 16);
 inline constexpr uint32_t kMaxStreamPayload = 1u << 20;  // 1 MiB, the TCP path's largest message
+// A client may open several connections to one listener (one call at a time runs on each), and
+// a listener started for one agent (`ringbox-host run --transport tcp`) requires a connection
+// token: exactly kStreamTokenBytes bytes sent first on every connection, before any frame. TCP
+// has no peer credentials, and a loopback port is open to every local user: without the token
+// any of them could read and write the job's export. The host hands the token to the agent
+// out of band (the RINGBOX_CONNECT_TOKEN environment variable, never its command line).
+inline constexpr size_t kStreamTokenBytes = 32;
+inline constexpr char kConnectTokenEnv[] = "RINGBOX_CONNECT_TOKEN";
 
 // ---------------------------------------------------------------------------------------------
 // Opcodes

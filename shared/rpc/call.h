@@ -18,6 +18,10 @@ struct Call {
   std::array<uint64_t, 4> arg{};
   std::span<const std::byte> in;  // request payload
   std::span<std::byte> out;       // response payload lands here; its size is the capacity
+  // The answer may take arbitrarily long (kWaitEvent). A client must not let such a call delay
+  // the others: the ring client never makes its thread the response poller while quick calls
+  // are in flight, the stream client gives it a connection of its own.
+  bool long_poll = false;
 };
 
 struct Reply {

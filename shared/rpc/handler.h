@@ -52,6 +52,10 @@ class Handler {
   // Must not throw; must set out_len <= req.out.size(). Called from one thread unless the
   // server runs workers, then concurrently.
   virtual Reply handle(const Request& req) = 0;
+  // May a server with workers run this opcode on its ring thread? Only for requests that end
+  // in bounded time without waiting on anything the guest controls: while one runs, no other
+  // request of that ring is taken. The default keeps everything on the workers.
+  virtual bool runs_inline(uint16_t /*opcode*/) const { return false; }
 };
 
 // Answers the session opcodes every server shares (kHello, kPing, kHeartbeat, kBulkRead,

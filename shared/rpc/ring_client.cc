@@ -70,6 +70,7 @@ Result<Reply> RingClient::call(const Call& c) {
   Waiter& w = waiters_[idx];
   w.in_use = true;
   w.done = false;
+  w.long_poll = c.long_poll;
   ++w.generation;
   w.in = c.in;
   w.slot = proto::RequestSlot{};
@@ -119,23 +120,45 @@ Result<void> RingClient::wait_for(std::unique_lock<std::mutex>& lk, uint32_t idx
   for (;;) {
     if (w.done) return ok();
     if (broken_) return broken_error_;
-    if (!leader_) {
+    if (!leader_ && !w.long_poll) {
       leader_ = true;
       auto led = lead(lk, idx);
       leader_ = false;
       if (!led) fail_all(led.error());
-      // Hand the poller role to one thread still waiting, or nobody would see its response.
-      for (Waiter& other : waiters_) {
-        if (other.in_use && other.sleeping && !other.done) {
-          other.cv.notify_one();
-          break;
-        }
-      }
+      hand_over_polling();
       continue;
     }
+    if (w.long_poll && !leader_) {
+      if (auto swept = sweep_responses(); !swept) fail_all(swept.error());
+      if (w.done || broken_) continue;
+    }
     w.sleeping = true;
-    w.cv.wait(lk);
+    if (w.long_poll)
+      w.cv.wait_for(lk, std::chrono::milliseconds(kLongPollSweepMs));
+    else
+      w.cv.wait(lk);
     w.sleeping = false;
+  }
+}
+
+// One quick call still waiting must poll next, or nobody would see its response. Long polls
+// sweep by themselves.
+void RingClient::hand_over_polling() {
+  for (Waiter& other : waiters_) {
+    if (other.in_use && other.sleeping && !other.done && !other.long_poll) {
+      other.cv.notify_one();
+      return;
+    }
+  }
+}
+
+Result<void> RingClient::sweep_responses() {
+  proto::ResponseSlot rsp;
+  for (;;) {
+    auto got = ring_.take_response(rsp);
+    if (!got) return std::move(got.error());
+    if (!*got) return ok();
+    RINGBOX_TRY(deliver(rsp));
   }
 }
 
@@ -143,14 +166,8 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
   const Waiter& w = waiters_[idx];
   const auto spin = std::chrono::microseconds(opts_.spin_us);
   auto spin_start = Clock::now();
-  proto::ResponseSlot rsp;
   for (;;) {
-    for (;;) {
-      auto got = ring_.take_response(rsp);
-      if (!got) return std::move(got.error());
-      if (!*got) break;
-      RINGBOX_TRY(deliver(rsp));
-    }
+    RINGBOX_TRY(sweep_responses());
     if (w.done || broken_) return ok();
     if (Clock::now() - spin_start < spin) {
       lk.unlock();  // let other threads publish while we spin
@@ -179,7 +196,10 @@ Result<void> RingClient::deliver(const proto::ResponseSlot& rsp) {
   Waiter& w = waiters_[idx];
   w.rsp = rsp;
   w.done = true;
-  if (w.sleeping) w.cv.notify_one();
+  if (w.sleeping) {
+    ++handoffs_;
+    w.cv.notify_one();
+  }
   return ok();
 }
 
@@ -190,6 +210,11 @@ void RingClient::fail_all(const Error& e) {
   for (Waiter& w : waiters_)
     if (w.sleeping) w.cv.notify_one();
   free_cv_.notify_all();
+}
+
+uint64_t RingClient::handoffs() {
+  std::lock_guard lk(mu_);
+  return handoffs_;
 }
 
 uint32_t RingClient::peak_in_flight() {

@@ -6,6 +6,9 @@
 // (spinning spin_us before it arms rsp_event and sleeps on the doorbell) and hands each
 // response to its waiter; the others sleep on their own condition variable. A lone caller thus
 // polls its own response with no thread hand-off, which is what keeps the round trip short.
+// A long-poll call never takes the poller role (its thread would then sit between every quick
+// response and its caller, one more wake-up per call); it sleeps and sweeps the response ring
+// every kLongPollSweepMs while no other thread polls.
 //
 // The request id is (generation << 32 | waiter index): a response naming a waiter that is not
 // waiting, or an old generation, is a broken peer, and every call fails from then on.
@@ -22,6 +25,8 @@
 #include "shared/transport/channel.h"
 
 namespace ringbox::rpc {
+
+inline constexpr int kLongPollSweepMs = 20;
 
 struct ClientOptions {
   int spin_us = 50;
@@ -42,6 +47,9 @@ class RingClient final : public Client {
   transport::RingChannel& channel() { return *channel_; }
   // Most requests that were in flight at the same moment since creation.
   uint32_t peak_in_flight();
+  // Responses the polling thread handed to another, sleeping caller: each one is a thread
+  // wake-up on the round trip.
+  uint64_t handoffs();
 
  private:
   struct Waiter {
@@ -49,6 +57,7 @@ class RingClient final : public Client {
     bool in_use = false;
     bool done = false;
     bool sleeping = false;
+    bool long_poll = false;
     proto::RequestSlot slot{};
     std::span<const std::byte> in;
     proto::ResponseSlot rsp{};
@@ -60,6 +69,8 @@ class RingClient final : public Client {
   Result<void> wait_for(std::unique_lock<std::mutex>& lk, uint32_t idx);
   Result<void> lead(std::unique_lock<std::mutex>& lk, uint32_t idx);
   Result<void> deliver(const proto::ResponseSlot& rsp);
+  Result<void> sweep_responses();
+  void hand_over_polling();
   void fail_all(const Error& e);
 
   std::unique_ptr<transport::RingChannel> channel_;
@@ -73,6 +84,7 @@ class RingClient final : public Client {
   std::vector<uint32_t> free_waiters_;
   std::condition_variable free_cv_;
   uint32_t peak_in_flight_ = 0;
+  uint64_t handoffs_ = 0;
   bool leader_ = false;
   bool broken_ = false;
   Error broken_error_;

@@ -42,7 +42,7 @@ RingServer::~RingServer() {
 }
 
 ServerStats RingServer::stats() const {
-  return {requests_.load(), malformed_.load(), kicks_.load(), sleeps_.load()};
+  return {requests_.load(), inline_.load(), malformed_.load(), kicks_.load(), sleeps_.load()};
 }
 
 Result<void> RingServer::serve() {
@@ -89,7 +89,9 @@ Result<void> RingServer::serve() {
 
 void RingServer::dispatch(const proto::RequestSlot& slot) {
   ++requests_;
-  if (workers_.empty()) {
+  // slot.opcode is our private copy: whatever it says, run() checks the request in full.
+  if (workers_.empty() || handler_.runs_inline(slot.opcode)) {
+    if (!workers_.empty()) ++inline_;
     respond(slot.id, run(slot));
     return;
   }

@@ -7,7 +7,9 @@
 //
 // Waiting: spin for spin_us after the last request before sleeping, so a busy guest never pays
 // for a doorbell; before sleeping arm req_event and look once more (shared/ring/backend_ring.h).
-// With workers > 0, requests run on a thread pool and responses go out in completion order.
+// With workers > 0, requests the handler marks as quick (Handler::runs_inline) still run on the
+// ring thread, and the rest on a thread pool; responses go out in completion order. A hand-off
+// to a worker is a thread wake-up, which costs more than a quick request itself.
 #pragma once
 
 #include <atomic>
@@ -21,6 +23,7 @@
 
 #include "shared/ring/backend_ring.h"
 #include "shared/rpc/handler.h"
+#include "shared/rpc/server.h"
 #include "shared/transport/channel.h"
 
 namespace ringbox::rpc {
@@ -32,21 +35,21 @@ struct ServerOptions {
 
 struct ServerStats {
   uint64_t requests = 0;
+  uint64_t inline_runs = 0;  // requests answered on the ring thread (no worker hand-off)
   uint64_t malformed = 0;
   uint64_t kicks_sent = 0;
   uint64_t sleeps = 0;
 };
 
-class RingServer {
+class RingServer final : public Server {
  public:
   static Result<std::unique_ptr<RingServer>> create(std::unique_ptr<transport::RingChannel> ch,
                                                     Handler& handler, ServerOptions opts);
-  ~RingServer();
-  // Serves until the peer goes away (returns ok), stop() is called (ok) or the peer breaks the
-  // contract (error).
-  Result<void> serve();
-  // Thread-safe; serve() returns within ~100 ms.
-  void stop() { stopping_ = true; }
+  ~RingServer() override;
+  // The peer breaking the contract is an impossible ring index; a malformed request is only
+  // answered with kProto.
+  Result<void> serve() override;
+  void stop() override { stopping_ = true; }
   ServerStats stats() const;
 
  private:
@@ -63,7 +66,7 @@ class RingServer {
   ServerOptions opts_;
   std::mutex ring_mu_;  // BackendRing is single-threaded; workers share it through this
   std::atomic<bool> stopping_{false};
-  std::atomic<uint64_t> requests_{0}, malformed_{0}, kicks_{0}, sleeps_{0};
+  std::atomic<uint64_t> requests_{0}, inline_{0}, malformed_{0}, kicks_{0}, sleeps_{0};
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -1,6 +1,8 @@
 # Helpers for the local-transport job tests: each test runs the real `ringbox-host run
 # --transport local`, which starts the real `ringbox-agent --job`, which mounts the real FUSE
 # view. Sourced by the test scripts; RINGBOX_BIN names the build's bin directory.
+# RINGBOX_TRANSPORT=tcp runs the same tests over `--transport tcp` (the agent's requests over
+# TCP on the loopback instead of the ring).
 #
 # Every test gets its own directories: $T (on /tmp, a disk file system) holds the export and
 # the job's output files; $RUNTMP (on /dev/shm when there is one, as the guest's tmpfs would
@@ -10,6 +12,7 @@ set -euo pipefail
 
 : "${RINGBOX_BIN:?set RINGBOX_BIN to the bin directory of the build}"
 HOST="$RINGBOX_BIN/ringbox-host"
+TRANSPORT=${RINGBOX_TRANSPORT:-local}
 AGENT="$RINGBOX_BIN/ringbox-agent"
 
 fail() {
@@ -71,10 +74,14 @@ run_job() {
   shift
   rm -f "$OUT" "$ERR" "$HOSTLOG"  # never read a previous run's output
   set +e
-  TMPDIR="$RUNTMP" timeout "${JOB_TIMEOUT:-180}" "$HOST" run --transport local --mode "$mode" \
-    --export "$EXPORT" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG"
+  TMPDIR="$RUNTMP" timeout "${JOB_TIMEOUT:-180}" "$HOST" run --transport "$TRANSPORT" \
+    --mode "$mode" --export "$EXPORT" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG"
   RC=$?
   set -e
+  # Proof the run took the transport asked for (a usage error prints no warning at all).
+  if [ "$RC" -ne 2 ] && ! grep -q -- "--transport $TRANSPORT runs the job" "$HOSTLOG"; then
+    fail "the run did not report --transport $TRANSPORT"
+  fi
 }
 
 # start_job MODE ...: the same in the background; RUN_PID is ringbox-host's own pid (no
@@ -83,7 +90,7 @@ start_job() {
   local mode=$1
   shift
   rm -f "$OUT" "$ERR" "$HOSTLOG"
-  TMPDIR="$RUNTMP" "$HOST" run --transport local --mode "$mode" \
+  TMPDIR="$RUNTMP" "$HOST" run --transport "$TRANSPORT" --mode "$mode" \
     --export "$EXPORT" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG" &
   RUN_PID=$!
 }

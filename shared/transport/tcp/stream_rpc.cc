@@ -1,5 +1,6 @@
 #include "shared/transport/tcp/stream_rpc.h"
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -26,10 +27,16 @@ Result<void> write_frame(int fd, proto::FrameKind kind, const void* slot, size_t
                   {const_cast<std::byte*>(payload.data()), payload.size()}};
   int count = payload.empty() ? 2 : 3;
   size_t total = sizeof(h) + slot_len + payload.size();
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = static_cast<size_t>(count);
   ssize_t n;
   do {
-    n = ::writev(fd, iov, count);
+    // MSG_NOSIGNAL: a peer that went away is an error to report, not a SIGPIPE that kills us.
+    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+    return make_error(Errc::kPeerGone, "peer closed the TCP connection");
   if (n < 0) return sys_error("send frame on TCP connection");
   // A partial write (large payloads): continue from where the kernel stopped.
   size_t sent = static_cast<size_t>(n);
@@ -60,26 +67,74 @@ Result<proto::FrameHeader> read_header(int fd, proto::FrameKind want) {
 
 }  // namespace
 
+StreamClient::StreamClient(UniqueFd fd) : max_connections_(1), open_(1) {
+  idle_.push_back(std::move(fd));
+}
+
+StreamClient::StreamClient(Dialer dial, size_t max_connections)
+    : dial_(std::move(dial)), max_connections_(std::max<size_t>(1, max_connections)) {}
+
+Result<UniqueFd> StreamClient::acquire() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    if (!idle_.empty()) {
+      UniqueFd fd = std::move(idle_.back());
+      idle_.pop_back();
+      return fd;
+    }
+    if (open_ < max_connections_ && dial_) break;
+    if (open_ == 0) return make_error(Errc::kPeerGone, "the TCP connection to the host is gone");
+    idle_cv_.wait(lk);
+  }
+  ++open_;
+  lk.unlock();
+  auto fd = dial_();
+  if (!fd) {
+    lk.lock();
+    --open_;
+    idle_cv_.notify_one();
+  }
+  return fd;
+}
+
+void StreamClient::release(UniqueFd fd, bool healthy) {
+  {
+    std::lock_guard lk(mu_);
+    if (healthy)
+      idle_.push_back(std::move(fd));
+    else
+      --open_;
+  }
+  idle_cv_.notify_one();
+}
+
 Result<rpc::Reply> StreamClient::call(const rpc::Call& c) {
   if (c.in.size() > proto::kMaxStreamPayload || c.out.size() > proto::kMaxStreamPayload)
     return make_error(Errc::kTooLarge, "payload exceeds the TCP transport's message limit");
-  std::lock_guard lk(mu_);
+  auto fd = acquire();
+  if (!fd) return std::move(fd.error());
+  auto r = call_on(fd->get(), c, next_id_++);
+  release(std::move(*fd), r.has_value());
+  return r;
+}
+
+Result<rpc::Reply> StreamClient::call_on(int fd, const rpc::Call& c, uint64_t id) {
   proto::RequestSlot s{};
-  s.id = next_id_++;
+  s.id = id;
   s.opcode = static_cast<uint16_t>(c.opcode);
   s.flags = c.flags;
   s.buf_len = static_cast<uint32_t>(c.out.size());
   s.in_len = static_cast<uint32_t>(c.in.size());
   for (int i = 0; i < 4; ++i) s.arg[i] = c.arg[i];
-  RINGBOX_TRY(write_frame(fd_.get(), proto::FrameKind::kRequest, &s, sizeof(s), c.in));
-  auto h = read_header(fd_.get(), proto::FrameKind::kResponse);
+  RINGBOX_TRY(write_frame(fd, proto::FrameKind::kRequest, &s, sizeof(s), c.in));
+  auto h = read_header(fd, proto::FrameKind::kResponse);
   if (!h) return std::move(h.error());
   proto::ResponseSlot r;
-  RINGBOX_TRY(read_all(fd_.get(), &r, sizeof(r)));
+  RINGBOX_TRY(read_all(fd, &r, sizeof(r)));
   if (r.id != s.id || r.out_len != h->payload_len || r.out_len > c.out.size())
     return make_error(Errc::kPeerBroken,
                       "TCP response does not match request " + std::to_string(s.id));
-  RINGBOX_TRY(read_all(fd_.get(), c.out.data(), r.out_len));
+  RINGBOX_TRY(read_all(fd, c.out.data(), r.out_len));
   return rpc::Reply{r.status, r.out_len, {r.val[0], r.val[1]}};
 }
 

@@ -1,10 +1,13 @@
 // The TCP transport: ringbox messages framed over a stream socket (FrameHeader + slot +
 // payload, see ringbox_proto.h). The network baseline for ringbox-bench, and the shape a
-// networked deployment would have. StreamClient runs one call at a time per connection;
-// StreamServer serves one connection per thread.
+// networked deployment would have. One call at a time runs on a connection: StreamClient opens
+// more connections for concurrent calls, StreamServer (stream_server.h) serves each on its own
+// thread.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -17,14 +20,29 @@ namespace ringbox::transport {
 
 class StreamClient final : public rpc::Client {
  public:
-  explicit StreamClient(UniqueFd fd) : fd_(std::move(fd)) {}
+  // Opens one more connection, ready for frames (connected, token sent).
+  using Dialer = std::function<Result<UniqueFd>()>;
+  // One connection: concurrent calls take turns on it.
+  explicit StreamClient(UniqueFd fd);
+  // Connections dialled on demand, up to max_connections, and kept for the next calls: a call
+  // never waits for another one unless all max_connections are busy. A connection that fails
+  // mid-call is dropped (the call returns the error) and redialled by a later call.
+  StreamClient(Dialer dial, size_t max_connections);
   Result<rpc::Reply> call(const rpc::Call& c) override;
   uint32_t max_payload() const override { return proto::kMaxStreamPayload; }
 
  private:
+  Result<UniqueFd> acquire();
+  void release(UniqueFd fd, bool healthy);
+  Result<rpc::Reply> call_on(int fd, const rpc::Call& c, uint64_t id);
+
+  Dialer dial_;
+  size_t max_connections_;
   std::mutex mu_;
-  UniqueFd fd_;
-  uint64_t next_id_ = 1;
+  std::condition_variable idle_cv_;
+  std::vector<UniqueFd> idle_;
+  size_t open_ = 0;  // idle + busy
+  std::atomic<uint64_t> next_id_{1};
 };
 
 // Serves one connected stream until the peer closes (ok) or breaks the framing (error).

@@ -1,0 +1,172 @@
+// StreamServer and the pooled StreamClient over real loopback TCP.
+#include "shared/transport/tcp/stream_server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/tcp/tcp_socket.h"
+
+using namespace ringbox;
+using proto::Opcode;
+
+namespace {
+
+// kWaitEvent blocks until release(), like the host's event poll.
+class GateHandler final : public rpc::Handler {
+ public:
+  rpc::Reply handle(const rpc::Request& req) override {
+    if (req.opcode == static_cast<uint16_t>(Opcode::kWaitEvent)) {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return released_; });
+      return rpc::Reply{0, 0, {7, 0}};
+    }
+    return rpc::handle_session_opcode(req);
+  }
+  void release() {
+    {
+      std::lock_guard lk(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+struct Listener {
+  UniqueFd fd;
+  uint16_t port = 0;
+};
+
+Listener listen_loopback() {
+  auto l = transport::tcp_listen({"127.0.0.1", 0});
+  REQUIRE(l);
+  auto port = transport::tcp_local_port(l->get());
+  REQUIRE(port);
+  return {std::move(*l), *port};
+}
+
+transport::StreamClient::Dialer dialer(uint16_t port, std::string token) {
+  return [port, token]() -> Result<UniqueFd> {
+    auto fd = transport::tcp_connect({"127.0.0.1", port});
+    if (!fd) return fd;
+    if (!token.empty()) RINGBOX_TRY(transport::write_all(fd->get(), token.data(), token.size()));
+    return fd;
+  };
+}
+
+bool ping_ok(rpc::Client& c, std::byte fill) {
+  std::vector<std::byte> in(1000, fill), out(1000);
+  rpc::Call call;
+  call.opcode = Opcode::kPing;
+  call.in = in;
+  call.out = out;
+  auto r = c.call(call);
+  return r && r->ok() && out == in;
+}
+
+const std::string kToken(proto::kStreamTokenBytes, 'k');
+
+}  // namespace
+
+TEST_CASE("concurrent calls each get a connection and a long poll holds up none of them", "[tcp]") {
+  auto l = listen_loopback();
+  GateHandler h;
+  transport::StreamServer server(std::move(l.fd), h, {});
+  Result<void> served;
+  std::thread serve_thread([&] { served = server.serve(); });
+  {
+    transport::StreamClient client(dialer(l.port, ""), 8);
+    std::atomic<bool> polled{false};
+    std::thread poller([&] {
+      rpc::Call c;
+      c.opcode = Opcode::kWaitEvent;
+      c.long_poll = true;
+      auto r = client.call(c);
+      polled = r && r->ok() && r->val[0] == 7;
+    });
+    std::atomic<int> good{0};
+    std::vector<std::thread> callers;
+    for (int t = 0; t < 4; ++t)
+      callers.emplace_back([&, t] {
+        for (int i = 0; i < 50; ++i)
+          if (ping_ok(client, static_cast<std::byte>(t * 50 + i))) ++good;
+      });
+    for (auto& t : callers) t.join();
+    CHECK(good == 200);
+    CHECK_FALSE(polled.load());
+    h.release();
+    poller.join();
+    CHECK(polled.load());
+  }
+  // The client closed every connection: serve() is done.
+  serve_thread.join();
+  CHECK(served);
+  CHECK(server.connections_served() >= 2);
+  CHECK(server.connections_served() <= 8);
+}
+
+TEST_CASE("a connection without the run's token is closed unserved", "[tcp][hostile]") {
+  auto l = listen_loopback();
+  GateHandler h;
+  transport::StreamServerOptions opts;
+  opts.token = kToken;
+  opts.token_timeout_ms = 2000;
+  transport::StreamServer server(std::move(l.fd), h, opts);
+  Result<void> served;
+  std::thread serve_thread([&] { served = server.serve(); });
+
+  // Wrong token, then a well-formed frame: the server hangs up without answering.
+  auto bad = transport::tcp_connect({"127.0.0.1", l.port});
+  REQUIRE(bad);
+  std::string wrong(proto::kStreamTokenBytes, 'x');
+  REQUIRE(transport::write_all(bad->get(), wrong.data(), wrong.size()));
+  char byte;
+  CHECK(::recv(bad->get(), &byte, 1, 0) == 0);
+  // No token at all: closed when the token time is up.
+  auto silent = transport::tcp_connect({"127.0.0.1", l.port});
+  REQUIRE(silent);
+  CHECK(::recv(silent->get(), &byte, 1, 0) == 0);
+  CHECK(server.connections_served() == 0);
+
+  {
+    transport::StreamClient client(dialer(l.port, kToken), 2);
+    CHECK(rpc::negotiate_version(client));
+    CHECK(ping_ok(client, std::byte{3}));
+  }
+  serve_thread.join();
+  CHECK(served);
+  CHECK(server.connections_served() == 1);
+}
+
+TEST_CASE("a stream server nobody connects to gives up at its deadline", "[tcp]") {
+  auto l = listen_loopback();
+  GateHandler h;
+  transport::StreamServerOptions opts;
+  opts.first_connection_timeout_ms = 200;
+  transport::StreamServer server(std::move(l.fd), h, opts);
+  auto r = server.serve();
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == Errc::kTimeout);
+}
+
+TEST_CASE("a pooled client whose host is gone fails its calls cleanly", "[tcp]") {
+  auto l = listen_loopback();
+  uint16_t port = l.port;
+  l.fd.reset();  // nobody listens any more
+  transport::StreamClient client(dialer(port, ""), 4);
+  rpc::Call c;
+  auto r = client.call(c);
+  REQUIRE_FALSE(r);
+  CHECK_FALSE(ping_ok(client, std::byte{1}));
+}
