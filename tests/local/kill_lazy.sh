@@ -26,7 +26,7 @@ expect_job_gone() {
 
 export_untouched() {
   expect_same "$T/existing.expected" "$EXPORT/existing.txt" "$1: an existing file was replaced"
-  for f in out1 out2 out3 partial; do expect_absent "$EXPORT/$f" "$1: output $f"; done
+  for f in out1 out2 out3 out4 out5 out6 partial; do expect_absent "$EXPORT/$f" "$1: output $f"; done
   expect_clean "$1"
 }
 
@@ -61,11 +61,12 @@ expect_grep "without reporting the job's end" "$HOSTLOG" "ringbox-host says what
 expect_job_gone "$JOB" "agent killed while the job runs"
 export_untouched "agent killed while the job runs"
 
-# 3. The agent is killed in the middle of the write-back. The job writes three 64 MiB outputs
+# 3. The agent is killed in the middle of the write-back. The job writes six 64 MiB outputs
+# (enough uploads that a busy machine cannot finish them all between our look and our kill)
 # and exits; we watch ringbox-host's descriptors for an upload in progress (an unnamed
 # temporary file in the export, or a hidden .ringbox-put name) and kill the agent right then.
 start_job lazy-file -- sh -c '
-  for f in out1 out2 out3; do cat in/pattern > $f; done
+  for f in out1 out2 out3 out4 out5 out6; do cat in/pattern > $f; done
   echo "new contents" > existing.txt
   exit 0'
 caught=""
@@ -89,18 +90,18 @@ wait_job
 expect_rc 125 "agent killed during the write-back"
 # Committed outputs are whole; the rest never appeared.
 committed=0
-for f in out1 out2 out3; do
+for f in out1 out2 out3 out4 out5 out6; do
   if [ -e "$EXPORT/$f" ]; then
     expect_same "$EXPORT/in/pattern" "$EXPORT/$f" "output $f committed before the kill"
     committed=$((committed + 1))
   fi
 done
-[ "$committed" -lt 3 ] || fail "all outputs were committed before the kill: the test did not test"
+[ "$committed" -lt 6 ] || fail "all outputs were committed before the kill: the test did not test"
 if ! cmp -s "$T/existing.expected" "$EXPORT/existing.txt"; then
   printf 'new contents\n' | cmp -s - "$EXPORT/existing.txt" || fail "existing.txt is half-written"
 fi
 expect_clean "agent killed during the write-back"
-echo "write-back interrupted after $committed of 3 outputs were committed"
+echo "write-back interrupted after $committed of 6 outputs were committed"
 rm -f "$EXPORT"/out? && cp "$T/existing.expected" "$EXPORT/existing.txt"
 
 # 4. ringbox-host gets SIGTERM (HTCondor vacating or removing the job).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "shared/ring/shared_memory.h"
+#include "shared/transport/xen/backend_lock.h"
 #include "shared/transport/xen/evtchn_doorbell.h"
 #include "shared/transport/xen/gnttab.h"
 #include "shared/transport/xen/handshake_keys.h"
@@ -92,10 +93,12 @@ class BackendPeerCheck final : public PeerCheck {
 
 class XenBackendChannel final : public RingChannel {
  public:
-  XenBackendChannel(uint32_t domid, std::string fe_dir, std::string be_dir, XsHandle xs,
-                    XsWatch watch, GnttabHandle gnttab, EvtchnHandle evtchn, BoundPort port,
-                    GrantMapping region, GrantMapping notify, ring::Geometry g, uint32_t generation)
-      : domid_(domid),
+  XenBackendChannel(UniqueFd lock, uint32_t domid, std::string fe_dir, std::string be_dir,
+                    XsHandle xs, XsWatch watch, GnttabHandle gnttab, EvtchnHandle evtchn,
+                    BoundPort port, GrantMapping region, GrantMapping notify, ring::Geometry g,
+                    uint32_t generation)
+      : lock_(std::move(lock)),
+        domid_(domid),
         fe_dir_(std::move(fe_dir)),
         be_dir_(std::move(be_dir)),
         xs_(std::move(xs)),
@@ -141,6 +144,7 @@ class XenBackendChannel final : public RingChannel {
   }
 
  private:
+  UniqueFd lock_;  // one backend per domain (backend_lock.h); released last
   uint32_t domid_;
   std::string fe_dir_;
   std::string be_dir_;
@@ -247,6 +251,8 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
   if (domid == 0 || domid > 0x7fef)
     return make_error(Errc::kInvalidArgument,
                       "domain id " + std::to_string(domid) + " is not a guest domain (1..32751)");
+  auto lock = lock_backend(domid);
+  if (!lock) return std::move(lock.error());
   Deadline deadline(timeout_ms);
   const std::string fe_dir = frontend_dir(domid);
   const std::string be_dir = backend_dir(domid);
@@ -323,8 +329,9 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
             std::to_string(params->event_channel) + " -> local port " +
             std::to_string(port->port()));
   return std::unique_ptr<RingChannel>(std::make_unique<XenBackendChannel>(
-      domid, fe_dir, be_dir, std::move(*xs), std::move(*watch), std::move(*gnttab),
-      std::move(*evtchn), std::move(*port), std::move(*region), std::move(*notify), g, generation));
+      std::move(*lock), domid, fe_dir, be_dir, std::move(*xs), std::move(*watch),
+      std::move(*gnttab), std::move(*evtchn), std::move(*port), std::move(*region),
+      std::move(*notify), g, generation));
 }
 
 }  // namespace ringbox::transport
