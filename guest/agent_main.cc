@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "guest/connect.h"
+#include "guest/fd_limit.h"
 #include "guest/job/job_runner.h"
 #include "guest/kmod.h"
 #include "shared/rpc/handler.h"
@@ -114,6 +115,7 @@ int run_bulk(rpc::Client& client, uint64_t bytes) {
 
 int agent_main(int argc, char** argv) {
   log::set_program("ringbox-agent");
+  raise_fd_limit();
   ConnectConfig cfg;
   int ping = 0;
   int report_every = 0;

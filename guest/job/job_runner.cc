@@ -1,5 +1,7 @@
 #include "guest/job/job_runner.h"
 
+#include "guest/fd_limit.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -205,7 +207,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
     return 1;
   }
 
-  SpawnSpec ss{spec->argv, spec->env, staging->cwd, spec->uid, spec->gid};
+  SpawnSpec ss{spec->argv, spec->env, staging->cwd, spec->uid, spec->gid, job_fd_limit()};
   SpawnFailure failure;
   auto spawned = spawn_job(ss, failure);
   if (!spawned) {

@@ -22,7 +22,7 @@ struct ChildReport {
   int step;
   int err;
 };
-enum Step { kStepCreds = 1, kStepChdir = 2, kStepExec = 3, kStepParent = 4 };
+enum Step { kStepCreds = 1, kStepChdir = 2, kStepExec = 3, kStepParent = 4, kStepLimits = 5 };
 
 const char* step_name(int step) {
   switch (step) {
@@ -34,6 +34,8 @@ const char* step_name(int step) {
       return "run";
     case kStepParent:
       return "stay tied to the agent";
+    case kStepLimits:
+      return "set the job's open-file limit";
     default:
       return "start";
   }
@@ -100,6 +102,8 @@ Result<Spawned> spawn_job(const SpawnSpec& spec, SpawnFailure& failure) {
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    if (spec.nofile.rlim_max > 0 && ::setrlimit(RLIMIT_NOFILE, &spec.nofile) != 0)
+      child_fail(rfd, kStepLimits, errno);
     if (drop) {
       if (::setgroups(0, nullptr) != 0 || ::setgid(spec.gid) != 0 || ::setuid(spec.uid) != 0)
         child_fail(rfd, kStepCreds, errno);

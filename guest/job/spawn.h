@@ -8,6 +8,7 @@
 // and exec the child only makes system calls (no allocation, no locks).
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -24,6 +25,7 @@ struct SpawnSpec {
   std::string cwd;  // absolute
   uint32_t uid = 0;
   uint32_t gid = 0;
+  rlimit nofile{};  // the job's RLIMIT_NOFILE (the agent's own may be higher: fd_limit.h)
 };
 
 struct Spawned {
