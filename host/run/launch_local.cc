@@ -179,6 +179,7 @@ class LocalGuest final : public Guest {
       transport::StreamServerOptions sopts;
       sopts.token = token_;
       sopts.first_connection_timeout_ms = timeout_ms;
+      sopts.client_alive = [this] { return !reaped_early(); };
       return std::unique_ptr<rpc::Server>(std::make_unique<transport::StreamServer>(
           std::move(tcp_listen_fd_), handler, std::move(sopts)));
     }
@@ -229,6 +230,15 @@ class LocalGuest final : public Guest {
  private:
   explicit LocalGuest(std::string dir) : dir_(std::move(dir)) {}
 
+  // Whether the agent already ended (reaped here; wait() then reports how).
+  bool reaped_early() {
+    int status;
+    if (pid_ <= 0 || ::waitpid(pid_, &status, WNOHANG) != pid_) return pid_ <= 0;
+    pid_ = -1;
+    last_ = describe(status);
+    return true;
+  }
+
   Result<std::unique_ptr<transport::RingChannel>> accept_ring(int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
@@ -238,12 +248,8 @@ class LocalGuest final : public Guest {
         return transport::local_accept(std::move(*sock));
       }
       if (sock.error().code != Errc::kTimeout) return std::move(sock.error());
-      int status;
-      if (pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        last_ = describe(status);
+      if (reaped_early())
         return make_error(Errc::kPeerGone, "the agent ended before it connected (" + last_ + ")");
-      }
       if (std::chrono::steady_clock::now() >= deadline)
         return make_error(Errc::kTimeout,
                           "the agent did not connect within " + std::to_string(timeout_ms) + " ms");

@@ -17,6 +17,16 @@ expect_grep "^hi$" "$OUT" "--env reaches the job"
 expect_grep "^65534$" "$OUT" "the job runs as uid 65534 by default"
 expect_grep "isolates nothing" "$HOSTLOG" "the local transport warns"
 
+# An agent that dies before it connects ends the run at once with the reason, on both the
+# ring and the TCP path (no waiting out --accept-timeout-ms).
+for tr in local tcp; do
+  SECONDS=0
+  RINGBOX_TRANSPORT=$tr TRANSPORT=$tr run_job remote-io --agent /bin/false -- true
+  expect_rc 125 "$tr: an agent that exits before connecting"
+  expect_grep "exited with status 1" "$HOSTLOG" "$tr: the agent's end is named"
+  [ "$SECONDS" -lt 10 ] || fail "$tr: noticing the dead agent took $SECONDS s"
+done
+
 run_job remote-io --root -- id -u
 expect_rc 0 "job as root"
 expect_grep "^0$" "$OUT" "--root runs the job as uid 0"

@@ -102,6 +102,8 @@ Result<void> StreamServer::serve() {
       return make_error(
           Errc::kTimeout,
           "nobody connected within " + std::to_string(opts_.first_connection_timeout_ms) + " ms");
+    if (served_ == 0 && conns_.empty() && opts_.client_alive && !opts_.client_alive())
+      return make_error(Errc::kPeerGone, "the client ended before it connected");
     if (!(fds[0].revents & POLLIN)) continue;
     UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!fd) {
