@@ -6,15 +6,13 @@
 #include <string>
 
 #include "shared/ring/shared_memory.h"
+#include "shared/rpc/spin.h"
 #include "shared/util/log.h"
 
 namespace ringbox::rpc {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWaitSliceMs = 100;
-inline void cpu_relax() {
-  __builtin_ia32_pause();
-}
 }  // namespace
 
 Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport::RingChannel> ch,
@@ -166,12 +164,13 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
   const Waiter& w = waiters_[idx];
   const auto spin = std::chrono::microseconds(opts_.spin_us);
   auto spin_start = Clock::now();
+  Spinner spinner;
   for (;;) {
     RINGBOX_TRY(sweep_responses());
     if (w.done || broken_) return ok();
     if (Clock::now() - spin_start < spin) {
       lk.unlock();  // let other threads publish while we spin
-      cpu_relax();
+      spinner.pause();
       lk.lock();
       continue;
     }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "shared/rpc/request_check.h"
+#include "shared/rpc/spin.h"
 #include "shared/util/log.h"
 
 namespace ringbox::rpc {
@@ -11,9 +12,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWaitSliceMs = 100;  // how often a sleeping server re-checks stop() and liveness
 
-inline void cpu_relax() {
-  __builtin_ia32_pause();
-}
 }  // namespace
 
 Result<std::unique_ptr<RingServer>> RingServer::create(std::unique_ptr<transport::RingChannel> ch,
@@ -49,6 +47,7 @@ Result<void> RingServer::serve() {
   auto last_work = Clock::now();
   const auto spin = std::chrono::microseconds(opts_.spin_us);
   proto::RequestSlot slot;
+  Spinner spinner;
   while (!stopping_) {
     Result<bool> got = false;
     {
@@ -65,7 +64,7 @@ Result<void> RingServer::serve() {
       continue;
     }
     if (Clock::now() - last_work < spin) {
-      cpu_relax();
+      spinner.pause();
       continue;
     }
     Result<bool> pending = false;
