@@ -143,6 +143,7 @@ run_agent() {
   fi
   # The lazy-file cache holds each cached file by an open descriptor: a job that reads a few
   # thousand files needs more than the default 1024 (soft) / 4096 (hard).
+  # shellcheck disable=SC3045 # busybox ash has ulimit -n
   ulimit -n 65536 || say "cannot raise the open file limit; lazy-file jobs reading many files may fail"
   env -i PATH="$PATH" HOME=/root TMPDIR=/tmp "$AGENT" "$@" </dev/null
 }

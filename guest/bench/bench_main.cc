@@ -15,11 +15,13 @@
 #include "guest/bench/randread.h"
 #include "guest/bench/report.h"
 #include "guest/connect.h"
+#include "guest/kmod.h"
 #include "shared/rpc/ring_client.h"
 #include "shared/rpc/ring_server.h"
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/transport/xen/handshake_keys.h"
 #include "shared/util/log.h"
 
 namespace po = boost::program_options;
@@ -169,6 +171,18 @@ int cmd_client(const Params& p, const std::vector<std::string>& targets) {
     cfg.address = t.substr(colon + 1);
     cfg.geometry = p.geometry;
     cfg.spin_us = p.spin_us;
+    if (cfg.transport == "xen") {
+      // As the agent does: Debian's Xen drivers are modules nothing autoloads, and this
+      // geometry may grant more pages than xen-gntalloc's default limit.
+      size_t region = cfg.geometry.total_pages();
+      auto loaded = guest::load_modules(
+          guest::kDefaultModuleDir,
+          guest::xen_frontend_modules(region + transport::xen::dir_pages_for(region)));
+      if (!loaded) {
+        log::error(t + ": prepare the xen transport: " + loaded.error().message());
+        return 1;
+      }
+    }
     auto client = guest::connect_to_host(cfg);
     if (!client) {
       log::error(t + ": " + client.error().message());
@@ -237,6 +251,10 @@ int main(int argc, char** argv) {
     p.bulk_message = vm["bulk-message-kib"].as<uint64_t>() * 1024;
   } catch (const po::error& e) {
     std::cerr << "ringbox-bench: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  if (p.iterations == 0) {
+    std::cerr << "ringbox-bench: --iterations must be at least 1 (see --help)\n";
     return 2;
   }
   if (auto g = ring::validate_geometry(p.geometry.ring_order, p.geometry.data_pages); !g) {

@@ -258,6 +258,21 @@ rb_install_modules() {
   done
 }
 
+# rb_install_module_set ROOT KVER DIR LIST NAME...: as rb_install_modules, but
+# the load order goes to ROOT/LIST instead of ROOT/etc/ringbox/modules, so a
+# second set (the bench-only NIC drivers) stays apart from the modules that
+# the images' /init loads at boot.
+rb_install_module_set() {
+  local root=$1 kver=$2 dir=$3 list=$4 stage
+  shift 4
+  stage=$(mktemp -d)
+  rb_install_modules "$stage" "$kver" "$dir" "$@"
+  mkdir -p "$root$dir" "$(dirname "$root$list")"
+  cp "$stage$dir"/*.ko "$root$dir/"
+  cp "$stage/etc/ringbox/modules" "$root$list"
+  rm -rf "$stage"
+}
+
 _rb_install_module() {
   local root=$1 kver=$2 dir=$3 name=${4//_/-} src dep deps magic
   grep -qx "$name" "$root/etc/ringbox/modules" && return 0
