@@ -105,7 +105,11 @@ void StreamClient::release(UniqueFd fd, bool healthy) {
     else
       --open_;
   }
-  idle_cv_.notify_one();
+  // A lost connection may have been the last one: every waiter must see that, not just one.
+  if (healthy)
+    idle_cv_.notify_one();
+  else
+    idle_cv_.notify_all();
 }
 
 Result<rpc::Reply> StreamClient::call(const rpc::Call& c) {

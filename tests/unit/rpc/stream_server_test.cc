@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -169,4 +170,25 @@ TEST_CASE("a pooled client whose host is gone fails its calls cleanly", "[tcp]")
   auto r = client.call(c);
   REQUIRE_FALSE(r);
   CHECK_FALSE(ping_ok(client, std::byte{1}));
+}
+
+TEST_CASE("callers queued on a single connection all fail when it breaks", "[tcp]") {
+  auto l = listen_loopback();
+  auto client_fd = transport::tcp_connect({"127.0.0.1", l.port});
+  REQUIRE(client_fd);
+  auto server_fd = transport::tcp_accept(l.fd.get(), 1000);
+  REQUIRE(server_fd);
+  transport::StreamClient client(std::move(*client_fd));
+  // The "host" reads nothing and hangs up a moment later: the call in flight fails, and so
+  // must every caller queued behind it, instead of waiting forever for a connection.
+  std::vector<std::thread> callers;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 4; ++i)
+    callers.emplace_back([&] {
+      if (!ping_ok(client, std::byte{2})) ++failed;
+    });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_fd->reset();
+  for (auto& t : callers) t.join();
+  CHECK(failed == 4);
 }
