@@ -29,6 +29,7 @@ RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::Fronten
                        ClientOptions opts)
     : channel_(std::move(ch)),
       opts_(opts),
+      poll_(opts.spin_us),
       max_payload_(ring.geometry().max_message_bytes()),
       alloc_(static_cast<uint32_t>(ring.geometry().data_bytes()), max_payload_),
       ring_(std::move(ring)),
@@ -162,13 +163,12 @@ Result<void> RingClient::sweep_responses() {
 
 Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
   const Waiter& w = waiters_[idx];
-  const auto spin = std::chrono::microseconds(opts_.spin_us);
   auto spin_start = Clock::now();
   Spinner spinner;
   for (;;) {
     RINGBOX_TRY(sweep_responses());
     if (w.done || broken_) return ok();
-    if (Clock::now() - spin_start < spin) {
+    if (Clock::now() - spin_start < poll_.window()) {
       lk.unlock();  // let other threads publish while we spin
       spinner.pause();
       lk.lock();
@@ -177,11 +177,13 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
     auto pending = ring_.final_check_responses();
     if (!pending) return std::move(pending.error());
     if (*pending) continue;
+    const auto slept_at = Clock::now();
     lk.unlock();
     auto woke = channel_->doorbell().wait(kWaitSliceMs);
     lk.lock();
     if (!woke) return std::move(woke.error());
-    if (*woke) spin_start = Clock::now();
+    spin_start = Clock::now();
+    poll_.slept(std::chrono::duration_cast<PollWindow::us>(spin_start - slept_at), *woke);
   }
 }
 

@@ -3,7 +3,8 @@
 // Each call takes a data-area buffer (blocking while the area is full) and a waiter (blocking
 // while all ring slots are in flight: back-pressure, never an error), publishes its request and
 // waits. Completion is leader/follower: one waiting thread at a time polls the response ring
-// (spinning spin_us before it arms rsp_event and sleeps on the doorbell) and hands each
+// (spinning for a window that starts at spin_us and adapts, spin.h, before it arms rsp_event
+// and sleeps on the doorbell) and hands each
 // response to its waiter; the others sleep on their own condition variable. A lone caller thus
 // polls its own response with no thread hand-off, which is what keeps the round trip short.
 // A long-poll call never takes the poller role (its thread would then sit between every quick
@@ -22,6 +23,7 @@
 #include "shared/ring/data_allocator.h"
 #include "shared/ring/frontend_ring.h"
 #include "shared/rpc/call.h"
+#include "shared/rpc/spin.h"
 #include "shared/transport/channel.h"
 
 namespace ringbox::rpc {
@@ -75,6 +77,7 @@ class RingClient final : public Client {
 
   std::unique_ptr<transport::RingChannel> channel_;
   ClientOptions opts_;
+  PollWindow poll_;  // guarded by mu_
   uint32_t max_payload_;
   ring::DataAllocator alloc_;
 

@@ -45,7 +45,7 @@ ServerStats RingServer::stats() const {
 
 Result<void> RingServer::serve() {
   auto last_work = Clock::now();
-  const auto spin = std::chrono::microseconds(opts_.spin_us);
+  PollWindow poll(opts_.spin_us);
   proto::RequestSlot slot;
   Spinner spinner;
   while (!stopping_) {
@@ -63,7 +63,7 @@ Result<void> RingServer::serve() {
       last_work = Clock::now();
       continue;
     }
-    if (Clock::now() - last_work < spin) {
+    if (Clock::now() - last_work < poll.window()) {
       spinner.pause();
       continue;
     }
@@ -75,13 +75,15 @@ Result<void> RingServer::serve() {
     if (!pending) return std::move(pending.error());
     if (*pending) continue;
     ++sleeps_;
+    const auto slept_at = Clock::now();
     auto woke = channel_->doorbell().wait(kWaitSliceMs);
     if (!woke) {
       if (woke.error().code == Errc::kPeerGone) return ok();
       return std::move(woke.error());
     }
     if (!*woke && !ring_.frontend_alive()) return ok();
-    if (*woke) last_work = Clock::now();
+    last_work = Clock::now();
+    poll.slept(std::chrono::duration_cast<PollWindow::us>(last_work - slept_at), *woke);
   }
   return ok();
 }

@@ -5,7 +5,8 @@
 // gets a kProto reply; a broken ring contract (impossible index) ends serve() with
 // Errc::kPeerBroken and a logged reason. The host never crashes on guest input.
 //
-// Waiting: spin for spin_us after the last request before sleeping, so a busy guest never pays
+// Waiting: spin after the last request before sleeping (a window that starts at spin_us and
+// adapts to how soon the next request comes, spin.h), so a busy guest never pays
 // for a doorbell; before sleeping arm req_event and look once more (shared/ring/backend_ring.h).
 // With workers > 0, requests the handler marks as quick (Handler::runs_inline) still run on the
 // ring thread, and the rest on a thread pool; responses go out in completion order. A hand-off
