@@ -34,43 +34,17 @@
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
+# shellcheck disable=SC2034 # used by say (init-lib.sh)
+INIT_TAG=RINGBOX-GUEST
+# Fixed as PID 1 (the kernel turns unknown "name=value" words of its command
+# line into PID 1's environment); tests that source this file may point
+# RINGBOX_INIT_LIB at the repository's copy.
+if [ "$$" -eq 1 ]; then INIT_LIB=/lib/ringbox/init-lib.sh; else INIT_LIB=${RINGBOX_INIT_LIB:-/lib/ringbox/init-lib.sh}; fi
+# shellcheck source-path=SCRIPTDIR source=init-lib.sh
+. "$INIT_LIB"
+
 BENCH=/usr/bin/ringbox-bench
 BENCH_MODULE_DIR=/lib/modules/ringbox-bench
-
-say() {
-  echo "RINGBOX-GUEST: $*"
-}
-
-uptime_s() {
-  read -r up _ </proc/uptime
-  echo "$up"
-}
-
-list_or_none() {
-  set -f
-  # shellcheck disable=SC2046 # split into words on purpose
-  set -- $(ls "$1" 2>/dev/null)
-  set +f
-  if [ $# -eq 0 ]; then echo none; else echo "$*"; fi
-}
-
-# cmdline_value KEY: the value of KEY=... on the kernel command line; status 1
-# when KEY is absent.
-cmdline_value() {
-  set -f
-  # shellcheck disable=SC2013 # the command line is one line of words
-  for word in $(cat /proc/cmdline); do
-    case $word in
-      "$1="*)
-        set +f
-        echo "${word#*=}"
-        return 0
-        ;;
-    esac
-  done
-  set +f
-  return 1
-}
 
 # wait_for SECONDS TEST...: poll TEST every 0.1 s; status 1 after SECONDS.
 wait_for() {

@@ -30,30 +30,18 @@
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-say() {
-  echo "RINGBOX-DOM0: $*"
-}
+# shellcheck disable=SC2034 # used by say (init-lib.sh)
+INIT_TAG=RINGBOX-DOM0
+# Fixed as PID 1 (the kernel turns unknown "name=value" words of its command
+# line into PID 1's environment); tests that source this file may point
+# RINGBOX_INIT_LIB at the repository's copy.
+if [ "$$" -eq 1 ]; then INIT_LIB=/lib/ringbox/init-lib.sh; else INIT_LIB=${RINGBOX_INIT_LIB:-/lib/ringbox/init-lib.sh}; fi
+# shellcheck source-path=SCRIPTDIR source=init-lib.sh
+. "$INIT_LIB"
 
 mark() {
   read -r up _ </proc/uptime
   say "mark $1 uptime=$up"
-}
-
-# cmdline_value KEY DEFAULT
-cmdline_value() {
-  set -f
-  # shellcheck disable=SC2013 # the command line is one line of words
-  for word in $(cat /proc/cmdline); do
-    case $word in
-      "$1="*)
-        set +f
-        echo "${word#*=}"
-        return 0
-        ;;
-    esac
-  done
-  set +f
-  echo "$2"
 }
 
 mount_filesystems() {
@@ -203,8 +191,8 @@ main() {
   export RINGBOX_GUEST_KERNEL RINGBOX_GUEST_INITRD RINGBOX_GUEST_KARGS
   PATH=$PATH:$XEN_BIN_DIR
   export PATH
-  scenario=$(cmdline_value ringbox.scenario "")
-  timeout=$(cmdline_value ringbox.timeout 120)
+  scenario=$(cmdline_value ringbox.scenario) || scenario=
+  timeout=$(cmdline_value ringbox.timeout) || timeout=120
   case $timeout in "" | *[!0-9]*) timeout=120 ;; esac
 
   load_modules

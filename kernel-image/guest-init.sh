@@ -46,26 +46,17 @@
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
+# shellcheck disable=SC2034 # used by say (init-lib.sh)
+INIT_TAG=RINGBOX-GUEST
+# Fixed as PID 1 (the kernel turns unknown "name=value" words of its command
+# line into PID 1's environment); tests that source this file may point
+# RINGBOX_INIT_LIB at the repository's copy.
+if [ "$$" -eq 1 ]; then INIT_LIB=/lib/ringbox/init-lib.sh; else INIT_LIB=${RINGBOX_INIT_LIB:-/lib/ringbox/init-lib.sh}; fi
+# shellcheck source-path=SCRIPTDIR source=init-lib.sh
+. "$INIT_LIB"
+
 AGENT=${AGENT:-/usr/bin/ringbox-agent} # tests that source this file set it
 MODULE_DIR=/lib/modules/ringbox
-
-say() {
-  echo "RINGBOX-GUEST: $*"
-}
-
-uptime_s() {
-  read -r up _ </proc/uptime
-  echo "$up"
-}
-
-# list_or_none DIR: the entries of DIR on one line, or "none".
-list_or_none() {
-  set -f
-  # shellcheck disable=SC2046 # split into words on purpose
-  set -- $(ls "$1" 2>/dev/null)
-  set +f
-  if [ $# -eq 0 ]; then echo none; else echo "$*"; fi
-}
 
 mount_filesystems() {
   mount -t proc -o nosuid,nodev,noexec proc /proc || say "mount /proc failed"
@@ -77,24 +68,6 @@ mount_filesystems() {
   mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm || say "mount /dev/shm failed"
   mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp || say "mount /tmp failed"
   mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run || say "mount /run failed"
-}
-
-# cmdline_value KEY FILE: the value of KEY=... in FILE (/proc/cmdline);
-# status 1 when KEY is absent.
-cmdline_value() {
-  set -f
-  # shellcheck disable=SC2013 # the command line is one line of words
-  for word in $(cat "$2"); do
-    case $word in
-      "$1="*)
-        set +f
-        echo "${word#*=}"
-        return 0
-        ;;
-    esac
-  done
-  set +f
-  return 1
 }
 
 # decode_agent_args BASE64 OUT: write the decoded arguments (LF-terminated) to

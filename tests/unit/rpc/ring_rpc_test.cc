@@ -11,6 +11,7 @@
 #include "shared/ring/frontend_ring.h"
 #include "shared/rpc/ring_client.h"
 #include "shared/rpc/ring_server.h"
+#include "tests/support/long_poll_handler.h"
 #include "tests/support/ring_fixture.h"
 
 using namespace ringbox;
@@ -232,51 +233,8 @@ TEST_CASE("the server returns when the guest side closes", "[rpc]") {
   CHECK(s->result);
 }
 
-namespace {
-// Holds kWaitEvent until released, like the host's event poll; pings run on the ring thread.
-class LongPollHandler final : public rpc::Handler {
- public:
-  rpc::Reply handle(const rpc::Request& req) override {
-    if (req.opcode == static_cast<uint16_t>(Opcode::kWaitEvent)) {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return released_; });
-      rpc::Reply r;
-      r.val[0] = 42;
-      return r;
-    }
-    return rpc::handle_session_opcode(req);
-  }
-  bool runs_inline(uint16_t opcode) const override {
-    return opcode == static_cast<uint16_t>(Opcode::kPing);
-  }
-  void release() {
-    {
-      std::lock_guard lk(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-};
-
-Result<rpc::Reply> ping(rpc::Client& c) {
-  std::vector<std::byte> in(64, std::byte{5}), out(64);
-  rpc::Call call;
-  call.opcode = Opcode::kPing;
-  call.in = in;
-  call.out = out;
-  auto r = c.call(call);
-  if (r && out != in) return make_error(Errc::kPeerBroken, "ping echo differs");
-  return r;
-}
-}  // namespace
-
 TEST_CASE("a long poll in flight never sits between quick calls and their responses", "[rpc]") {
-  LongPollHandler h;
+  test::LongPollHandler h;
   auto s = serve(h, {4, 64}, {.spin_us = 0, .workers = 2}, 0);
   std::atomic<bool> polled{false};
   uint64_t poll_value = 0;
@@ -290,7 +248,7 @@ TEST_CASE("a long poll in flight never sits between quick calls and their respon
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the poll is out and waiting
   uint64_t before = s->client->handoffs();
-  for (int i = 0; i < 200; ++i) REQUIRE(ping(*s->client));
+  for (int i = 0; i < 200; ++i) REQUIRE(test::ping_ok(*s->client));
   // Each ping polled its own response: no wake-up of, or by, the long poll's thread.
   CHECK(s->client->handoffs() == before);
   CHECK_FALSE(polled.load());
@@ -304,7 +262,7 @@ TEST_CASE("a long poll in flight never sits between quick calls and their respon
 TEST_CASE("a handler that marks nothing inline runs every request on a worker", "[rpc]") {
   JitterHandler h;  // the default runs_inline: false
   auto s = serve(h, {4, 64}, {.spin_us = 0, .workers = 2}, 0);
-  for (int i = 0; i < 20; ++i) REQUIRE(ping(*s->client));
+  for (int i = 0; i < 20; ++i) REQUIRE(test::ping_ok(*s->client));
   CHECK(s->server->stats().requests == 20);
   CHECK(s->server->stats().inline_runs == 0);
 }

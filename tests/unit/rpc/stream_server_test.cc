@@ -13,36 +13,12 @@
 
 #include "shared/transport/tcp/stream_rpc.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "tests/support/long_poll_handler.h"
 
 using namespace ringbox;
 using proto::Opcode;
 
 namespace {
-
-// kWaitEvent blocks until release(), like the host's event poll.
-class GateHandler final : public rpc::Handler {
- public:
-  rpc::Reply handle(const rpc::Request& req) override {
-    if (req.opcode == static_cast<uint16_t>(Opcode::kWaitEvent)) {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return released_; });
-      return rpc::Reply{0, 0, {7, 0}};
-    }
-    return rpc::handle_session_opcode(req);
-  }
-  void release() {
-    {
-      std::lock_guard lk(mu_);
-      released_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool released_ = false;
-};
 
 struct Listener {
   UniqueFd fd;
@@ -66,23 +42,13 @@ transport::StreamClient::Dialer dialer(uint16_t port, std::string token) {
   };
 }
 
-bool ping_ok(rpc::Client& c, std::byte fill) {
-  std::vector<std::byte> in(1000, fill), out(1000);
-  rpc::Call call;
-  call.opcode = Opcode::kPing;
-  call.in = in;
-  call.out = out;
-  auto r = c.call(call);
-  return r && r->ok() && out == in;
-}
-
 const std::string kToken(proto::kStreamTokenBytes, 'k');
 
 }  // namespace
 
 TEST_CASE("concurrent calls each get a connection and a long poll holds up none of them", "[tcp]") {
   auto l = listen_loopback();
-  GateHandler h;
+  test::LongPollHandler h(7);
   transport::StreamServer server(std::move(l.fd), h, {});
   Result<void> served;
   std::thread serve_thread([&] { served = server.serve(); });
@@ -101,7 +67,7 @@ TEST_CASE("concurrent calls each get a connection and a long poll holds up none 
     for (int t = 0; t < 4; ++t)
       callers.emplace_back([&, t] {
         for (int i = 0; i < 50; ++i)
-          if (ping_ok(client, static_cast<std::byte>(t * 50 + i))) ++good;
+          if (test::ping_ok(client, static_cast<std::byte>(t * 50 + i))) ++good;
       });
     for (auto& t : callers) t.join();
     CHECK(good == 200);
@@ -119,7 +85,7 @@ TEST_CASE("concurrent calls each get a connection and a long poll holds up none 
 
 TEST_CASE("a connection without the run's token is closed unserved", "[tcp][hostile]") {
   auto l = listen_loopback();
-  GateHandler h;
+  test::LongPollHandler h(7);
   transport::StreamServerOptions opts;
   opts.token = kToken;
   opts.token_timeout_ms = 2000;
@@ -143,7 +109,7 @@ TEST_CASE("a connection without the run's token is closed unserved", "[tcp][host
   {
     transport::StreamClient client(dialer(l.port, kToken), 2);
     CHECK(rpc::negotiate_version(client));
-    CHECK(ping_ok(client, std::byte{3}));
+    CHECK(test::ping_ok(client, std::byte{3}));
   }
   serve_thread.join();
   CHECK(served);
@@ -152,7 +118,7 @@ TEST_CASE("a connection without the run's token is closed unserved", "[tcp][host
 
 TEST_CASE("a stream server nobody connects to gives up at its deadline", "[tcp]") {
   auto l = listen_loopback();
-  GateHandler h;
+  test::LongPollHandler h(7);
   transport::StreamServerOptions opts;
   opts.first_connection_timeout_ms = 200;
   transport::StreamServer server(std::move(l.fd), h, opts);
@@ -169,7 +135,7 @@ TEST_CASE("a pooled client whose host is gone fails its calls cleanly", "[tcp]")
   rpc::Call c;
   auto r = client.call(c);
   REQUIRE_FALSE(r);
-  CHECK_FALSE(ping_ok(client, std::byte{1}));
+  CHECK_FALSE(test::ping_ok(client, std::byte{1}));
 }
 
 TEST_CASE("callers queued on a single connection all fail when it breaks", "[tcp]") {
@@ -185,7 +151,7 @@ TEST_CASE("callers queued on a single connection all fail when it breaks", "[tcp
   std::atomic<int> failed{0};
   for (int i = 0; i < 4; ++i)
     callers.emplace_back([&] {
-      if (!ping_ok(client, std::byte{2})) ++failed;
+      if (!test::ping_ok(client, std::byte{2})) ++failed;
     });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server_fd->reset();
