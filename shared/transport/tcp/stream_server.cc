@@ -90,12 +90,15 @@ Result<void> StreamServer::serve() {
     // Come and gone: served someone, and every connection left is closed by the peer (its
     // thread may still be inside a handler, a long poll, until the owner wakes it).
     fds.assign(1, pollfd{listen_fd_.get(), POLLIN, 0});
-    for (auto& c : conns_) fds.push_back(pollfd{c.fd.get(), POLLRDHUP, 0});
+    for (auto& c : conns_) fds.push_back(pollfd{c.peer_closed ? -1 : c.fd.get(), POLLRDHUP, 0});
     if (::poll(fds.data(), fds.size(), kPollSliceMs) < 0 && errno != EINTR)
       return sys_error("poll the TCP listener and its connections");
     bool all_gone = true;
-    for (size_t i = 1; i < fds.size(); ++i)
-      if (!(fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR))) all_gone = false;
+    size_t i = 1;
+    for (auto& c : conns_) {
+      if (fds[i++].revents & (POLLRDHUP | POLLHUP | POLLERR)) c.peer_closed = true;
+      if (!c.peer_closed) all_gone = false;
+    }
     if (served_ > 0 && all_gone) return ok();
     if (served_ == 0 && opts_.first_connection_timeout_ms >= 0 &&
         Clock::now() - started > std::chrono::milliseconds(opts_.first_connection_timeout_ms))

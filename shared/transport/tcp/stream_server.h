@@ -44,6 +44,7 @@ class StreamServer final : public rpc::Server {
     std::thread thread;
     std::atomic<bool> authenticated{false};
     std::atomic<bool> finished{false};
+    bool peer_closed = false;  // seen by serve(); no longer polled (it would report it forever)
   };
   void run_connection(Connection& c);
   bool check_token(int fd);

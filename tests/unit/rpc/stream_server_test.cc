@@ -2,6 +2,7 @@
 #include "shared/transport/tcp/stream_server.h"
 
 #include <sys/socket.h>
+#include <time.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -157,4 +158,44 @@ TEST_CASE("callers queued on a single connection all fail when it breaks", "[tcp
   server_fd->reset();
   for (auto& t : callers) t.join();
   CHECK(failed == 4);
+}
+
+TEST_CASE("a connection closed while its handler still runs does not make the server spin",
+          "[tcp]") {
+  auto l = listen_loopback();
+  test::LongPollHandler h(7);
+  transport::StreamServer server(std::move(l.fd), h, {});
+  Result<void> served;
+  double serve_cpu_ms = 0;
+  std::thread serve_thread([&] {
+    served = server.serve();
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    serve_cpu_ms = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+  });
+  auto a = transport::tcp_connect({"127.0.0.1", l.port});
+  REQUIRE(a);
+  const int a_fd = a->get();
+  transport::StreamClient poller_client(std::move(*a));
+  std::thread poller([&] {
+    rpc::Call c;
+    c.opcode = Opcode::kWaitEvent;
+    (void)poller_client.call(c);  // fails once its connection is shut down below
+  });
+  auto b = transport::tcp_connect({"127.0.0.1", l.port});
+  REQUIRE(b);
+  auto other_owner = std::make_unique<transport::StreamClient>(std::move(*b));
+  transport::StreamClient& other = *other_owner;
+  REQUIRE(test::ping_ok(other));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the poll is in the handler
+  ::shutdown(a_fd, SHUT_RDWR);  // its peer is gone; its handler still waits
+  poller.join();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(test::ping_ok(other));  // the other connection is served meanwhile
+  h.release();
+  other_owner.reset();  // the last connection closes: serve() returns
+  serve_thread.join();
+  CHECK(served);
+  // Half a second with a hung-up connection in the poll set: idle, not a busy loop.
+  CHECK(serve_cpu_ms < 150);
 }
