@@ -26,11 +26,13 @@ struct TempFile {
   ~TempFile() { ::unlink(path.c_str()); }
 };
 
-// Runs the guest's own decoder (kernel-image/guest-init.sh, sourced: its main only runs as PID
-// 1) on `encoded` and returns the argv it would give the agent, one argument per line.
+// Runs the guest's own decoder (kernel-image/guest-init.sh, sourced with the repository's
+// init-lib.sh: its main only runs as PID 1) on `encoded` and returns the argv it would give the
+// agent, one argument per line.
 std::string decode_with_guest_init(const std::string& encoded) {
   TempFile out("");
-  std::string cmd = "sh -c '. " RINGBOX_SOURCE_DIR
+  std::string cmd = "RINGBOX_INIT_LIB=" RINGBOX_SOURCE_DIR
+                    "/kernel-image/init-lib.sh sh -c '. " RINGBOX_SOURCE_DIR
                     "/kernel-image/guest-init.sh && "
                     "decode_agent_args \"$1\" \"$2\"' sh '" +
                     encoded + "' " + out.path;
