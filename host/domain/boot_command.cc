@@ -14,6 +14,7 @@
 
 #include "host/domain/xen_guest.h"
 #include "host/host_handler.h"
+#include "host/stop_signals.h"
 #include "shared/rpc/ring_server.h"
 #include "shared/util/log.h"
 #include "shared/util/unique_fd.h"
@@ -74,17 +75,6 @@ bool serve_agent(XenGuest& guest, const BootOptions& o) {
   log::info("the agent of domain " + std::to_string(guest.domid()) + " finished (" +
             std::to_string((*server)->stats().requests) + " requests)");
   return true;
-}
-
-// The signals that end a boot early. Blocked in every thread (so before any exists) and taken
-// by SignalWatch with sigtimedwait, so nothing runs in a signal handler.
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGHUP);
-  return set;
 }
 
 // Turns SIGTERM/SIGINT/SIGHUP into an orderly end: the domain is destroyed at once, which also

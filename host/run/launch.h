@@ -42,9 +42,11 @@ Result<std::unique_ptr<Guest>> launch_guest(const RunConfig& cfg);
 
 // The local and tcp transports' launcher (launch_local.cc).
 Result<std::unique_ptr<Guest>> launch_local_guest(const RunConfig& cfg);
-// The xen transport's launcher (launch_xen.cc), and the agent arguments it puts on the guest's
-// kernel command line.
+// The xen transport's launcher (launch_xen.cc).
 Result<std::unique_ptr<Guest>> launch_xen_guest(const RunConfig& cfg);
-std::vector<std::string> xen_agent_args(const RunConfig& cfg);
+// The agent's arguments for a job over cfg.transport, whatever starts it (a local process, the
+// guest's init): --job, the transport, and the options run passes on. The launcher adds where to
+// connect and the work directory where it has them.
+std::vector<std::string> agent_job_args(const RunConfig& cfg);
 
 }  // namespace ringbox::host::run

@@ -130,17 +130,9 @@ class LocalGuest final : public Guest {
     }
 
     std::string agent = cfg.agent_path.empty() ? agent_beside_us() : cfg.agent_path;
-    std::vector<std::string> argv = {agent,         "--job",           "--transport",
-                                     cfg.transport, "--connect",       transport_address,
-                                     "--work-dir",  g->dir_ + "/agent"};
-    if (cfg.cache_max_mb > 0) {
-      argv.push_back("--cache-max-mb");
-      argv.push_back(std::to_string(cfg.cache_max_mb));
-    }
-    if (cfg.spin_us != RunConfig{}.spin_us) {
-      argv.push_back("--spin-us");
-      argv.push_back(std::to_string(cfg.spin_us));
-    }
+    std::vector<std::string> argv = agent_job_args(cfg);
+    argv.insert(argv.begin(), agent);
+    argv.insert(argv.end(), {"--connect", transport_address, "--work-dir", g->dir_ + "/agent"});
     std::vector<char*> cargv, cenv;
     for (auto& a : argv) cargv.push_back(a.data());
     cargv.push_back(nullptr);

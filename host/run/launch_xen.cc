@@ -41,22 +41,9 @@ class XenRunGuest final : public Guest {
 
 }  // namespace
 
-std::vector<std::string> xen_agent_args(const RunConfig& cfg) {
-  std::vector<std::string> args = {"--job", "--transport", "xen"};
-  if (cfg.cache_max_mb > 0) {
-    args.push_back("--cache-max-mb");
-    args.push_back(std::to_string(cfg.cache_max_mb));
-  }
-  if (cfg.spin_us != RunConfig{}.spin_us) {
-    args.push_back("--spin-us");
-    args.push_back(std::to_string(cfg.spin_us));
-  }
-  return args;
-}
-
 Result<std::unique_ptr<Guest>> launch_xen_guest(const RunConfig& cfg) {
   domain::DomainConfig d = cfg.domain;
-  d.agent_args = xen_agent_args(cfg);
+  d.agent_args = agent_job_args(cfg);
   auto guest = domain::XenGuest::launch(d);
   if (!guest) return std::move(guest.error());
   return std::unique_ptr<Guest>(std::make_unique<XenRunGuest>(std::move(*guest)));

@@ -12,6 +12,7 @@
 #include "host/job/job_session.h"
 #include "host/run/launch.h"
 #include "host/run/transfer_log.h"
+#include "host/stop_signals.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::run {
@@ -42,7 +43,7 @@ class SignalWatch {
 
  private:
   void run() {
-    sigset_t set = signals();
+    sigset_t set = stop_signals();
     std::chrono::steady_clock::time_point kill_at{};
     bool asked = false;
     while (!stop_) {
@@ -68,17 +69,6 @@ class SignalWatch {
     }
   }
 
- public:
-  static sigset_t signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    return set;
-  }
-
- private:
   job::JobSession& session_;
   Guest& guest_;
   int grace_ms_;
@@ -90,7 +80,7 @@ class SignalWatch {
 
 int run_job(const RunConfig& cfg) {
   // Before any thread exists, so every thread inherits the mask and only SignalWatch takes them.
-  sigset_t sigs = SignalWatch::signals();
+  sigset_t sigs = stop_signals();
   ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   auto policy = make_policy(cfg);

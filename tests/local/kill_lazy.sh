@@ -30,14 +30,20 @@ export_untouched() {
   expect_clean "$1"
 }
 
+# start_writer: a lazy-file job that has written partial and existing.txt locally and keeps
+# rewriting partial; JOB is its pid once it said so.
+start_writer() {
+  start_job lazy-file -- sh -c '
+    dd if=in/pattern of=partial bs=1M count=16 2>/dev/null
+    echo "new contents" > existing.txt
+    echo "jobpid $$" >&2
+    while :; do dd if=in/pattern of=partial bs=1M count=1 conv=notrunc 2>/dev/null; done'
+  wait_for_stderr "^jobpid" 30
+  JOB=$(awk '/^jobpid/ {print $2}' "$ERR")
+}
+
 # 1. The job is killed while it writes.
-start_job lazy-file -- sh -c '
-  dd if=in/pattern of=partial bs=1M count=16 2>/dev/null
-  echo "new contents" > existing.txt
-  echo "jobpid $$" >&2
-  while :; do dd if=in/pattern of=partial bs=1M count=1 conv=notrunc 2>/dev/null; done'
-wait_for_stderr "^jobpid" 30
-JOB=$(awk '/^jobpid/ {print $2}' "$ERR")
+start_writer
 kill -KILL "$JOB"
 wait_job
 expect_rc 137 "job killed by SIGKILL"
@@ -46,13 +52,7 @@ expect_job_gone "$JOB" "job killed by SIGKILL"
 export_untouched "job killed by SIGKILL"
 
 # 2. The guest (agent) is killed while the job writes.
-start_job lazy-file -- sh -c '
-  dd if=in/pattern of=partial bs=1M count=16 2>/dev/null
-  echo "new contents" > existing.txt
-  echo "jobpid $$" >&2
-  while :; do dd if=in/pattern of=partial bs=1M count=1 conv=notrunc 2>/dev/null; done'
-wait_for_stderr "^jobpid" 30
-JOB=$(awk '/^jobpid/ {print $2}' "$ERR")
+start_writer
 AGENT_PID=$(agent_pid)
 kill -KILL "$AGENT_PID"
 wait_job
