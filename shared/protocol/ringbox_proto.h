@@ -29,11 +29,19 @@ namespace ringbox::proto {
 // ---------------------------------------------------------------------------------------------
 // Changes:
 //   1: initial protocol: shared region layout, slots, session/job/file/bench opcodes.
+//   2: file metadata through the whole path (issue "The job's view behaves like a local file
+//      system"): kOpen/kMkdir/kPutfile take the permission bits exactly (07777 less setuid and
+//      setgid; the host's umask no longer applies, the guest applies the caller's); kOpen
+//      accepts kOpenTruncate without write intent (open(2) truncates O_RDONLY|O_TRUNC);
+//      kRename takes RenameFlags in arg[1]; new opcodes kSetattr, kLink, kStatfs, kFallocate;
+//      kSymlink stores any relative target text (components may exceed 255 bytes); kStale.
+//      Version 1 is no longer served: a v1 peer's kHello gets kProto.
 enum class Version : uint16_t {
   kV1 = 1,
+  kV2 = 2,
 };
-inline constexpr uint16_t kVersionMin = 1;
-inline constexpr uint16_t kVersionMax = 1;
+inline constexpr uint16_t kVersionMin = 2;
+inline constexpr uint16_t kVersionMax = 2;
 
 // "RBX1" as a little-endian u32. At the start of the control page and of every stream frame.
 inline constexpr uint32_t kMagic = 0x31584252u;
@@ -252,12 +260,12 @@ enum class Opcode : uint16_t {
   //
   // kOpen: payload path (follows, unless kOpenCreate|kOpenExclusive; with kOpenCreate only to
   //   an existing file: a dangling final symlink is kNoEnt); arg[0] = OpenFlags;
-  //   arg[1] = permission bits for a created file (only 0777 is used: setuid, setgid and sticky
-  //   bits are dropped; the host's umask applies). Needs write access when any of kOpenWrite,
-  //   kOpenCreate, kOpenTruncate or kOpenAppend is set. kOpenDirectory opens a directory
-  //   (read-only; kNotDir otherwise) for kFstat/kFsync/kClose. Bad flag combinations (unknown
-  //   bits, neither read nor write, exclusive without create, truncate or append without write,
-  //   directory with any write intent) are kInval.
+  //   arg[1] = permission bits for a created file, applied exactly (see "Modes" below).
+  //   Needs write access when any of kOpenWrite, kOpenCreate, kOpenTruncate or kOpenAppend is
+  //   set. kOpenTruncate without kOpenWrite truncates too, as open(2) does for O_RDONLY|O_TRUNC.
+  //   kOpenDirectory opens a directory (read-only; kNotDir otherwise) for kFstat/kFsync/kClose.
+  //   Bad flag combinations (unknown bits, neither read nor write, exclusive without create,
+  //   append without write, directory with any write intent) are kInval.
   //   reply: val[0] = handle; payload WireStat of the opened file when buf_len >= 64
   //   (out_len 64), else out_len 0.
   kOpen = 32,
@@ -285,13 +293,16 @@ enum class Opcode : uint16_t {
   //   after the last record. kOverflow when not even the next record fits in buf_len
   //   (a buffer of kMaxDirentRecordBytes = 280 always holds one).
   kReaddir = 39,
-  // kMkdir: payload path; arg[0] = permission bits (only 0777 used; the host's umask applies).
+  // kMkdir: payload path; arg[0] = permission bits, applied exactly (see "Modes").
   kMkdir = 40,
   // kRmdir / kUnlink: payload path. kUnlink of a symlink removes the link.
   kRmdir = 41,
   kUnlink = 42,
-  // kRename: payload old path then new path; arg[0] = length of the old path. Both need write
-  //   access; replaces an existing new path as rename(2) does; neither path follows.
+  // kRename: payload old path then new path; arg[0] = length of the old path; arg[1] =
+  //   RenameFlags (0, kRenameNoReplace or kRenameExchange; anything else kInval). Both need
+  //   write access; without flags replaces an existing new path exactly as rename(2) does
+  //   (a non-empty directory target is kNotEmpty, a directory over a file kNotDir, ...);
+  //   neither path follows. renameat2(2) gives the flags their meaning.
   kRename = 43,
   // kTruncate: payload path of a regular file (follows); arg[0] = new size.
   kTruncate = 44,
@@ -314,7 +325,7 @@ enum class Opcode : uint16_t {
   kGetfile = 48,
   // kPutfile: stream a whole file in, replaced atomically. payload path (first arg[0] bytes)
   //   then data; arg[1] = offset of this chunk's data; arg[2] = permission bits of the new file
-  //   (only 0777 used, read at offset 0; 0 means 0644); flags: kPutfileFinal commits.
+  //   (applied exactly, see "Modes"; read at offset 0); flags: kPutfileFinal commits.
   //   A chunk at offset 0 starts an upload of path (discarding an unfinished one of the same
   //   path on this connection); other chunks continue it (kBadF when none is in progress).
   //   Data goes to a private temporary file in the target's directory. Send the offset-0 chunk
@@ -327,6 +338,28 @@ enum class Opcode : uint16_t {
   kPutfile = 49,
   // kFtruncate: arg[0] = handle opened for writing, arg[1] = new size.
   kFtruncate = 50,
+  // kSetattr (v2): change a file's permission bits and/or times. payload WireSetattr, then the
+  //   path (does not follow: acts on the final component; a symlink's mode is kOpNotSupp as
+  //   for fchmodat(AT_SYMLINK_NOFOLLOW)) when arg[0] = 0, or nothing when arg[0] = a handle
+  //   (any open handle, including one whose name is gone). Needs write access. Mode rules in
+  //   "Modes"; times as utimensat(2): kSetAtimeNow/kSetMtimeNow take the host's clock, a time
+  //   not named in valid is left alone (UTIME_OMIT). Unknown valid bits, a mode above 07777 or
+  //   non-zero reserved bytes are kInval. reply payload: WireStat after the change when
+  //   buf_len >= 64 (out_len 64), else out_len 0.
+  kSetattr = 51,
+  // kLink (v2): a hard link. payload existing path then new path; arg[0] = length of the
+  //   existing path. Neither follows (linkat(2) without AT_SYMLINK_FOLLOW). Both need write
+  //   access: a second name for a file may not open a write path to a file the job may only
+  //   read. Directories are kPerm; a new path that exists is kExist.
+  kLink = 52,
+  // kStatfs (v2): payload path (follows; "." for the export). Needs read access. reply payload:
+  //   WireStatfs of the file system holding it (statvfs(2)).
+  kStatfs = 53,
+  // kFallocate (v2): arg[0] = handle opened for writing, arg[1] = offset, arg[2] = length
+  //   (> 0), arg[3] = FallocateFlags (fallocate(2) modes: 0, kFallocKeepSize, kFallocPunchHole
+  //   | kFallocKeepSize, kFallocZeroRange; anything else kInval). kOpNotSupp when the host's
+  //   file system cannot (the guest then falls back as posix_fallocate(3) does, for mode 0).
+  kFallocate = 54,
 
   // --- benchmark ------------------------------------------------------------------------------
   // kBulkRead: the host fills arg[0] bytes (<= buf_len) of pattern seeded by arg[1].
@@ -343,6 +376,57 @@ inline constexpr uint16_t kBulkCopyOnly = 1;
 
 inline constexpr uint16_t kPutfileFinal = 1;
 inline constexpr uint32_t kMaxPathBytes = 4096;
+
+// Modes (v2). Permission bits sent with kOpen (create), kMkdir, kPutfile and kSetattr are the
+// final bits: the guest has applied the caller's umask (as the kernel does before it asks a file
+// system), and the host applies no umask of its own. The sticky bit is kept. setuid and setgid
+// never reach the submit side: the host clears them and logs that it did (a job's file must not
+// become a privileged program on the submit machine); the reply's WireStat shows the bits as
+// stored. Owners cannot be changed over the wire: the guest presents every file as the job's.
+
+// kRename arg[1].
+enum RenameFlags : uint64_t {
+  kRenameNoReplace = 1u << 0,  // RENAME_NOREPLACE: kExist when the new path exists
+  kRenameExchange = 1u << 1,   // RENAME_EXCHANGE: swap the two; both must exist
+};
+
+// kFallocate arg[3].
+enum FallocateFlags : uint64_t {
+  kFallocKeepSize = 1u << 0,   // FALLOC_FL_KEEP_SIZE
+  kFallocPunchHole = 1u << 1,  // FALLOC_FL_PUNCH_HOLE (requires kFallocKeepSize)
+  kFallocZeroRange = 1u << 2,  // FALLOC_FL_ZERO_RANGE (may be combined with kFallocKeepSize)
+};
+
+// kSetattr payload head.
+enum SetattrValid : uint32_t {
+  kSetMode = 1u << 0,       // mode = new permission bits
+  kSetAtime = 1u << 1,      // atime_ns
+  kSetAtimeNow = 1u << 2,   // the host's current time (kSetAtime ignored)
+  kSetMtime = 1u << 3,      // mtime_ns
+  kSetMtimeNow = 1u << 4,   // the host's current time (kSetMtime ignored)
+  kSetKnownBits = (1u << 5) - 1,
+};
+struct WireSetattr {
+  uint32_t valid;     // SetattrValid bits; 0 changes nothing (the reply still carries the stat)
+  uint32_t mode;      // permission bits, <= 07777
+  int64_t atime_ns;   // nanoseconds since the epoch (may be negative)
+  int64_t mtime_ns;
+  uint64_t reserved;  // zero
+};
+static_assert(sizeof(WireSetattr) == 32);
+
+// kStatfs reply.
+struct WireStatfs {
+  uint64_t bsize;    // f_bsize
+  uint64_t frsize;   // f_frsize: the unit of the block counts
+  uint64_t blocks;   // f_blocks
+  uint64_t bfree;    // f_bfree
+  uint64_t bavail;   // f_bavail: free blocks for the unprivileged
+  uint64_t files;    // f_files
+  uint64_t ffree;    // f_ffree
+  uint64_t namemax;  // f_namemax
+};
+static_assert(sizeof(WireStatfs) == 64);
 
 // Open flags on the wire: our own values, not the host's O_* numbers.
 enum OpenFlags : uint64_t {
@@ -438,6 +522,8 @@ enum class WireError : int32_t {
   kLoop = 40,
   kProto = 71,  // malformed request: reserved field set, bad buffer, bad payload
   kOverflow = 75,
+  kOpNotSupp = 95,  // v2: the host's file system cannot do it (kFallocate, kSetattr on a link)
+  kStale = 116,     // v2: the file a handle or name referred to is gone
 };
 
 // ---------------------------------------------------------------------------------------------
