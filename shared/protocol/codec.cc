@@ -149,6 +149,10 @@ WireError wire_error_from_errno(int err) {
       return WireError::kProto;
     case EOVERFLOW:
       return WireError::kOverflow;
+    case EOPNOTSUPP:
+      return WireError::kOpNotSupp;
+    case ESTALE:
+      return WireError::kStale;
     default:
       return WireError::kIo;  // nothing host-specific leaks onto the wire
   }
@@ -212,6 +216,10 @@ int errno_from_wire_status(int32_t status) {
       return ENOSPC;
     case WireError::kRoFs:
       return EROFS;
+    case WireError::kOpNotSupp:
+      return EOPNOTSUPP;
+    case WireError::kStale:
+      return ESTALE;
     case WireError::kNameTooLong:
       return ENAMETOOLONG;
     case WireError::kNoSys:
