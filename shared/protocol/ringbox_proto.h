@@ -352,8 +352,10 @@ enum class Opcode : uint16_t {
   //   access: a second name for a file may not open a write path to a file the job may only
   //   read. Directories are kPerm; a new path that exists is kExist.
   kLink = 52,
-  // kStatfs (v2): payload path (follows; "." for the export). Needs read access. reply payload:
-  //   WireStatfs of the file system holding it (statvfs(2)).
+  // kStatfs (v2): payload path (follows; "." for the export). Needs what kStat needs: read
+  //   access, or a directory on the way to a readable path (so df(1) works at the view's root
+  //   under an in/out policy). reply payload: WireStatfs of the file system holding it
+  //   (statvfs(2)).
   kStatfs = 53,
   // kFallocate (v2): arg[0] = handle opened for writing, arg[1] = offset, arg[2] = length
   //   (> 0), arg[3] = FallocateFlags (fallocate(2) modes: 0, kFallocKeepSize, kFallocPunchHole
