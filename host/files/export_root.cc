@@ -205,6 +205,12 @@ Result<UniqueFd> ExportRoot::reopen(int fd, int flags) const {
   return UniqueFd(nfd);
 }
 
+Result<void> ExportRoot::chmod_fd(int fd, mode_t mode) const {
+  if (::fchmodat(proc_fd_.get(), std::to_string(fd).c_str(), mode, 0) != 0)
+    return sys_error("change the mode of fd " + std::to_string(fd) + " through /proc/self/fd");
+  return ok();
+}
+
 Result<void> ExportRoot::link_anonymous(int file_fd, int dir_fd, const std::string& name) const {
   if (::linkat(proc_fd_.get(), std::to_string(file_fd).c_str(), dir_fd, name.c_str(),
                AT_SYMLINK_FOLLOW) != 0)

@@ -72,6 +72,10 @@ class ExportRoot {
   Result<UniqueFd> open_for_io(const Resolved& r, int flags) const;
   // Reopens any fd's inode (an O_PATH directory for fsync, ...) through /proc/self/fd.
   Result<UniqueFd> reopen(int fd, int flags) const;
+  // Sets the permission bits of any fd's inode, an O_PATH fd's too (fchmod refuses those):
+  // chmod through /proc/self/fd, as glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does. The caller makes
+  // sure the inode is not a symlink (the magic link would lead to it, not through it).
+  Result<void> chmod_fd(int fd, mode_t mode) const;
   // Gives an O_TMPFILE file a name in dir (linkat through /proc/self/fd, which needs no
   // CAP_DAC_READ_SEARCH). EEXIST when the name is taken.
   Result<void> link_anonymous(int file_fd, int dir_fd, const std::string& name) const;

@@ -74,7 +74,7 @@ void FileService::end_connection() {
 
 bool FileService::owns_opcode(uint16_t opcode) {
   return opcode >= static_cast<uint16_t>(Opcode::kOpen) &&
-         opcode <= static_cast<uint16_t>(Opcode::kFtruncate);
+         opcode <= static_cast<uint16_t>(Opcode::kFallocate);
 }
 
 Reply FileService::handle(const Request& req) {
@@ -136,6 +136,14 @@ Result<Reply> FileService::dispatch(const Request& req) {
       return do_getfile(req);
     case Opcode::kFtruncate:
       return do_ftruncate(req);
+    case Opcode::kSetattr:
+      return do_setattr(req);
+    case Opcode::kLink:
+      return do_link(req);
+    case Opcode::kStatfs:
+      return do_statfs(req);
+    case Opcode::kFallocate:
+      return do_fallocate(req);
     default:
       return Reply::error(proto::WireError::kNoSys);
   }
@@ -159,6 +167,38 @@ Result<std::shared_ptr<OpenFile>> FileService::lookup_handle(uint64_t handle) co
   return f;
 }
 
+namespace {
+constexpr uint32_t kMaxModeNotes = 32;  // per connection: a hostile guest cannot flood the log
+}  // namespace
+
+mode_t FileService::storable_mode(mode_t requested, std::string_view path, const char* op) const {
+  const mode_t kept = requested & ~mode_t{S_ISUID | S_ISGID};
+  if (kept != requested) {
+    const uint32_t n = mode_notes_.fetch_add(1, std::memory_order_relaxed);
+    if (n < kMaxModeNotes)
+      log::info(std::string(op) + " '" + printable(path) + "': cleared setuid/setgid from mode 0" +
+                std::to_string((requested >> 9) & 7) + std::to_string((requested >> 6) & 7) +
+                std::to_string((requested >> 3) & 7) + std::to_string(requested & 7) +
+                " (a job's file never becomes a privileged program on this machine)");
+    else if (n == kMaxModeNotes)
+      log::info("further setuid/setgid bits cleared on this connection are not logged");
+  }
+  return kept;
+}
+
+Result<void> FileService::set_exact_mode(int fd, mode_t mode, std::string_view path) const {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return sys_error("stat '" + printable(path) + "'");
+  if ((st.st_mode & 07777) == mode) return ok();
+  if (S_ISLNK(st.st_mode))
+    return sys_error(EOPNOTSUPP, "set the mode of '" + printable(path) + "': a symlink");
+  auto r = root_.chmod_fd(fd, mode);
+  if (!r)
+    return sys_error(r.error().sys_errno,
+                     "set mode of '" + printable(path) + "' to the exact bits asked for");
+  return ok();
+}
+
 // ---- kOpen and the handle opcodes -------------------------------------------------------------
 
 Result<Reply> FileService::do_open(const Request& req) {
@@ -166,6 +206,12 @@ Result<Reply> FileService::do_open(const Request& req) {
   if (!intent) return std::move(intent.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
+  mode_t create_mode = 0;
+  if (intent->create) {
+    auto m = wire_mode(req.arg[1], "open mode");
+    if (!m) return std::move(m.error());
+    create_mode = *m;
+  }
   const bool wants_write = intent->write || intent->create || intent->truncate || intent->append;
   int flags = intent->read && intent->write ? O_RDWR : intent->write ? O_WRONLY : O_RDONLY;
   if (intent->truncate) flags |= O_TRUNC;
@@ -179,12 +225,23 @@ Result<Reply> FileService::do_open(const Request& req) {
     if (!parent) return std::move(parent.error());
     where = parent->path();
     RINGBOX_TRY(check(where, Access::kWrite, "create"));
+    const mode_t mode = storable_mode(create_mode, where, "create");
     // O_EXCL|O_NOFOLLOW: only ever a brand-new regular file, never through a link.
     int cfd = ::openat(parent->dir.get(), parent->name.c_str(),
-                       flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                       wire_mode(req.arg[1]));
+                       flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
     if (cfd >= 0) {
       fd = UniqueFd(cfd);
+      auto exact = set_exact_mode(fd.get(), mode, where);
+      if (!exact) {
+        // Not left behind half-made: remove the name while it is still this file.
+        struct stat mine {
+        }, there{};
+        if (::fstat(fd.get(), &mine) == 0 &&
+            ::fstatat(parent->dir.get(), parent->name.c_str(), &there, AT_SYMLINK_NOFOLLOW) == 0 &&
+            mine.st_ino == there.st_ino && mine.st_dev == there.st_dev)
+          ::unlinkat(parent->dir.get(), parent->name.c_str(), 0);
+        return std::move(exact.error());
+      }
     } else if (errno != EEXIST || intent->exclusive) {
       return sys_error("create '" + printable(where) + "' in the export");
     }
@@ -278,6 +335,27 @@ Result<Reply> FileService::do_fsync(const Request& req) {
   auto f = lookup_handle(req.arg[0]);
   if (!f) return std::move(f.error());
   if (::fsync((*f)->fd.get()) != 0) return sys_error("fsync '" + printable((*f)->path) + "'");
+  return Reply{};
+}
+
+Result<Reply> FileService::do_fallocate(const Request& req) {
+  auto offset = wire_offset(req.arg[1], "fallocate offset");
+  if (!offset) return std::move(offset.error());
+  auto length = wire_offset(req.arg[2], "fallocate length");
+  if (!length) return std::move(length.error());
+  if (*length == 0) return sys_error(EINVAL, "fallocate length is 0");
+  RINGBOX_TRY(check_extent(*offset, static_cast<size_t>(*length)));
+  auto mode = proto::posix_fallocate_mode_from_wire(req.arg[3]);
+  if (!mode) return std::move(mode.error());
+  auto f = lookup_handle(req.arg[0]);
+  if (!f) return std::move(f.error());
+  if (!(*f)->writable) return sys_error(EBADF, "fallocate a handle not opened for writing");
+  int rc;
+  do {
+    rc = ::fallocate((*f)->fd.get(), *mode, *offset, *length);
+  } while (rc != 0 && errno == EINTR);
+  // EOPNOTSUPP reaches the guest as kOpNotSupp: it falls back as posix_fallocate(3) does.
+  if (rc != 0) return sys_error("fallocate '" + printable((*f)->path) + "'");
   return Reply{};
 }
 

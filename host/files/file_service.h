@@ -1,4 +1,4 @@
-// FileService: the host's implementation of the file opcodes (32..50 of ringbox_proto.h, whose
+// FileService: the host's implementation of the file opcodes (32..54 of ringbox_proto.h, whose
 // paragraphs are the contract) over one job's export directory and access policy.
 //
 // Trust: the guest is hostile. Every path or name the service interprets is copied out of the
@@ -14,10 +14,20 @@
 // every handle and discards every unfinished upload. Thread-safe: handle() may run on many
 // server workers at once.
 //
-// Callers: HostHandler routes opcodes 32..50 here; `ringbox-host run` builds one per job from
+// Modes (v2): permission bits are applied exactly, with no umask of the host's: the host creates
+// with the requested bits (the process umask can only narrow them, so nothing is ever more open
+// than asked) and then sets the exact bits on the new object's own fd when they differ. The
+// process umask is never changed: it is process-wide, and other threads (other connections, the
+// job's runner) create files at the same time. setuid and setgid are cleared before anything is
+// created or changed, and the host logs that it did; the sticky bit is kept.
+//
+// Callers: HostHandler routes opcodes 32..54 here; `ringbox-host run` builds one per job from
 // the job's export directory and policy.
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -50,7 +60,7 @@ class FileService final : public rpc::Handler {
   static Result<std::unique_ptr<FileService>> create(FileServiceConfig cfg);
   ~FileService() override;
 
-  // True for the opcodes this service answers (32..50).
+  // True for the opcodes this service answers (32..54).
   static bool owns_opcode(uint16_t opcode);
   // Answers one file request; any other opcode is kNoSys. Never throws.
   rpc::Reply handle(const rpc::Request& req) override;
@@ -74,6 +84,7 @@ class FileService final : public rpc::Handler {
   Result<rpc::Reply> do_fstat(const rpc::Request& req);
   Result<rpc::Reply> do_fsync(const rpc::Request& req);
   Result<rpc::Reply> do_ftruncate(const rpc::Request& req);
+  Result<rpc::Reply> do_fallocate(const rpc::Request& req);
   // path opcodes (path_ops.cc)
   Result<rpc::Reply> do_stat(const rpc::Request& req, Follow follow);
   Result<rpc::Reply> do_readdir(const rpc::Request& req);
@@ -83,6 +94,10 @@ class FileService final : public rpc::Handler {
   Result<rpc::Reply> do_truncate(const rpc::Request& req);
   Result<rpc::Reply> do_readlink(const rpc::Request& req);
   Result<rpc::Reply> do_symlink(const rpc::Request& req);
+  // metadata opcodes, v2 (metadata_ops.cc)
+  Result<rpc::Reply> do_setattr(const rpc::Request& req);
+  Result<rpc::Reply> do_link(const rpc::Request& req);
+  Result<rpc::Reply> do_statfs(const rpc::Request& req);
   // whole-file opcodes (whole_file_ops.cc)
   Result<rpc::Reply> do_getfile(const rpc::Request& req);
   Result<rpc::Reply> do_putfile(const rpc::Request& req);
@@ -92,11 +107,18 @@ class FileService final : public rpc::Handler {
   // Read access, or (for stat/readdir) a directory on the way to something readable.
   Result<void> check_lookup(std::string_view path, const char* op) const;
   Result<std::shared_ptr<OpenFile>> lookup_handle(uint64_t handle) const;
+  // The bits to store for requested permission bits: setuid and setgid cleared, and logged
+  // (the first kMaxModeNotes times per connection, then once that further ones are not).
+  mode_t storable_mode(mode_t requested, std::string_view path, const char* op) const;
+  // Makes fd's permission bits exactly mode (the umask or a setgid directory may have changed
+  // them at creation). fd may be an O_PATH fd of anything but a symlink.
+  Result<void> set_exact_mode(int fd, mode_t mode, std::string_view path) const;
 
   const ExportRoot root_;
   const Policy policy_;
   HandleTable handles_;
   PutfileStage uploads_;  // refers to root_: declared after it, destroyed before it
+  mutable std::atomic<uint32_t> mode_notes_{0};
 };
 
 }  // namespace ringbox::host::files

@@ -5,6 +5,7 @@
 // the resolved fd: on the object itself, or with an *at() call on one checked name inside the
 // resolved parent directory.
 #include <fcntl.h>
+#include <stdio.h>  // renameat2, RENAME_*
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,13 +73,24 @@ Result<Reply> FileService::do_readdir(const Request& req) {
 }
 
 Result<Reply> FileService::do_mkdir(const Request& req) {
+  auto requested = wire_mode(req.arg[0], "mkdir mode");
+  if (!requested) return std::move(requested.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
   auto p = root_.resolve_parent(*path);
   if (!p) return std::move(p.error());
   RINGBOX_TRY(check(p->path(), Access::kWrite, "create directory"));
-  if (::mkdirat(p->dir.get(), p->name.c_str(), wire_mode(req.arg[0])) != 0)
+  const mode_t mode = storable_mode(*requested, p->path(), "create directory");
+  if (::mkdirat(p->dir.get(), p->name.c_str(), mode) != 0)
     return at_error("create directory", p->path());
+  // The umask, or a setgid parent, may have changed the bits: set them exactly on the new
+  // directory, found again without following anything.
+  auto made = root_.resolve(p->path(), Follow::kNo);
+  if (!made) return std::move(made.error());
+  if (!S_ISDIR(made->st.st_mode))
+    return sys_error(EAGAIN, "create directory '" + printable(p->path()) +
+                                 "': replaced while it was being made; try again");
+  RINGBOX_TRY(set_exact_mode(made->fd.get(), mode, made->path));
   return Reply{};
 }
 
@@ -94,6 +106,8 @@ Result<Reply> FileService::do_remove(const Request& req, bool directory) {
 }
 
 Result<Reply> FileService::do_rename(const Request& req) {
+  auto flags = proto::posix_rename_flags_from_wire(req.arg[1]);
+  if (!flags) return std::move(flags.error());
   auto paths = copy_rename(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
   auto from = root_.resolve_parent(paths->from);
@@ -102,8 +116,10 @@ Result<Reply> FileService::do_rename(const Request& req) {
   if (!to) return std::move(to.error());
   RINGBOX_TRY(check(from->path(), Access::kWrite, "rename"));
   RINGBOX_TRY(check(to->path(), Access::kWrite, "rename onto"));
-  if (::renameat(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str()) != 0)
-    return at_error("rename", from->path());
+  // renameat2(2) on one checked name in each resolved directory: neither name is followed.
+  if (::renameat2(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str(), *flags) !=
+      0)
+    return at_error(*flags == RENAME_EXCHANGE ? "exchange" : "rename", from->path());
   return Reply{};
 }
 
@@ -151,8 +167,9 @@ Result<Reply> FileService::do_symlink(const Request& req) {
   if (!p) return std::move(p.error());
   RINGBOX_TRY(check(p->path(), Access::kWrite, "create symlink"));
   // Host tools that later copy the export (output transfer) may follow links: a link may only
-  // point inside the export, judged lexically from where it will live.
-  auto lands = resolve_link_text(p->dir_path, paths->target);
+  // point inside the export, judged lexically from where it will live. Any other text is stored
+  // as it is (components longer than 255 bytes too, as Linux does).
+  auto lands = check_link_stays_inside(p->dir_path, paths->target);
   if (!lands)
     return sys_error(lands.error().sys_errno, "symlink '" + printable(p->path()) + "' -> '" +
                                                   printable(paths->target) +

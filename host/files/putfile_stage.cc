@@ -89,13 +89,25 @@ Result<uint64_t> Upload::commit() {
   return static_cast<uint64_t>(st.st_size);
 }
 
+namespace {
+// The umask narrowed the bits the temporary file was created with; set them exactly (v2 "Modes").
+Result<void> exact_mode(int fd, mode_t mode, const std::string& target) {
+  if (::fchmod(fd, mode) != 0)
+    return sys_error("set mode of the upload of '" + printable(target) + "'");
+  return ok();
+}
+}  // namespace
+
 Result<std::shared_ptr<Upload>> PutfileStage::create_temp(ResolvedParent parent, mode_t mode) {
   std::string target = parent.path();
   if (!named_temp_) {
     int fd = ::openat(parent.dir.get(), ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-    if (fd >= 0)
+    if (fd >= 0) {
+      UniqueFd file(fd);
+      RINGBOX_TRY(exact_mode(file.get(), mode, target));
       return std::make_shared<Upload>(root_, std::move(parent.dir), std::move(parent.name),
-                                      std::move(target), UniqueFd(fd), std::string());
+                                      std::move(target), std::move(file), std::string());
+    }
     // EOPNOTSUPP: this file system has no O_TMPFILE (EISDIR: nor has the kernel). Fall back.
     if (errno != EOPNOTSUPP && errno != EISDIR)
       return sys_error("create temporary file for upload of '" + printable(target) + "'");
@@ -104,9 +116,13 @@ Result<std::shared_ptr<Upload>> PutfileStage::create_temp(ResolvedParent parent,
     std::string n = temp_name();
     int fd = ::openat(parent.dir.get(), n.c_str(),
                       O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd >= 0)
-      return std::make_shared<Upload>(root_, std::move(parent.dir), std::move(parent.name),
-                                      std::move(target), UniqueFd(fd), std::move(n));
+    if (fd >= 0) {
+      // Made an Upload first: if the mode cannot be set, its destructor removes the name.
+      auto up = std::make_shared<Upload>(root_, std::move(parent.dir), std::move(parent.name),
+                                         std::move(target), UniqueFd(fd), std::move(n));
+      RINGBOX_TRY(exact_mode(up->fd(), mode, up->target_path()));
+      return up;
+    }
     if (errno != EEXIST) break;
   }
   return sys_error("create temporary file for upload of '" + printable(target) + "'");

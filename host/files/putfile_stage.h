@@ -55,7 +55,8 @@ class PutfileStage {
       : root_(root), max_pending_(max_pending), named_temp_(named_temp) {}
 
   // Starts an upload of key (dropping an unfinished one of the same key) into parent/name,
-  // with permission bits mode. EMFILE when max_pending uploads are unfinished.
+  // with exactly the permission bits mode (no umask; the caller cleared setuid/setgid). EMFILE
+  // when max_pending uploads are unfinished.
   Result<std::shared_ptr<Upload>> start(const std::string& key, ResolvedParent parent, mode_t mode);
   // The unfinished upload of key, or nullptr.
   std::shared_ptr<Upload> find(const std::string& key) const;

@@ -14,10 +14,6 @@ namespace ringbox::host::files {
 using rpc::Reply;
 using rpc::Request;
 
-namespace {
-constexpr mode_t kDefaultPutfileMode = 0644;  // arg[2] == 0
-}  // namespace
-
 Result<Reply> FileService::do_getfile(const Request& req) {
   auto offset = wire_offset(req.arg[0], "getfile offset");
   if (!offset) return std::move(offset.error());
@@ -64,7 +60,9 @@ Result<Reply> FileService::do_putfile(const Request& req) {
     auto parent = root_.resolve_parent(*path);
     if (!parent) return std::move(parent.error());
     RINGBOX_TRY(check(parent->path(), Access::kWrite, "replace"));
-    const mode_t mode = req.arg[2] == 0 ? kDefaultPutfileMode : wire_mode(req.arg[2]);
+    auto requested = wire_mode(req.arg[2], "putfile mode");
+    if (!requested) return std::move(requested.error());
+    const mode_t mode = storable_mode(*requested, parent->path(), "replace");
     auto started = uploads_.start(*path, std::move(*parent), mode);
     if (!started) return std::move(started.error());
     upload = std::move(*started);
