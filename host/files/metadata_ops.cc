@@ -1,8 +1,8 @@
 // FileService: the metadata opcodes of protocol v2 (kSetattr, kLink, kStatfs). kFallocate, which
 // works on a handle, is with the other handle opcodes in file_service.cc.
 //
-// Same pattern as path_ops.cc: copy and check, resolve beneath the root, check the policy on
-// the symlink-free path, act through the resolved fd or on one name inside the resolved parent.
+// Same pattern as path_ops.cc: copy and check, look up through the back end, check the policy on
+// the symlink-free path, have the back end act on exactly that path.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -42,11 +42,6 @@ struct timespec wire_time(uint32_t valid, uint32_t set_bit, uint32_t now_bit, in
   return ts;
 }
 
-bool changes_times(uint32_t valid) {
-  return (valid &
-          (proto::kSetAtime | proto::kSetAtimeNow | proto::kSetMtime | proto::kSetMtimeNow)) != 0;
-}
-
 Reply stat_reply(const struct stat& st, std::span<std::byte> out) {
   Reply rep;
   if (out.size() >= sizeof(proto::WireStat)) {
@@ -63,83 +58,64 @@ Result<Reply> FileService::do_setattr(const Request& req) {
   auto sa = copy_setattr(req.in, by_handle);  // copied before req.out (the same buffer) is written
   if (!sa) return std::move(sa.error());
   const uint32_t valid = sa->attr.valid;
-  struct timespec times[2] = {
-      wire_time(valid, proto::kSetAtime, proto::kSetAtimeNow, sa->attr.atime_ns),
-      wire_time(valid, proto::kSetMtime, proto::kSetMtimeNow, sa->attr.mtime_ns)};
+  AttrChange change;
+  change.times[0] = wire_time(valid, proto::kSetAtime, proto::kSetAtimeNow, sa->attr.atime_ns);
+  change.times[1] = wire_time(valid, proto::kSetMtime, proto::kSetMtimeNow, sa->attr.mtime_ns);
+  change.set_mode = (valid & proto::kSetMode) != 0;
 
-  struct stat st {};
   if (by_handle) {
     // Any open handle, including one whose name is gone; the policy of the path it was opened by.
     auto f = lookup_handle(req.arg[0]);
     if (!f) return std::move(f.error());
-    const int fd = (*f)->fd.get();
     RINGBOX_TRY(check((*f)->path, Access::kWrite, "change attributes of"));
-    if (valid & proto::kSetMode) {
-      const mode_t mode = storable_mode(sa->attr.mode, (*f)->path, "chmod");
-      if (::fchmod(fd, mode) != 0) return sys_error("chmod '" + printable((*f)->path) + "'");
-    }
-    if (changes_times(valid) && ::futimens(fd, times) != 0)
-      return sys_error("set times of '" + printable((*f)->path) + "'");
-    if (::fstat(fd, &st) != 0) return sys_error("stat '" + printable((*f)->path) + "'");
-    return stat_reply(st, req.out);
+    if (change.set_mode) change.mode = storable_mode(sa->attr.mode, (*f)->path, "chmod");
+    auto st = (*f)->file->setattr(change);
+    if (!st) return std::move(st.error());
+    return stat_reply(*st, req.out);
   }
-
   // By path: the final component itself, never followed (a symlink's own times can change; its
   // mode cannot, as for fchmodat(AT_SYMLINK_NOFOLLOW)).
-  auto r = root_.resolve(sa->path, Follow::kNo);
+  auto r = backend_->lookup(sa->path, Follow::kNo);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kWrite, "change attributes of"));
-  if (valid & proto::kSetMode) {
+  if (change.set_mode) {
     if (S_ISLNK(r->st.st_mode))
       return sys_error(EOPNOTSUPP, "chmod '" + printable(r->path) + "': a symlink has no mode");
-    const mode_t mode = storable_mode(sa->attr.mode, r->path, "chmod");
-    auto ch = root_.chmod_fd(r->fd.get(), mode);  // r->fd is O_PATH: chmod through /proc
-    if (!ch) return sys_error(ch.error().sys_errno, "chmod '" + printable(r->path) + "'");
+    change.mode = storable_mode(sa->attr.mode, r->path, "chmod");
   }
-  // AT_EMPTY_PATH on the O_PATH fd: the very object resolved, no lookup, nothing followed.
-  if (changes_times(valid) &&
-      ::utimensat(r->fd.get(), "", times, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0)
-    return sys_error("set times of '" + printable(r->path) + "'");
-  if (::fstat(r->fd.get(), &st) != 0) return sys_error("stat '" + printable(r->path) + "'");
-  return stat_reply(st, req.out);
+  auto st = backend_->setattr(r->path, change);
+  if (!st) return std::move(st.error());
+  return stat_reply(*st, req.out);
 }
 
 Result<Reply> FileService::do_link(const Request& req) {
   auto paths = copy_link(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
-  auto from = root_.resolve_parent(paths->from);
+  auto from = lookup_parent(paths->from);
   if (!from) return std::move(from.error());
-  auto to = root_.resolve_parent(paths->to);
+  auto to = lookup_parent(paths->to);
   if (!to) return std::move(to.error());
+  const std::string from_path = from->path(), to_path = to->path();
   // Both need write access: a second name must not open a write path to a file the job may
   // only read (a link into a writable directory would otherwise do exactly that).
-  RINGBOX_TRY(check(from->path(), Access::kWrite, "link from"));
-  RINGBOX_TRY(check(to->path(), Access::kWrite, "link to"));
-  struct stat st {};
-  if (::fstatat(from->dir.get(), from->name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
-    return sys_error("link '" + printable(from->path()) + "' in the export");
-  if (S_ISDIR(st.st_mode))
-    return sys_error(EPERM, "link '" + printable(from->path()) + "': a directory");
-  // linkat(2) without AT_SYMLINK_FOLLOW: a symlink is linked itself, never followed. (A
-  // directory swapped in meanwhile fails with EPERM in the kernel too.)
-  if (::linkat(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str(), 0) != 0)
-    return sys_error("link '" + printable(from->path()) + "' as '" + printable(to->path()) +
-                     "' in the export");
+  RINGBOX_TRY(check(from_path, Access::kWrite, "link from"));
+  RINGBOX_TRY(check(to_path, Access::kWrite, "link to"));
+  RINGBOX_TRY(backend_->link(from_path, to_path));
   return Reply{};
 }
 
 Result<Reply> FileService::do_statfs(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, Follow::kYes);
+  auto r = backend_->lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   // As for kStat: a directory on the way to something readable counts (the job's `df .` at the
   // view's root must work under a policy that reads only "in"); counts of blocks and inodes
   // reveal nothing about the files.
   RINGBOX_TRY(check_lookup(r->path, "statfs"));
-  struct statvfs sv {};
-  if (::fstatvfs(r->fd.get(), &sv) != 0) return sys_error("statfs '" + printable(r->path) + "'");
-  auto n = proto::encode_wire_statfs(proto::wire_statfs_from(sv), req.out);
+  auto sv = backend_->statfs(r->path);
+  if (!sv) return std::move(sv.error());
+  auto n = proto::encode_wire_statfs(proto::wire_statfs_from(*sv), req.out);
   if (!n) return std::move(n.error());
   Reply rep;
   rep.out_len = static_cast<uint32_t>(*n);
