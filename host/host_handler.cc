@@ -24,6 +24,7 @@ bool HostHandler::runs_inline(uint16_t opcode) const {
     case Opcode::kGetfile:
     case Opcode::kPutfile:
     case Opcode::kFsync:
+    case Opcode::kFallocate:  // may allocate gigabytes
       return false;
     default:
       return true;

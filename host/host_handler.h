@@ -16,7 +16,7 @@ class JobSession;
 class HostHandler final : public rpc::Handler {
  public:
   HostHandler() = default;
-  // File opcodes (32..50) go to `files`, which must outlive the handler. Without a file
+  // File opcodes (32..54) go to `files`, which must outlive the handler. Without a file
   // service they are refused with kNoSys.
   explicit HostHandler(files::FileService& files) : files_(&files) {}
   // Also job opcodes (16..20) to `job` (`ringbox-host run`); without one they are kNoSys.

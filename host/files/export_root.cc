@@ -185,6 +185,17 @@ Result<ResolvedParent> ExportRoot::resolve_parent(std::string_view path) const {
   return ResolvedParent{std::move(d->path), std::move(d->fd), std::move(pn.name)};
 }
 
+Result<ResolvedParent> ExportRoot::find_parent(std::string_view path) const {
+  if (path == ".") return path_error(EINVAL, path, "the export root has no parent:");
+  ParentAndName pn = split_parent(path);
+  auto d = open_exact(pn.parent);
+  if (!d) return std::move(d.error());
+  // The caller promised a symlink-free path: a link here appeared since; refuse, never follow.
+  if (S_ISLNK(d->st.st_mode)) return path_error(ELOOP, d->path, "a symlink appeared at");
+  if (!S_ISDIR(d->st.st_mode)) return path_error(ENOTDIR, d->path, "not a directory:");
+  return ResolvedParent{std::move(d->path), std::move(d->fd), std::move(pn.name)};
+}
+
 Result<UniqueFd> ExportRoot::open_for_io(const Resolved& r, int flags) const {
   if (!S_ISREG(r.st.st_mode) && !S_ISDIR(r.st.st_mode))
     return path_error(EACCES, r.path, "refuse to open (not a regular file or directory)");
@@ -203,6 +214,12 @@ Result<UniqueFd> ExportRoot::reopen(int fd, int flags) const {
   } while (nfd < 0 && errno == EINTR);
   if (nfd < 0) return sys_error("reopen fd " + name + " through /proc/self/fd");
   return UniqueFd(nfd);
+}
+
+Result<void> ExportRoot::chmod_fd(int fd, mode_t mode) const {
+  if (::fchmodat(proc_fd_.get(), std::to_string(fd).c_str(), mode, 0) != 0)
+    return sys_error("change the mode of fd " + std::to_string(fd) + " through /proc/self/fd");
+  return ok();
 }
 
 Result<void> ExportRoot::link_anonymous(int file_fd, int dir_fd, const std::string& name) const {

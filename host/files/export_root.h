@@ -28,6 +28,7 @@
 #include <string>
 #include <string_view>
 
+#include "host/files/file_backend.h"  // Follow
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::host::files {
@@ -35,8 +36,6 @@ namespace ringbox::host::files {
 inline constexpr int kMaxSymlinkHops = 40;     // as the Linux kernel's own limit
 inline constexpr int kMaxResolveSteps = 4096;  // components visited per resolution; bounds
                                                // the work one request can cause
-
-enum class Follow { kNo, kYes };  // whether a symlink in the final component is followed
 
 // An object found beneath the root.
 struct Resolved {
@@ -66,12 +65,23 @@ class ExportRoot {
   // The directory holding path's last component (followed), and that component. EINVAL for
   // "." (the root has no parent in the export), ENOTDIR when the parent is not a directory.
   Result<ResolvedParent> resolve_parent(std::string_view path) const;
+  // The object at a path that must be symlink-free (FileBackend's rule): one openat2 with
+  // RESOLVE_NO_SYMLINKS, so a symlink in a non-final component is ELOOP, never followed; a
+  // final symlink yields the link itself.
+  Result<Resolved> find(const std::string& path) const { return open_exact(path); }
+  // find() of path's parent, which must be a directory (ENOTDIR), and path's last component.
+  // EINVAL for ".".
+  Result<ResolvedParent> find_parent(std::string_view path) const;
 
   // Opens r's inode for I/O with open(2) flags (no O_CREAT). EACCES unless r is a regular
   // file or a directory.
   Result<UniqueFd> open_for_io(const Resolved& r, int flags) const;
   // Reopens any fd's inode (an O_PATH directory for fsync, ...) through /proc/self/fd.
   Result<UniqueFd> reopen(int fd, int flags) const;
+  // Sets the permission bits of any fd's inode, an O_PATH fd's too (fchmod refuses those):
+  // chmod through /proc/self/fd, as glibc's fchmodat(AT_SYMLINK_NOFOLLOW) does. The caller makes
+  // sure the inode is not a symlink (the magic link would lead to it, not through it).
+  Result<void> chmod_fd(int fd, mode_t mode) const;
   // Gives an O_TMPFILE file a name in dir (linkat through /proc/self/fd, which needs no
   // CAP_DAC_READ_SEARCH). EEXIST when the name is taken.
   Result<void> link_anonymous(int file_fd, int dir_fd, const std::string& name) const;

@@ -9,7 +9,7 @@
 
 #include <new>
 
-#include "host/files/file_io.h"
+#include "host/files/export_backend.h"
 #include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
 #include "shared/util/log.h"
@@ -50,18 +50,22 @@ Result<std::unique_ptr<FileService>> FileService::create(FileServiceConfig cfg) 
   if (cfg.max_open_files == 0 || cfg.max_open_files > (1u << 20))
     return make_error(Errc::kInvalidArgument,
                       "max_open_files must be 1.." + std::to_string(1u << 20));
-  auto root = ExportRoot::open(cfg.export_dir);
-  if (!root) return std::move(root.error());
+  std::shared_ptr<FileBackend> backend = std::move(cfg.backend);
+  if (!backend) {
+    auto exp = ExportBackend::create(cfg.export_dir, cfg.putfile_named_temp);
+    if (!exp) return std::move(exp.error());
+    backend = std::move(*exp);
+  }
   prepare_process(cfg);
-  log::info("file service on '" + cfg.export_dir + "', " + cfg.policy.describe());
-  return std::unique_ptr<FileService>(new FileService(std::move(*root), std::move(cfg)));
+  log::info("file service on " + backend->describe() + ", " + cfg.policy.describe());
+  return std::unique_ptr<FileService>(new FileService(std::move(backend), std::move(cfg)));
 }
 
-FileService::FileService(ExportRoot root, FileServiceConfig cfg)
-    : root_(std::move(root)),
+FileService::FileService(std::shared_ptr<FileBackend> backend, FileServiceConfig cfg)
+    : backend_(std::move(backend)),
       policy_(std::move(cfg.policy)),
       handles_(cfg.max_open_files),
-      uploads_(root_, cfg.max_pending_putfiles, cfg.putfile_named_temp) {}
+      uploads_(cfg.max_pending_putfiles) {}
 
 FileService::~FileService() {
   end_connection();
@@ -74,7 +78,7 @@ void FileService::end_connection() {
 
 bool FileService::owns_opcode(uint16_t opcode) {
   return opcode >= static_cast<uint16_t>(Opcode::kOpen) &&
-         opcode <= static_cast<uint16_t>(Opcode::kFtruncate);
+         opcode <= static_cast<uint16_t>(Opcode::kFallocate);
 }
 
 Reply FileService::handle(const Request& req) {
@@ -136,6 +140,14 @@ Result<Reply> FileService::dispatch(const Request& req) {
       return do_getfile(req);
     case Opcode::kFtruncate:
       return do_ftruncate(req);
+    case Opcode::kSetattr:
+      return do_setattr(req);
+    case Opcode::kLink:
+      return do_link(req);
+    case Opcode::kStatfs:
+      return do_statfs(req);
+    case Opcode::kFallocate:
+      return do_fallocate(req);
     default:
       return Reply::error(proto::WireError::kNoSys);
   }
@@ -159,6 +171,42 @@ Result<std::shared_ptr<OpenFile>> FileService::lookup_handle(uint64_t handle) co
   return f;
 }
 
+std::string FileService::Parent::path() const {
+  return join_path(dir_path, name);
+}
+
+Result<FileService::Parent> FileService::lookup_parent(std::string_view path) const {
+  if (path == ".")
+    return sys_error(EINVAL,
+                     "the export root has no parent: it cannot be created, removed, "
+                     "renamed, replaced or linked");
+  ParentAndName pn = split_parent(path);
+  auto d = backend_->lookup(pn.parent, Follow::kYes);
+  if (!d) return std::move(d.error());
+  if (!S_ISDIR(d->st.st_mode))
+    return sys_error(ENOTDIR, "'" + printable(d->path) + "' is not a directory");
+  return Parent{std::move(d->path), std::move(pn.name)};
+}
+
+namespace {
+constexpr uint32_t kMaxModeNotes = 32;  // per connection: a hostile guest cannot flood the log
+}  // namespace
+
+mode_t FileService::storable_mode(mode_t requested, std::string_view path, const char* op) const {
+  const mode_t kept = requested & ~mode_t{S_ISUID | S_ISGID};
+  if (kept != requested) {
+    const uint32_t n = mode_notes_.fetch_add(1, std::memory_order_relaxed);
+    if (n < kMaxModeNotes)
+      log::info(std::string(op) + " '" + printable(path) + "': cleared setuid/setgid from mode 0" +
+                std::to_string((requested >> 9) & 7) + std::to_string((requested >> 6) & 7) +
+                std::to_string((requested >> 3) & 7) + std::to_string(requested & 7) +
+                " (a job's file never becomes a privileged program on this machine)");
+    else if (n == kMaxModeNotes)
+      log::info("further setuid/setgid bits cleared on this connection are not logged");
+  }
+  return kept;
+}
+
 // ---- kOpen and the handle opcodes -------------------------------------------------------------
 
 Result<Reply> FileService::do_open(const Request& req) {
@@ -166,55 +214,61 @@ Result<Reply> FileService::do_open(const Request& req) {
   if (!intent) return std::move(intent.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
+  mode_t create_mode = 0;
+  if (intent->create) {
+    auto m = wire_mode(req.arg[1], "open mode");
+    if (!m) return std::move(m.error());
+    create_mode = *m;
+  }
   const bool wants_write = intent->write || intent->create || intent->truncate || intent->append;
-  int flags = intent->read && intent->write ? O_RDWR : intent->write ? O_WRONLY : O_RDONLY;
-  if (intent->truncate) flags |= O_TRUNC;
-  if (intent->append) flags |= O_APPEND;
-  if (intent->directory) flags |= O_DIRECTORY;
+  OpenMode how;
+  how.read = intent->read;
+  how.write = intent->write;
+  how.truncate = intent->truncate;
+  how.append = intent->append;
+  how.directory = intent->directory;
 
-  UniqueFd fd;
+  std::unique_ptr<BackendFile> file;
   std::string where = *path;
   if (intent->create) {
-    auto parent = root_.resolve_parent(*path);
+    auto parent = lookup_parent(*path);
     if (!parent) return std::move(parent.error());
     where = parent->path();
     RINGBOX_TRY(check(where, Access::kWrite, "create"));
-    // O_EXCL|O_NOFOLLOW: only ever a brand-new regular file, never through a link.
-    int cfd = ::openat(parent->dir.get(), parent->name.c_str(),
-                       flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY,
-                       wire_mode(req.arg[1]));
-    if (cfd >= 0) {
-      fd = UniqueFd(cfd);
-    } else if (errno != EEXIST || intent->exclusive) {
-      return sys_error("create '" + printable(where) + "' in the export");
+    auto made = backend_->create(where, how, storable_mode(create_mode, where, "create"));
+    if (made) {
+      file = std::move(*made);
+    } else if (made.error().sys_errno != EEXIST || intent->exclusive) {
+      return std::move(made.error());
     }
-    // EEXIST without exclusive: open the existing file below, as open(2) would.
+    // EEXIST without exclusive: open the existing file below (through a final symlink, as
+    // open(2) would).
   }
-  if (!fd) {
-    auto r = root_.resolve(where, Follow::kYes);
+  if (!file) {
+    auto r = backend_->lookup(where, Follow::kYes);
     if (!r) return std::move(r.error());
     RINGBOX_TRY(check(r->path, wants_write ? Access::kWrite : Access::kRead, "open"));
     if (intent->directory && !S_ISDIR(r->st.st_mode))
       return sys_error(ENOTDIR, "open '" + printable(r->path) + "' as a directory");
-    auto io = root_.open_for_io(*r, flags);
-    if (!io) return std::move(io.error());
-    fd = std::move(*io);
+    auto opened = backend_->open(r->path, how);
+    if (!opened) return std::move(opened.error());
+    file = std::move(*opened);
     where = std::move(r->path);
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return sys_error("stat '" + printable(where) + "'");
-  auto file = std::make_shared<OpenFile>();
-  file->fd = std::move(fd);
-  file->readable = intent->read;
-  file->writable = intent->write;
-  file->directory = S_ISDIR(st.st_mode);
-  file->path = where;
-  auto handle = handles_.insert(std::move(file));
+  auto st = file->fstat();
+  if (!st) return std::move(st.error());
+  auto entry = std::make_shared<OpenFile>();
+  entry->file = std::move(file);
+  entry->readable = intent->read;
+  entry->writable = intent->write;
+  entry->directory = S_ISDIR(st->st_mode);
+  entry->path = where;
+  auto handle = handles_.insert(std::move(entry));
   if (!handle) return std::move(handle.error());
   Reply rep;
   rep.val[0] = *handle;
   if (req.out.size() >= sizeof(proto::WireStat)) {
-    auto n = proto::encode_wire_stat(proto::wire_stat_from(st), req.out);
+    auto n = proto::encode_wire_stat(proto::wire_stat_from(*st), req.out);
     if (n) rep.out_len = static_cast<uint32_t>(*n);
   }
   return rep;
@@ -239,7 +293,7 @@ Result<Reply> FileService::do_pread(const Request& req) {
   const size_t len = static_cast<size_t>(req.arg[2]);
   RINGBOX_TRY(check_extent(*offset, len));
   // Straight into the data area: file bytes are opaque to the host, no staging copy.
-  auto n = read_fully((*f)->fd.get(), req.out.first(len), *offset);
+  auto n = (*f)->file->pread(req.out.first(len), *offset);
   if (!n) return std::move(n.error());
   Reply rep;
   rep.out_len = static_cast<uint32_t>(*n);
@@ -255,7 +309,7 @@ Result<Reply> FileService::do_pwrite(const Request& req) {
   if (!offset) return std::move(offset.error());
   auto data = req.in.opaque();  // opaque file bytes: straight from the data area to the file
   RINGBOX_TRY(check_extent(*offset, data.size()));
-  auto n = write_fully((*f)->fd.get(), data, *offset);
+  auto n = (*f)->file->pwrite(data, *offset);
   if (!n) return std::move(n.error());
   Reply rep;
   rep.val[0] = *n;
@@ -265,9 +319,9 @@ Result<Reply> FileService::do_pwrite(const Request& req) {
 Result<Reply> FileService::do_fstat(const Request& req) {
   auto f = lookup_handle(req.arg[0]);
   if (!f) return std::move(f.error());
-  struct stat st {};
-  if (::fstat((*f)->fd.get(), &st) != 0) return sys_error("fstat '" + printable((*f)->path) + "'");
-  auto n = proto::encode_wire_stat(proto::wire_stat_from(st), req.out);
+  auto st = (*f)->file->fstat();
+  if (!st) return std::move(st.error());
+  auto n = proto::encode_wire_stat(proto::wire_stat_from(*st), req.out);
   if (!n) return std::move(n.error());
   Reply rep;
   rep.out_len = static_cast<uint32_t>(*n);
@@ -277,7 +331,24 @@ Result<Reply> FileService::do_fstat(const Request& req) {
 Result<Reply> FileService::do_fsync(const Request& req) {
   auto f = lookup_handle(req.arg[0]);
   if (!f) return std::move(f.error());
-  if (::fsync((*f)->fd.get()) != 0) return sys_error("fsync '" + printable((*f)->path) + "'");
+  RINGBOX_TRY((*f)->file->fsync());
+  return Reply{};
+}
+
+Result<Reply> FileService::do_fallocate(const Request& req) {
+  auto offset = wire_offset(req.arg[1], "fallocate offset");
+  if (!offset) return std::move(offset.error());
+  auto length = wire_offset(req.arg[2], "fallocate length");
+  if (!length) return std::move(length.error());
+  if (*length == 0) return sys_error(EINVAL, "fallocate length is 0");
+  RINGBOX_TRY(check_extent(*offset, static_cast<size_t>(*length)));
+  auto mode = proto::posix_fallocate_mode_from_wire(req.arg[3]);
+  if (!mode) return std::move(mode.error());
+  auto f = lookup_handle(req.arg[0]);
+  if (!f) return std::move(f.error());
+  if (!(*f)->writable) return sys_error(EBADF, "fallocate a handle not opened for writing");
+  // EOPNOTSUPP reaches the guest as kOpNotSupp: it falls back as posix_fallocate(3) does.
+  RINGBOX_TRY((*f)->file->fallocate(*mode, *offset, *length));
   return Reply{};
 }
 
@@ -287,8 +358,7 @@ Result<Reply> FileService::do_ftruncate(const Request& req) {
   if (!(*f)->writable) return sys_error(EBADF, "ftruncate a handle not opened for writing");
   auto size = wire_offset(req.arg[1], "ftruncate size");
   if (!size) return std::move(size.error());
-  if (::ftruncate((*f)->fd.get(), *size) != 0)
-    return sys_error("ftruncate '" + printable((*f)->path) + "'");
+  RINGBOX_TRY((*f)->file->ftruncate(*size));
   return Reply{};
 }
 

@@ -5,9 +5,9 @@
 // never name another open file. A slot whose generation would wrap is retired, not reused.
 // Capacity is fixed (1024 by default): a guest cannot make the host hold unbounded fds.
 //
-// Entries are shared_ptr: a request using a file keeps its fd alive even if another handler
-// thread closes the handle meanwhile, so an fd number is never closed under a running pread
-// and then reused for a different file. Thread-safe.
+// Entries are shared_ptr: a request using a file keeps it open even if another handler thread
+// closes the handle meanwhile, so (in the export back end) an fd number is never closed under a
+// running pread and then reused for a different file. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +16,12 @@
 #include <string>
 #include <vector>
 
-#include "shared/util/unique_fd.h"
+#include "host/files/file_backend.h"
 
 namespace ringbox::host::files {
 
 struct OpenFile {
-  UniqueFd fd;
+  std::unique_ptr<BackendFile> file;  // closed when the last user lets go
   bool readable = false;
   bool writable = false;
   bool directory = false;

@@ -71,6 +71,28 @@ Result<std::string> resolve_link_text(std::string_view link_dir, std::string_vie
   return out;
 }
 
+Result<void> check_link_stays_inside(std::string_view link_dir, std::string_view target) {
+  if (target.empty() || target.front() == '/')
+    return Error{Errc::kProtocol, EXDEV, "symlink target is absolute (or empty)"};
+  size_t depth = path_components(link_dir).size();
+  size_t start = 0;
+  while (start <= target.size()) {
+    size_t slash = target.find('/', start);
+    if (slash == std::string_view::npos) slash = target.size();
+    std::string_view comp = target.substr(start, slash - start);
+    start = slash + 1;
+    if (comp.empty() || comp == ".") continue;
+    if (comp == "..") {
+      if (depth == 0)
+        return Error{Errc::kProtocol, EXDEV, "symlink target climbs above the export root"};
+      --depth;
+      continue;
+    }
+    ++depth;
+  }
+  return ok();
+}
+
 std::string printable(std::string_view untrusted) {
   constexpr size_t kMaxShownBytes = 120;
   static const char* kHex = "0123456789abcdef";

@@ -35,6 +35,13 @@ bool path_covers(std::string_view prefix, std::string_view path);
 // export root; ENAMETOOLONG when the result is not a valid wire path.
 Result<std::string> resolve_link_text(std::string_view link_dir, std::string_view target);
 
+// The kSymlink rule (v2): true when link text, read from link_dir as the guest's kernel would
+// read it lexically ("." and empty components vanish, ".." climbs), never leaves the export.
+// Unlike resolve_link_text it builds no path, so components longer than 255 bytes and results
+// longer than kMaxPathBytes are fine (Linux stores any link text; such a link just dangles).
+// EXDEV (Errc::kProtocol) for an absolute or empty target or one that climbs above the root.
+Result<void> check_link_stays_inside(std::string_view link_dir, std::string_view target);
+
 // A guest-chosen string made safe for a log line: non-printable bytes as \xNN, at most
 // ~120 characters.
 std::string printable(std::string_view untrusted);

@@ -1,16 +1,12 @@
 // FileService: the opcodes that name a path (stat, readdir, namespace changes, links).
 //
-// Pattern of every operation: copy and check the payload (request_decode.h), resolve beneath
-// the root (ExportRoot), check the policy on the resolved symlink-free path, then act through
-// the resolved fd: on the object itself, or with an *at() call on one checked name inside the
-// resolved parent directory.
+// Pattern of every operation: copy and check the payload (request_decode.h), look the path (or
+// its parent) up through the back end, check the policy on the symlink-free path found, then
+// have the back end act on exactly that path (file_backend.h: nothing followed).
 #include <fcntl.h>
+#include <stdio.h>  // RENAME_*
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include <array>
-
-#include "host/files/dir_lister.h"
 #include "host/files/file_service.h"
 #include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
@@ -21,18 +17,10 @@ namespace ringbox::host::files {
 using rpc::Reply;
 using rpc::Request;
 
-namespace {
-
-Error at_error(const char* what, std::string_view path) {
-  return sys_error(std::string(what) + " '" + printable(path) + "' in the export");
-}
-
-}  // namespace
-
 Result<Reply> FileService::do_stat(const Request& req, Follow follow) {
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, follow);
+  auto r = backend_->lookup(*path, follow);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check_lookup(r->path, "stat"));
   auto n = proto::encode_wire_stat(proto::wire_stat_from(r->st), req.out);
@@ -45,21 +33,19 @@ Result<Reply> FileService::do_stat(const Request& req, Follow follow) {
 Result<Reply> FileService::do_readdir(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, Follow::kYes);
+  auto r = backend_->lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   if (!S_ISDIR(r->st.st_mode))
     return sys_error(ENOTDIR, "readdir '" + printable(r->path) + "': not a directory");
   const bool readable = policy_.allows(r->path, Access::kRead);
   if (!readable) RINGBOX_TRY(check_lookup(r->path, "list"));
-  auto dir = root_.open_for_io(*r, O_RDONLY | O_DIRECTORY);
-  if (!dir) return std::move(dir.error());
   // A directory that is only on the way to readable paths lists just those entries.
   auto keep = [&](std::string_view name) {
     if (readable) return true;
     std::string child = join_path(r->path, name);
     return policy_.allows(child, Access::kRead) || policy_.leads_to_readable(child);
   };
-  auto listing = list_directory(dir->get(), req.arg[0], req.out, keep);
+  auto listing = backend_->readdir(r->path, req.arg[0], req.out, keep);
   if (!listing) return std::move(listing.error());
   if (listing->count == 0 && !listing->at_end)
     return sys_error(EOVERFLOW, "readdir: the next entry does not fit a " +
@@ -72,38 +58,43 @@ Result<Reply> FileService::do_readdir(const Request& req) {
 }
 
 Result<Reply> FileService::do_mkdir(const Request& req) {
+  auto requested = wire_mode(req.arg[0], "mkdir mode");
+  if (!requested) return std::move(requested.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto p = root_.resolve_parent(*path);
+  auto p = lookup_parent(*path);
   if (!p) return std::move(p.error());
-  RINGBOX_TRY(check(p->path(), Access::kWrite, "create directory"));
-  if (::mkdirat(p->dir.get(), p->name.c_str(), wire_mode(req.arg[0])) != 0)
-    return at_error("create directory", p->path());
+  const std::string target = p->path();
+  RINGBOX_TRY(check(target, Access::kWrite, "create directory"));
+  RINGBOX_TRY(backend_->mkdir(target, storable_mode(*requested, target, "create directory")));
   return Reply{};
 }
 
 Result<Reply> FileService::do_remove(const Request& req, bool directory) {
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto p = root_.resolve_parent(*path);
+  auto p = lookup_parent(*path);
   if (!p) return std::move(p.error());
-  RINGBOX_TRY(check(p->path(), Access::kWrite, directory ? "remove directory" : "remove"));
-  if (::unlinkat(p->dir.get(), p->name.c_str(), directory ? AT_REMOVEDIR : 0) != 0)
-    return at_error(directory ? "remove directory" : "remove", p->path());
+  const std::string target = p->path();
+  RINGBOX_TRY(check(target, Access::kWrite, directory ? "remove directory" : "remove"));
+  RINGBOX_TRY(directory ? backend_->rmdir(target) : backend_->unlink(target));
   return Reply{};
 }
 
 Result<Reply> FileService::do_rename(const Request& req) {
+  auto flags = proto::posix_rename_flags_from_wire(req.arg[1]);
+  if (!flags) return std::move(flags.error());
   auto paths = copy_rename(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
-  auto from = root_.resolve_parent(paths->from);
+  auto from = lookup_parent(paths->from);
   if (!from) return std::move(from.error());
-  auto to = root_.resolve_parent(paths->to);
+  auto to = lookup_parent(paths->to);
   if (!to) return std::move(to.error());
-  RINGBOX_TRY(check(from->path(), Access::kWrite, "rename"));
-  RINGBOX_TRY(check(to->path(), Access::kWrite, "rename onto"));
-  if (::renameat(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str()) != 0)
-    return at_error("rename", from->path());
+  const std::string from_path = from->path(), to_path = to->path();
+  RINGBOX_TRY(check(from_path, Access::kWrite, "rename"));
+  RINGBOX_TRY(
+      check(to_path, Access::kWrite, *flags == RENAME_EXCHANGE ? "exchange with" : "rename onto"));
+  RINGBOX_TRY(backend_->rename(from_path, to_path, *flags));
   return Reply{};
 }
 
@@ -112,53 +103,49 @@ Result<Reply> FileService::do_truncate(const Request& req) {
   if (!size) return std::move(size.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, Follow::kYes);
+  auto r = backend_->lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kWrite, "truncate"));
-  if (S_ISDIR(r->st.st_mode))
-    return sys_error(EISDIR, "truncate '" + printable(r->path) + "': a directory");
-  auto fd = root_.open_for_io(*r, O_WRONLY);
-  if (!fd) return std::move(fd.error());
-  if (::ftruncate(fd->get(), *size) != 0) return at_error("truncate", r->path);
+  RINGBOX_TRY(backend_->truncate(r->path, *size));
   return Reply{};
 }
 
 Result<Reply> FileService::do_readlink(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, Follow::kNo);
+  auto r = backend_->lookup(*path, Follow::kNo);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kRead, "read link"));
   if (!S_ISLNK(r->st.st_mode))
     return sys_error(EINVAL, "readlink '" + printable(r->path) + "': not a symlink");
-  std::array<char, proto::kMaxPathBytes + 1> text{};
-  ssize_t n = ::readlinkat(r->fd.get(), "", text.data(), text.size());
-  if (n < 0) return at_error("read link", r->path);
-  if (static_cast<size_t>(n) > req.out.size())
-    return sys_error(EOVERFLOW, "readlink '" + printable(r->path) + "': " + std::to_string(n) +
-                                    "-byte target does not fit a " +
+  auto text = backend_->readlink(r->path);
+  if (!text) return std::move(text.error());
+  if (text->size() > req.out.size())
+    return sys_error(EOVERFLOW, "readlink '" + printable(r->path) + "': " +
+                                    std::to_string(text->size()) + "-byte target does not fit a " +
                                     std::to_string(req.out.size()) + "-byte buffer");
-  ring::copy_to_shared(req.out.data(), text.data(), static_cast<size_t>(n));
+  ring::copy_to_shared(req.out.data(), text->data(), text->size());
   Reply rep;
-  rep.out_len = static_cast<uint32_t>(n);
+  rep.out_len = static_cast<uint32_t>(text->size());
   return rep;
 }
 
 Result<Reply> FileService::do_symlink(const Request& req) {
   auto paths = copy_symlink(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
-  auto p = root_.resolve_parent(paths->link);
+  auto p = lookup_parent(paths->link);
   if (!p) return std::move(p.error());
-  RINGBOX_TRY(check(p->path(), Access::kWrite, "create symlink"));
+  const std::string link = p->path();
+  RINGBOX_TRY(check(link, Access::kWrite, "create symlink"));
   // Host tools that later copy the export (output transfer) may follow links: a link may only
-  // point inside the export, judged lexically from where it will live.
-  auto lands = resolve_link_text(p->dir_path, paths->target);
+  // point inside the export, judged lexically from where it will live. Any other text is stored
+  // as it is (components longer than 255 bytes too, as Linux does).
+  auto lands = check_link_stays_inside(p->dir_path, paths->target);
   if (!lands)
-    return sys_error(lands.error().sys_errno, "symlink '" + printable(p->path()) + "' -> '" +
+    return sys_error(lands.error().sys_errno, "symlink '" + printable(link) + "' -> '" +
                                                   printable(paths->target) +
                                                   "' would point out of the export");
-  if (::symlinkat(paths->target.c_str(), p->dir.get(), p->name.c_str()) != 0)
-    return at_error("create symlink", p->path());
+  RINGBOX_TRY(backend_->symlink(paths->target, link));
   return Reply{};
 }
 

@@ -1,78 +1,45 @@
-// PutfileStage: the unfinished kPutfile uploads of one connection.
+// PutfileStage: the unfinished kPutfile uploads of one connection, for any FileBackend.
 //
-// An upload writes into a private temporary file in the target's directory: an O_TMPFILE
-// inode (nameless: nothing to clean up even if the host is killed), or, where the file system
-// has no O_TMPFILE (or the config asks for it), a hidden ".ringbox-put.<random>" name. Only the
-// final chunk makes it visible: fsync, give it a temporary name if it has none, rename over
-// the target, fsync the directory. Until then the target is untouched; an upload dropped
-// (restarted, connection ended, service destroyed) leaves nothing behind.
-//
-// Uploads are keyed by the wire path the guest sends, are bounded in number, and are
-// shared_ptr so a chunk being written keeps its file alive while another thread commits or
-// drops the upload. Thread-safe.
+// The staging rules every back end shares: an upload is keyed by the wire path the guest sends;
+// a chunk at offset 0 starts one (dropping an unfinished upload of the same key); later chunks
+// find it; the final chunk takes it out of the stage before committing, so a second final chunk
+// or a restart cannot touch it any more. At most max_pending uploads are unfinished (EMFILE
+// beyond). Uploads are shared_ptr, so a chunk being written keeps its upload alive while another
+// thread commits or drops it; an upload dropped (restarted, connection ended, service destroyed)
+// is destroyed, which discards it in the back end (BackendUpload). Thread-safe.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include "host/files/export_root.h"
+#include "host/files/file_backend.h"
 
 namespace ringbox::host::files {
 
-class Upload {
- public:
-  Upload(const ExportRoot& root, UniqueFd dir, std::string name, std::string target_path,
-         UniqueFd file, std::string temp_name);
-  Upload(const Upload&) = delete;
-  Upload& operator=(const Upload&) = delete;
-  ~Upload();  // discards the temporary file unless committed
-
-  int fd() const { return file_.get(); }
-  const std::string& target_path() const { return target_path_; }
-  // fsync, name, rename over the target, fsync the directory. Returns the file's size.
-  Result<uint64_t> commit();
-
- private:
-  void discard();
-
-  const ExportRoot& root_;
-  UniqueFd dir_;             // O_PATH fd of the target's directory
-  std::string name_;         // the target's name in dir_
-  std::string target_path_;  // canonical path, for logs
-  UniqueFd file_;            // the temporary file, open for writing
-  std::string temp_name_;    // its name in dir_, empty while it is an O_TMPFILE
-  bool committed_ = false;
-};
-
 class PutfileStage {
  public:
-  PutfileStage(const ExportRoot& root, uint32_t max_pending, bool named_temp)
-      : root_(root), max_pending_(max_pending), named_temp_(named_temp) {}
+  explicit PutfileStage(uint32_t max_pending) : max_pending_(max_pending) {}
 
-  // Starts an upload of key (dropping an unfinished one of the same key) into parent/name,
-  // with permission bits mode. EMFILE when max_pending uploads are unfinished.
-  Result<std::shared_ptr<Upload>> start(const std::string& key, ResolvedParent parent, mode_t mode);
+  // Starts an upload of key (dropping an unfinished one of the same key) made by make().
+  // EMFILE when max_pending uploads are unfinished; make()'s error otherwise.
+  using Maker = std::function<Result<std::unique_ptr<BackendUpload>>()>;
+  Result<std::shared_ptr<BackendUpload>> start(const std::string& key, const Maker& make);
   // The unfinished upload of key, or nullptr.
-  std::shared_ptr<Upload> find(const std::string& key) const;
+  std::shared_ptr<BackendUpload> find(const std::string& key) const;
   // Takes the upload of key out of the stage, for its final chunk (nullptr if none).
-  std::shared_ptr<Upload> take(const std::string& key);
+  std::shared_ptr<BackendUpload> take(const std::string& key);
   // Drops every unfinished upload (connection end).
   void clear();
   size_t size() const;
 
  private:
-  Result<std::shared_ptr<Upload>> create_temp(ResolvedParent parent, mode_t mode);
-
-  const ExportRoot& root_;
   const uint32_t max_pending_;
-  const bool named_temp_;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Upload>> uploads_;
+  std::map<std::string, std::shared_ptr<BackendUpload>> uploads_;
 };
 
 }  // namespace ringbox::host::files

@@ -50,6 +50,25 @@ Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in, uint64_t un
   return proto::decode_symlink(untrusted, untrusted_first_len);
 }
 
+Result<proto::LinkPaths> copy_link(const rpc::SharedBytes& in, uint64_t untrusted_first_len) {
+  RINGBOX_TRY(check_payload_size(in.size(), 2 * size_t{proto::kMaxPathBytes}, "link"));
+  std::string untrusted = in.copy_string(0, in.size());  // copied before the check
+  return proto::decode_link(untrusted, untrusted_first_len);
+}
+
+Result<proto::SetattrRequest> copy_setattr(const rpc::SharedBytes& in, bool by_handle) {
+  constexpr size_t kHead = sizeof(proto::WireSetattr);
+  if (in.size() < kHead || (by_handle && in.size() != kHead))
+    return bad(EINVAL, "setattr payload of " + std::to_string(in.size()) + " bytes is not a " +
+                           std::to_string(kHead) + "-byte WireSetattr" +
+                           (by_handle ? " (exactly, by handle)" : " and a path"));
+  if (in.size() > kHead + proto::kMaxPathBytes)
+    return bad(ENAMETOOLONG, "setattr path is " + std::to_string(in.size() - kHead) +
+                                 " bytes, more than " + std::to_string(proto::kMaxPathBytes));
+  std::string untrusted = in.copy_string(0, in.size());  // copied before the check
+  return proto::decode_setattr(untrusted, by_handle);
+}
+
 Result<off_t> wire_offset(uint64_t untrusted, const char* what) {
   if (untrusted > static_cast<uint64_t>(INT64_MAX))
     return bad(EINVAL, std::string(what) + " " + std::to_string(untrusted) +
@@ -71,8 +90,10 @@ Result<void> check_no_flags(const rpc::Request& req) {
   return ok();
 }
 
-mode_t wire_mode(uint64_t untrusted) {
-  return static_cast<mode_t>(untrusted & 0777);
+Result<mode_t> wire_mode(uint64_t untrusted, const char* what) {
+  auto m = proto::decode_mode(untrusted);
+  if (!m) return bad(EINVAL, std::string(what) + ": " + m.error().message());
+  return static_cast<mode_t>(*m);
 }
 
 }  // namespace ringbox::host::files

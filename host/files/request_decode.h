@@ -24,14 +24,19 @@ Result<proto::RenamePaths> copy_rename(const rpc::SharedBytes& in, uint64_t untr
 // kSymlink: link target then link path.
 Result<proto::SymlinkPaths> copy_symlink(const rpc::SharedBytes& in, uint64_t untrusted_first_len);
 
+// kLink (v2): existing path then new path.
+Result<proto::LinkPaths> copy_link(const rpc::SharedBytes& in, uint64_t untrusted_first_len);
+// kSetattr (v2): WireSetattr then the path (none when by_handle).
+Result<proto::SetattrRequest> copy_setattr(const rpc::SharedBytes& in, bool by_handle);
+
 // A file offset or size: EINVAL above INT64_MAX.
 Result<off_t> wire_offset(uint64_t untrusted, const char* what);
 // offset + len must stay within off_t (EINVAL), so offset arithmetic cannot overflow.
 Result<void> check_extent(off_t offset, size_t len);
 // flags must be zero for every file opcode but kPutfile (EPROTO, like a reserved field).
 Result<void> check_no_flags(const rpc::Request& req);
-// Permission bits for a new file or directory: 0777 only, never setuid/setgid/sticky (a
-// guest-made setuid file would be a privilege on the host).
-mode_t wire_mode(uint64_t untrusted);
+// Permission bits of a create or kSetattr (v2 "Modes"): 0..07777, else EINVAL. Whether setuid
+// and setgid survive is FileService's rule (they never do), not the decoder's.
+Result<mode_t> wire_mode(uint64_t untrusted, const char* what);
 
 }  // namespace ringbox::host::files

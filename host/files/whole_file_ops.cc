@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "host/files/file_io.h"
 #include "host/files/file_service.h"
 #include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
@@ -14,33 +13,21 @@ namespace ringbox::host::files {
 using rpc::Reply;
 using rpc::Request;
 
-namespace {
-constexpr mode_t kDefaultPutfileMode = 0644;  // arg[2] == 0
-}  // namespace
-
 Result<Reply> FileService::do_getfile(const Request& req) {
   auto offset = wire_offset(req.arg[0], "getfile offset");
   if (!offset) return std::move(offset.error());
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = root_.resolve(*path, Follow::kYes);
+  auto r = backend_->lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kRead, "read"));
   if (S_ISDIR(r->st.st_mode))
     return sys_error(EISDIR, "getfile '" + printable(r->path) + "': a directory");
-  auto fd = root_.open_for_io(*r, O_RDONLY);
-  if (!fd) return std::move(fd.error());
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return sys_error("stat '" + printable(r->path) + "'");
-  const uint64_t size = static_cast<uint64_t>(std::max<off_t>(st.st_size, 0));
-  size_t len = 0;
-  if (static_cast<uint64_t>(*offset) < size)
-    len = static_cast<size_t>(std::min<uint64_t>(req.out.size(), size - uint64_t(*offset)));
-  auto n = read_fully(fd->get(), req.out.first(len), *offset);  // straight into the data area
-  if (!n) return std::move(n.error());
+  auto chunk = backend_->getfile(r->path, *offset, req.out);  // straight into the data area
+  if (!chunk) return std::move(chunk.error());
   Reply rep;
-  rep.out_len = static_cast<uint32_t>(*n);
-  rep.val[0] = size;
+  rep.out_len = static_cast<uint32_t>(chunk->bytes);
+  rep.val[0] = chunk->file_size;
   return rep;
 }
 
@@ -59,13 +46,16 @@ Result<Reply> FileService::do_putfile(const Request& req) {
   auto data = req.in.opaque().subspan(layout->data_off, layout->data_len);
   RINGBOX_TRY(check_extent(*offset, data.size()));
 
-  std::shared_ptr<Upload> upload;
+  std::shared_ptr<BackendUpload> upload;
   if (*offset == 0) {
-    auto parent = root_.resolve_parent(*path);
+    auto requested = wire_mode(req.arg[2], "putfile mode");
+    if (!requested) return std::move(requested.error());
+    auto parent = lookup_parent(*path);
     if (!parent) return std::move(parent.error());
-    RINGBOX_TRY(check(parent->path(), Access::kWrite, "replace"));
-    const mode_t mode = req.arg[2] == 0 ? kDefaultPutfileMode : wire_mode(req.arg[2]);
-    auto started = uploads_.start(*path, std::move(*parent), mode);
+    const std::string target = parent->path();
+    RINGBOX_TRY(check(target, Access::kWrite, "replace"));
+    const mode_t mode = storable_mode(*requested, target, "replace");
+    auto started = uploads_.start(*path, [&] { return backend_->putfile_stage(target, mode); });
     if (!started) return std::move(started.error());
     upload = std::move(*started);
   } else {
@@ -74,7 +64,7 @@ Result<Reply> FileService::do_putfile(const Request& req) {
       return sys_error(EBADF, "putfile chunk at offset " + std::to_string(*offset) + " for '" +
                                   printable(*path) + "', which has no upload in progress");
   }
-  auto written = write_fully(upload->fd(), data, *offset);
+  auto written = upload->write(data, *offset);
   if (!written) return std::move(written.error());
   Reply rep;
   rep.val[0] = *written;

@@ -114,7 +114,7 @@ TEST_CASE("open flags: exclusive, truncate, append and directory behave as open(
   REQUIRE(d.pwrite(app.val[0], 0, "more\n").status == 0);  // offset ignored with append
   CHECK(d.close(app.val[0]).status == 0);
   CHECK(TempTree::read_file(t.ex("in/a.txt")) == "alpha\nmore\n");
-  auto tr = d.open("in/a.txt", proto::kOpenWrite | proto::kOpenTruncate);
+  auto tr = d.open("in/a.txt", proto::kOpenRead | proto::kOpenTruncate);  // v2: as open(2)
   REQUIRE(tr.status == 0);
   CHECK(d.close(tr.val[0]).status == 0);
   CHECK(TempTree::read_file(t.ex("in/a.txt")).empty());
@@ -306,11 +306,14 @@ TEST_CASE("the service answers only the file opcodes", "[files][service]") {
   auto s = service(t);
   CHECK(FileService::owns_opcode(static_cast<uint16_t>(Opcode::kOpen)));
   CHECK(FileService::owns_opcode(static_cast<uint16_t>(Opcode::kFtruncate)));
+  for (Opcode v2 : {Opcode::kSetattr, Opcode::kLink, Opcode::kStatfs, Opcode::kFallocate})
+    CHECK(FileService::owns_opcode(static_cast<uint16_t>(v2)));
   CHECK_FALSE(FileService::owns_opcode(static_cast<uint16_t>(Opcode::kWaitEvent)));
-  CHECK_FALSE(FileService::owns_opcode(51));
+  CHECK_FALSE(FileService::owns_opcode(55));
+  CHECK_FALSE(FileService::owns_opcode(31));
   Driver d(*s);
   CHECK(d.call(Opcode::kPing, "x").status == status_of(WireError::kNoSys));
-  CHECK(d.call(static_cast<Opcode>(51), "x").status == status_of(WireError::kNoSys));
+  CHECK(d.call(static_cast<Opcode>(55), "x").status == status_of(WireError::kNoSys));
 }
 
 TEST_CASE("create through a dangling final symlink is kNoEnt and creates nothing",

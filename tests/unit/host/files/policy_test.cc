@@ -83,6 +83,28 @@ TEST_CASE("link text resolves lexically inside the export or not at all", "[file
   CHECK(too_long.error().sys_errno == ENAMETOOLONG);
 }
 
+TEST_CASE("v2: link text may have long components but must stay inside", "[files][lexical]") {
+  CHECK(check_link_stays_inside("out", "../in/a.txt"));
+  CHECK(check_link_stays_inside(".", std::string(300, 'x')));
+  CHECK(check_link_stays_inside("a", std::string(300, 'x') + "/../.."));
+  CHECK(check_link_stays_inside("a/b", "./x//y/../../.."));
+  std::string long_text;
+  for (int i = 0; i < 15; ++i) long_text += std::string(250, 'd') + "/";
+  CHECK(check_link_stays_inside("out", long_text));
+  const std::string climbs_past_long = std::string(300, 'x') + "/../../..";
+  for (auto [dir, target] : {std::pair<const char*, const char*>{"out", "../../etc"},
+                             {".", ".."},
+                             {"a/b", "../../.."},
+                             {"a", climbs_past_long.c_str()},
+                             {"out", "/etc/passwd"},
+                             {"out", ""}}) {
+    CAPTURE(dir, target);
+    auto r = check_link_stays_inside(dir, target);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().sys_errno == EXDEV);
+  }
+}
+
 TEST_CASE("paths split and join around their last component", "[files][lexical]") {
   auto pn = split_parent("a/b/c");
   CHECK(pn.parent == "a/b");
