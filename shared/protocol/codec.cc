@@ -218,10 +218,6 @@ int errno_from_wire_status(int32_t status) {
       return ENOSPC;
     case WireError::kRoFs:
       return EROFS;
-    case WireError::kOpNotSupp:
-      return EOPNOTSUPP;
-    case WireError::kStale:
-      return ESTALE;
     case WireError::kNameTooLong:
       return ENAMETOOLONG;
     case WireError::kNoSys:
