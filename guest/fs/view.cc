@@ -131,6 +131,7 @@ void View::reply_entry(fuse_req_t req, const std::string& path, const Result<str
   }
   fuse_entry_param e{};
   e.ino = inodes_.remember(path, S_ISDIR(st->st_mode));
+  if (lazy() && S_ISREG(st->st_mode)) note_copy(e.ino, cache_->find(path));
   if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) {
     if (auto n = nodes_.find(path)) {
       std::lock_guard lk(meta_mu_);
@@ -230,7 +231,20 @@ void View::forget(fuse_ino_t ino, uint64_t nlookup) {
   if (inodes_.forget(ino, nlookup)) {
     std::lock_guard lk(meta_mu_);
     node_inos_.erase(ino);
+    ino_files_.erase(ino);
   }
+}
+
+void View::note_copy(uint64_t ino, std::shared_ptr<CachedFile> f) {
+  if (!f) return;
+  std::lock_guard lk(meta_mu_);
+  ino_files_[ino] = std::move(f);
+}
+
+std::shared_ptr<CachedFile> View::copy_of(uint64_t ino) {
+  std::lock_guard lk(meta_mu_);
+  auto it = ino_files_.find(ino);
+  return it == ino_files_.end() ? nullptr : it->second;
 }
 
 Result<struct stat> View::stat_file(OpenFile& f) {
@@ -252,6 +266,8 @@ Result<struct stat> View::stat_open_inode(uint64_t ino) {
     std::lock_guard lk(meta_mu_);
     auto it = node_inos_.find(ino);
     if (it != node_inos_.end()) return node_stat(nodes_.read(*it->second));
+    auto f = ino_files_.find(ino);
+    if (f != ino_files_.end()) return cached_stat(*f->second);
   }
   auto open_file = open_file_of(ino);
   if (!open_file)
@@ -684,6 +700,7 @@ void View::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
   }
   fuse_entry_param e{};
   e.ino = inodes_.remember_link(*from, *to);
+  if (lazy()) note_copy(e.ino, cache_->find(*to));
   e.attr = *st;
   e.attr_timeout = timeout();
   e.entry_timeout = timeout();

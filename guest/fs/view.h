@@ -152,6 +152,8 @@ class View {
   uint64_t add_file(OpenFile f);
   OpenFile* file(uint64_t fh);
   std::shared_ptr<OpenFile> open_file_of(uint64_t ino);
+  void note_copy(uint64_t ino, std::shared_ptr<CachedFile> f);
+  std::shared_ptr<CachedFile> copy_of(uint64_t ino);
   // Attributes through any open handle of ino (for an inode whose name is gone).
   Result<struct stat> stat_open_inode(uint64_t ino);
   Result<struct stat> stat_file(OpenFile& f);
@@ -166,6 +168,10 @@ class View {
   mutable std::mutex meta_mu_;
   // FUSE inode -> local node, so an unlinked FIFO that is still open keeps its attributes.
   std::unordered_map<uint64_t, std::shared_ptr<LocalNode>> node_inos_;
+  // lazy-file: FUSE inode -> the copy its name held when last looked up or opened. A reader
+  // that looked a name up just before a rename replaced it opens (or stats) that copy, as it
+  // would the old inode on a local file system, instead of failing (held until forget).
+  std::unordered_map<uint64_t, std::shared_ptr<CachedFile>> ino_files_;
   // Directory path -> the time of its latest change the host did not see.
   std::unordered_map<std::string, struct timespec> dir_changed_;
   uint64_t next_local_ino_ = 1;

@@ -90,17 +90,22 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto path = inodes_.path(ino);
   OpenFile of;
   if (!path) {
-    // No name any more (unlinked, or replaced by a rename). A lazy-file copy still open
-    // elsewhere can be opened again (open("/proc/self/fd/N")); otherwise ESTALE makes the
-    // kernel look the name up again (fs/namei.c, LOOKUP_REVAL), which is what a reader racing
-    // an atomic replace needs.
-    auto other = lazy() ? open_file_of(ino) : nullptr;
-    if (!other || !other->local) {
+    // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
+    // inode stood for (a reader that looked the name up just before an atomic replace, or
+    // open("/proc/self/fd/N")): open it, as a local file system opens the old inode.
+    // Otherwise ESTALE makes the kernel look the name up again (fs/namei.c, LOOKUP_REVAL),
+    // which finds what the name holds now.
+    std::shared_ptr<CachedFile> copy = lazy() ? copy_of(ino) : nullptr;
+    if (!copy && lazy()) {
+      auto other = open_file_of(ino);
+      if (other && other->local) copy = other->cached;
+    }
+    if (!copy) {
       fuse_reply_err(req, inodes_.gone_errno(ino));
       return;
     }
     of.local = true;
-    of.cached = other->cached;
+    of.cached = copy;
     if (fi->flags & O_TRUNC) {
       of.cached->dirty = true;
       if (::ftruncate(of.cached->fd.get(), 0) != 0) {
@@ -124,6 +129,7 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     of.handle = o->handle;
   }
   of.ino = ino;
+  if (of.local) note_copy(ino, of.cached);
   bool local = of.local;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
@@ -188,6 +194,7 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
   fuse_entry_param e{};
   e.ino = inodes_.remember(*path);
   of.ino = e.ino;
+  if (of.local) note_copy(e.ino, of.cached);
   bool local = of.local;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
