@@ -345,7 +345,10 @@ Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_byt
       c.opcode = Opcode::kGetfile;
       c.arg[0] = off;
       c.in = in;
-      c.out = chunk;
+      // After the first chunk, ask for no more than the copy still needs: bytes appended
+      // meanwhile are not part of it, and must not cross the ring (or count as fetched).
+      c.out = first ? std::span(chunk)
+                    : std::span(chunk).first(std::min<uint64_t>(chunk.size(), total - off));
       auto r = call(c, "fetch", path);
       if (!r) return std::move(r.error());
       if (first) {
