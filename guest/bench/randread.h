@@ -1,7 +1,9 @@
 // `ringbox-bench randread FILE COUNT [BLOCK]`: the paper's experiment 1 as a job. Opens FILE,
 // does COUNT preads of BLOCK bytes at random block-aligned offsets, prints one JSON line. Run
 // inside a job's view (`ringbox-host run ... -- ringbox-bench randread ...`) it measures the
-// whole trapped path: FUSE, the ring, the host's file service.
+// whole trapped path: FUSE, the ring, the host's file service. FILE is opened O_DIRECT, so
+// every pread reaches the view (one ring call each in remote-io) and none is served from the
+// guest's page cache.
 #pragma once
 
 #include <cstdint>

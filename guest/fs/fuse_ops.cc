@@ -38,6 +38,17 @@ fuse_lowlevel_ops make_ops() {
   ops.rmdir = [](fuse_req_t req, fuse_ino_t parent, const char* name) {
     view_of(req).rmdir(req, parent, name);
   };
+  ops.mknod = [](fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+    view_of(req).mknod(req, parent, name, mode, rdev);
+  };
+  ops.link = [](fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+    view_of(req).link(req, ino, newparent, newname);
+  };
+  ops.statfs = [](fuse_req_t req, fuse_ino_t ino) { view_of(req).statfs(req, ino); };
+  ops.fallocate = [](fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                     fuse_file_info* fi) {
+    view_of(req).fallocate(req, ino, mode, offset, length, fi);
+  };
   ops.symlink = [](fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
     view_of(req).symlink(req, target, parent, name);
   };

@@ -5,12 +5,15 @@
 // lifetime), which makes (ino, generation 0) unique as FUSE requires.
 //
 // Rename moves the inode and everything below it to the new path: open files and cwds inside
-// a renamed directory keep working. Unlink, rmdir and a rename that replaces its target
-// *detach* the old inode: it keeps its number until the kernel forgets it, but names no path
-// any more, so path-based operations on it fail with ENOENT while open handles (which the host
-// or the local cache hold by handle, not by path) keep working, as POSIX wants for an unlinked
-// file that is still open. A file reachable by two names (a hard link made on the host) gets
-// two inodes: the table knows names, not files.
+// a renamed directory keep working. Unlink, rmdir and a rename that replaces its target remove
+// a name; an inode left without names is *detached*: it keeps its number until the kernel
+// forgets it, but names no path any more, so path-based operations on it fail while open
+// handles (which the host or the local cache hold by handle, not by path) keep working, as
+// POSIX wants for an unlinked file that is still open. A detached file answers ESTALE (Linux
+// then redoes the path lookup with LOOKUP_REVAL, fs/namei.c, and finds what the name holds
+// now: the answer a reader racing an atomic replace needs); a detached directory ENOENT.
+// A hard link made through the view adds a second name to the same inode (so both names share
+// one page cache); a file linked on the host behind the view's back gets one inode per name.
 //
 // Thread-safe; every method takes the one mutex. Rename is O(inodes), which is fine for the
 // tens of thousands of names a job touches and keeps the structure obviously right.
@@ -22,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace ringbox::guest::fs {
 
@@ -31,28 +35,41 @@ class InodeTable {
  public:
   InodeTable();
 
-  // The path an inode names now; nullopt for an unknown or detached inode.
+  // The path an inode names now (its first name); nullopt for an unknown or detached inode.
   std::optional<std::string> path(uint64_t ino) const;
+  // The errno for an operation on an inode path() has no answer for: ESTALE for a detached
+  // non-directory, else ENOENT.
+  int gone_errno(uint64_t ino) const;
   // parent's path joined with name; nullopt when the parent names no path.
   std::optional<std::string> child_path(uint64_t parent, std::string_view name) const;
   // The inode naming path, created if needed, with one more kernel reference (call once per
   // successful lookup/create/mkdir/symlink reply).
-  uint64_t remember(const std::string& path);
+  uint64_t remember(const std::string& path, bool dir = false);
+  // path is a new name (hard link) of the inode that `existing` names: returns that inode with
+  // one more kernel reference, or a fresh inode when existing names none.
+  uint64_t remember_link(const std::string& existing, const std::string& path);
   // The kernel dropped nlookup references; the inode goes away at zero (the root never does).
-  void forget(uint64_t ino, uint64_t nlookup);
-  // from and everything beneath it now live under to; what was at to (or beneath) is detached.
+  // True when it went away.
+  bool forget(uint64_t ino, uint64_t nlookup);
+  // from and everything beneath it now live under to; what was at to (or beneath) loses its name.
   void renamed(const std::string& from, const std::string& to);
+  // What was at or beneath a is now at or beneath b and the other way round (RENAME_EXCHANGE).
+  void exchanged(const std::string& a, const std::string& b);
   // path names nothing any more (unlink, rmdir); its inode is detached.
   void removed(const std::string& path);
   size_t size() const;
 
  private:
   struct Node {
-    std::string path;
+    std::vector<std::string> paths;  // its names; empty once detached
     uint64_t nlookup = 0;
+    bool dir = false;
     bool detached = false;
   };
   void detach_locked(const std::string& path, bool with_children);
+  // Moves every name at or beneath `from` to the same place beneath `to` (map is the old and
+  // new names, applied at once so an exchange does not collide with itself).
+  void move_names_locked(const std::vector<std::pair<std::string, std::string>>& map);
 
   mutable std::mutex mu_;
   uint64_t next_ino_ = kRootIno + 1;

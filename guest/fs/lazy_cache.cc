@@ -46,12 +46,18 @@ uint64_t LazyCache::room_left() const {
 std::shared_ptr<CachedFile> LazyCache::find(const std::string& path) const {
   std::lock_guard lk(mu_);
   auto it = entries_.find(path);
-  return it == entries_.end() ? nullptr : it->second;
+  return it == entries_.end() ? nullptr : it->second.file;
+}
+
+CacheEntry LazyCache::entry(const std::string& path) const {
+  std::lock_guard lk(mu_);
+  auto it = entries_.find(path);
+  return it == entries_.end() ? CacheEntry{} : it->second;
 }
 
 Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path) {
   std::unique_lock lk(mu_);
-  if (auto it = entries_.find(path); it != entries_.end()) return it->second;
+  if (auto it = entries_.find(path); it != entries_.end()) return it->second.file;
   if (auto it = pending_.find(path); it != pending_.end()) {
     auto p = it->second;  // another opener is fetching it: wait for that one fetch
     fetched_cv_.wait(lk, [&] { return p->done; });
@@ -98,7 +104,7 @@ Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path) {
           f->perm = st->mode & 07777;
           f->remote = *st;
           f->remote.size = *got;
-          f->exists_remote = true;
+          f->nlink = st->nlink > 0 ? st->nlink : 1;
           result = f;
           lk.lock();
           fetched_bytes_ += *got;
@@ -114,7 +120,7 @@ Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path) {
   // this opener only and not entered.
   auto it = pending_.find(path);
   if (it != pending_.end() && it->second == pending) {
-    if (result && !entries_.count(path)) entries_[path] = *result;
+    if (result && !entries_.count(path)) entries_[path] = CacheEntry{*result, true};
     pending_.erase(it);
   }
   pending->result = result;
@@ -132,7 +138,6 @@ Result<std::shared_ptr<CachedFile>> LazyCache::create_local(const std::string& p
   f->fd = std::move(*fd);
   f->perm = perm & 07777;
   f->dirty = true;
-  f->exists_remote = exists_remote;
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   f->remote.mode = S_IFREG | f->perm;
@@ -140,25 +145,32 @@ Result<std::shared_ptr<CachedFile>> LazyCache::create_local(const std::string& p
   f->remote.mtime_ns = f->remote.ctime_ns = f->remote.atime_ns =
       int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
   std::lock_guard lk(mu_);
-  entries_[path] = f;
+  drop_locked(path);
+  entries_[path] = CacheEntry{f, exists_remote};
   return f;
+}
+
+void LazyCache::drop_locked(const std::string& path) {
+  auto it = entries_.find(path);
+  if (it == entries_.end()) return;
+  if (it->second.file->nlink > 0) --it->second.file->nlink;
+  entries_.erase(it);
 }
 
 void LazyCache::erase(const std::string& path) {
   std::lock_guard lk(mu_);
-  entries_.erase(path);
+  drop_locked(path);
   pending_.erase(path);  // an in-flight fetch of it must not enter its result
 }
 
 void LazyCache::rename(const std::string& from, const std::string& to, bool to_exists_remote) {
+  if (from == to) return;
   std::lock_guard lk(mu_);
-  for (auto it = entries_.begin(); it != entries_.end();) {
-    if (wire_path_covers(to, it->first) && !wire_path_covers(from, it->first))
-      it = entries_.erase(it);
-    else
-      ++it;
-  }
-  std::vector<std::pair<std::string, std::shared_ptr<CachedFile>>> moved;
+  std::vector<std::string> dropped;
+  for (const auto& [p, e] : entries_)
+    if (wire_path_covers(to, p) && !wire_path_covers(from, p)) dropped.push_back(p);
+  for (const auto& p : dropped) drop_locked(p);
+  std::vector<std::pair<std::string, CacheEntry>> moved;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (wire_path_covers(from, it->first)) {
       moved.emplace_back(to + it->first.substr(from.size()), it->second);
@@ -167,10 +179,11 @@ void LazyCache::rename(const std::string& from, const std::string& to, bool to_e
       ++it;
     }
   }
-  for (auto& [p, f] : moved) {
-    if (p == to) f->exists_remote = f->exists_remote || to_exists_remote;
-    entries_[p] = f;
+  for (auto& [p, e] : moved) {
+    if (p == to) e.exists_remote = e.exists_remote || to_exists_remote;
+    entries_[p] = e;
   }
+  move_dir_times_locked(from, to, false);
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (wire_path_covers(from, it->first) || wire_path_covers(to, it->first))
       it = pending_.erase(it);
@@ -179,11 +192,87 @@ void LazyCache::rename(const std::string& from, const std::string& to, bool to_e
   }
 }
 
+void LazyCache::exchange(const std::string& a, const std::string& b) {
+  if (a == b) return;
+  std::lock_guard lk(mu_);
+  std::vector<std::pair<std::string, CacheEntry>> moved;
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    if (wire_path_covers(a, it->first)) {
+      moved.emplace_back(b + it->first.substr(a.size()), it->second);
+      it = entries_.erase(it);
+    } else if (wire_path_covers(b, it->first)) {
+      moved.emplace_back(a + it->first.substr(b.size()), it->second);
+      it = entries_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [p, e] : moved) entries_[p] = e;
+  move_dir_times_locked(a, b, true);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (wire_path_covers(a, it->first) || wire_path_covers(b, it->first))
+      it = pending_.erase(it);
+    else
+      ++it;
+  }
+}
+
+bool LazyCache::link(const std::string& from, const std::string& to, bool exists_remote) {
+  std::lock_guard lk(mu_);
+  auto it = entries_.find(from);
+  if (it == entries_.end()) return false;
+  auto f = it->second.file;
+  drop_locked(to);
+  ++f->nlink;
+  entries_[to] = CacheEntry{f, exists_remote};
+  return true;
+}
+
+void LazyCache::move_dir_times_locked(const std::string& a, const std::string& b, bool swap) {
+  std::vector<std::pair<std::string, proto::WireSetattr>> moved;
+  for (auto it = dir_times_.begin(); it != dir_times_.end();) {
+    if (wire_path_covers(a, it->first)) {
+      moved.emplace_back(b + it->first.substr(a.size()), it->second);
+      it = dir_times_.erase(it);
+    } else if (wire_path_covers(b, it->first)) {
+      if (swap) moved.emplace_back(a + it->first.substr(b.size()), it->second);
+      it = dir_times_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [p, t] : moved) dir_times_[p] = t;
+}
+
+void LazyCache::note_dir_times(const std::string& dir, const proto::WireSetattr& times) {
+  std::lock_guard lk(mu_);
+  proto::WireSetattr& t = dir_times_[dir];
+  if (times.valid & (proto::kSetAtime | proto::kSetAtimeNow)) {
+    t.valid &= ~(proto::kSetAtime | proto::kSetAtimeNow);
+    t.valid |= times.valid & (proto::kSetAtime | proto::kSetAtimeNow);
+    t.atime_ns = times.atime_ns;
+  }
+  if (times.valid & (proto::kSetMtime | proto::kSetMtimeNow)) {
+    t.valid &= ~(proto::kSetMtime | proto::kSetMtimeNow);
+    t.valid |= times.valid & (proto::kSetMtime | proto::kSetMtimeNow);
+    t.mtime_ns = times.mtime_ns;
+  }
+}
+
+void LazyCache::dir_changed(const std::string& dir) {
+  std::lock_guard lk(mu_);
+  auto it = dir_times_.find(dir);
+  if (it == dir_times_.end()) return;
+  // Its mtime moves on; a time the job set for atime alone stays.
+  it->second.valid &= ~(proto::kSetMtime | proto::kSetMtimeNow);
+  if ((it->second.valid & (proto::kSetAtime | proto::kSetAtimeNow)) == 0) dir_times_.erase(it);
+}
+
 std::vector<std::string> LazyCache::local_children(const std::string& dir) const {
   std::lock_guard lk(mu_);
   std::vector<std::string> names;
-  for (const auto& [p, f] : entries_) {
-    if (f->exists_remote || p == dir || wire_parent(p) != dir) continue;
+  for (const auto& [p, e] : entries_) {
+    if (e.exists_remote || p == dir || wire_parent(p) != dir) continue;
     names.push_back(p.substr(dir == "." ? 0 : dir.size() + 1));
   }
   return names;
@@ -191,31 +280,90 @@ std::vector<std::string> LazyCache::local_children(const std::string& dir) const
 
 bool LazyCache::has_entries_beneath(const std::string& dir) const {
   std::lock_guard lk(mu_);
-  for (const auto& [p, f] : entries_)
-    if (p != dir && wire_path_covers(dir, p) && !f->exists_remote) return true;
+  for (const auto& [p, e] : entries_)
+    if (p != dir && wire_path_covers(dir, p) && !e.exists_remote) return true;
   return false;
 }
 
+size_t LazyCache::longest_beneath(const std::string& dir) const {
+  std::lock_guard lk(mu_);
+  size_t longest = 0;
+  for (const auto& [p, e] : entries_)
+    if (p != dir && wire_path_covers(dir, p) && !e.exists_remote && p.size() > longest)
+      longest = p.size();
+  return longest;
+}
+
+namespace {
+// The times of a local copy, as a kSetattr for its returned file.
+Result<proto::WireSetattr> times_of(int fd) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return sys_error("stat a local copy");
+  proto::WireSetattr sa{};
+  sa.valid = proto::kSetAtime | proto::kSetMtime;
+  sa.atime_ns = int64_t{st.st_atim.tv_sec} * 1000000000 + st.st_atim.tv_nsec;
+  sa.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1000000000 + st.st_mtim.tv_nsec;
+  return sa;
+}
+}  // namespace
+
 WritebackReport LazyCache::write_back() {
-  std::vector<std::pair<std::string, std::shared_ptr<CachedFile>>> dirty;
+  // Each dirty file once, under its first name in path order; its other names become links.
+  struct Job {
+    std::shared_ptr<CachedFile> file;
+    std::vector<std::string> names;
+  };
+  std::vector<Job> jobs;
+  std::vector<std::pair<std::string, proto::WireSetattr>> dir_times;
   {
     std::lock_guard lk(mu_);
-    for (const auto& [p, f] : entries_)
-      if (f->dirty) dirty.emplace_back(p, f);
+    std::map<CachedFile*, size_t> index;
+    for (const auto& [p, e] : entries_) {
+      if (!e.file->dirty) continue;
+      auto [it, fresh] = index.try_emplace(e.file.get(), jobs.size());
+      if (fresh) jobs.push_back(Job{e.file, {}});
+      jobs[it->second].names.push_back(p);
+    }
+    dir_times.assign(dir_times_.begin(), dir_times_.end());
   }
   WritebackReport report;
   std::mutex report_mu;
-  parallel_for(dirty.size(), kTransferThreads, [&](size_t i) {
-    const auto& [p, f] = dirty[i];
-    auto r = remote_.putfile(p, f->fd.get(), f->perm);
-    std::lock_guard lk(report_mu);
-    if (!r) {
-      report.failures.push_back(p + ": " + r.error().message());
-      return;
+  parallel_for(jobs.size(), kTransferThreads, [&](size_t i) {
+    const Job& job = jobs[i];
+    const std::string& first = job.names.front();
+    auto fail = [&](const std::string& path, const Error& e) {
+      std::lock_guard lk(report_mu);
+      report.failures.push_back(path + ": " + e.message());
+    };
+    // Times first (a read of the copy would not change them, but a failure should be known
+    // before the upload), applied after it: kPutfile makes a new file.
+    auto times = times_of(job.file->fd.get());
+    if (!times) return fail(first, times.error());
+    auto r = remote_.putfile(first, job.file->fd.get(), job.file->perm.load());
+    if (!r) return fail(first, r.error());
+    {
+      std::lock_guard lk(report_mu);
+      ++report.pushed;
+      report.bytes += *r;
     }
-    ++report.pushed;
-    report.bytes += *r;
+    if (auto t = remote_.setattr(first, *times); !t)
+      fail(first, Error{t.error().code, t.error().sys_errno,
+                        "returned, but its times were not set: " + t.error().what});
+    for (size_t n = 1; n < job.names.size(); ++n) {
+      const std::string& other = job.names[n];
+      // The host may still have the old file under this name (a link made before the job
+      // wrote): the new file replaces it.
+      if (auto u = remote_.unlink(other); !u && errno_of(u.error()) != ENOENT)
+        fail(other, u.error());
+      else if (auto l = remote_.link(first, other); !l)
+        fail(other, Error{l.error().code, l.error().sys_errno,
+                          "hard link to '" + first + "' not made: " + l.error().what});
+    }
   });
+  for (const auto& [dir, t] : dir_times) {
+    if (auto r = remote_.setattr(dir, t); !r && errno_of(r.error()) != ENOENT)
+      report.failures.push_back(dir + ": directory times not set again: " + r.error().message());
+  }
   return report;
 }
 

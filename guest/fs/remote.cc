@@ -58,7 +58,7 @@ Result<OpenReply> Remote::open(std::string_view path, int posix_flags, mode_t cr
   rpc::Call c;
   c.opcode = Opcode::kOpen;
   c.arg[0] = proto::wire_open_flags_from_posix(posix_flags);
-  c.arg[1] = create_mode & 07777;
+  c.arg[1] = create_mode & 07777;  // applied exactly by the host (protocol v2 "Modes")
   c.in = in;
   c.out = out;
   auto r = call(c, "open", path);
@@ -201,13 +201,16 @@ Result<void> Remote::truncate(std::string_view path, uint64_t size) {
   return path_only(Opcode::kTruncate, path, size, "truncate");
 }
 
-Result<void> Remote::rename(std::string_view from, std::string_view to) {
+Result<void> Remote::rename(std::string_view from, std::string_view to, unsigned posix_flags) {
+  auto flags = proto::wire_rename_flags_from_posix(posix_flags);
+  if (!flags) return std::move(flags.error());
   std::vector<std::byte> in(from.size() + to.size());
   auto n = proto::encode_rename(from, to, in);
   if (!n) return std::move(n.error());
   rpc::Call c;
   c.opcode = Opcode::kRename;
   c.arg[0] = from.size();
+  c.arg[1] = *flags;
   c.in = std::span(in).first(*n);
   auto r = call(c, "rename", from);
   if (!r) return std::move(r.error());
@@ -260,6 +263,75 @@ Result<void> Remote::symlink(std::string_view target, std::string_view link) {
   return ok();
 }
 
+Result<OpenReply> Remote::setattr_call(std::string_view path, uint64_t handle,
+                                       const proto::WireSetattr& sa) {
+  std::vector<std::byte> in(sizeof(proto::WireSetattr) + path.size());
+  auto n = proto::encode_setattr(sa, path, in);
+  if (!n) return std::move(n.error());
+  std::vector<std::byte> out(sizeof(proto::WireStat));
+  rpc::Call c;
+  c.opcode = Opcode::kSetattr;
+  c.arg[0] = handle;
+  c.in = std::span(in).first(*n);
+  c.out = out;
+  std::string what = path.empty() ? "<handle " + std::to_string(handle) + ">" : std::string(path);
+  auto r = call(c, "change the attributes of", what);
+  if (!r) return std::move(r.error());
+  OpenReply o;
+  if (r->out_len == sizeof(proto::WireStat)) {
+    auto st = proto::decode_wire_stat(std::span(out).first(r->out_len));
+    if (!st) return std::move(st.error());
+    o.has_stat = true;
+    o.stat = *st;
+  }
+  return o;
+}
+
+Result<OpenReply> Remote::setattr(std::string_view path, const proto::WireSetattr& sa) {
+  return setattr_call(path, 0, sa);
+}
+Result<OpenReply> Remote::fsetattr(uint64_t handle, const proto::WireSetattr& sa) {
+  return setattr_call("", handle, sa);
+}
+
+Result<void> Remote::link(std::string_view from, std::string_view to) {
+  std::vector<std::byte> in(from.size() + to.size());
+  auto n = proto::encode_link(from, to, in);
+  if (!n) return std::move(n.error());
+  rpc::Call c;
+  c.opcode = Opcode::kLink;
+  c.arg[0] = from.size();
+  c.in = std::span(in).first(*n);
+  auto r = call(c, "link", to);
+  if (!r) return std::move(r.error());
+  return ok();
+}
+
+Result<struct statvfs> Remote::statfs(std::string_view path) {
+  auto in = path_payload(path);
+  std::vector<std::byte> out(sizeof(proto::WireStatfs));
+  rpc::Call c;
+  c.opcode = Opcode::kStatfs;
+  c.in = in;
+  c.out = out;
+  auto r = call(c, "statfs", path);
+  if (!r) return std::move(r.error());
+  auto s = proto::decode_wire_statfs(std::span<const std::byte>(out).first(r->out_len));
+  if (!s) return std::move(s.error());
+  return proto::statvfs_from_wire(*s);
+}
+
+Result<void> Remote::fallocate(uint64_t handle, int posix_mode, uint64_t off, uint64_t len) {
+  auto flags = proto::wire_fallocate_flags_from_posix(posix_mode);
+  if (!flags) return Error{Errc::kRemote, EOPNOTSUPP, flags.error().message()};
+  rpc::Call c;
+  c.opcode = Opcode::kFallocate;
+  c.arg = {handle, off, len, *flags};
+  auto r = call(c, "fallocate", "<handle " + std::to_string(handle) + ">");
+  if (!r) return std::move(r.error());
+  return ok();
+}
+
 Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_bytes) {
   auto in = path_payload(path);
   std::vector<std::byte> chunk(max_payload());
@@ -273,7 +345,10 @@ Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_byt
       c.opcode = Opcode::kGetfile;
       c.arg[0] = off;
       c.in = in;
-      c.out = chunk;
+      // After the first chunk, ask for no more than the copy still needs: bytes appended
+      // meanwhile are not part of it, and must not cross the ring (or count as fetched).
+      c.out = first ? std::span(chunk)
+                    : std::span(chunk).first(std::min<uint64_t>(chunk.size(), total - off));
       auto r = call(c, "fetch", path);
       if (!r) return std::move(r.error());
       if (first) {
@@ -284,12 +359,14 @@ Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_byt
                        "'" + std::string(path) + "' is " + std::to_string(total) +
                            " bytes, more than the " + std::to_string(max_bytes) +
                            " bytes left in the local cache"};
-      } else if (r->val[0] != total) {
-        break;  // it changed size under us: start over
+      } else if (r->val[0] < total) {
+        break;  // it shrank under us: what was there at the start is gone, start over
       }
-      if (r->out_len > total - off) break;  // longer than announced: it grew under us
-      RINGBOX_TRY(write_all_at(fd, std::span(chunk).first(r->out_len), off));
-      off += r->out_len;
+      // Bytes appended since the first chunk are not part of this copy (cp(1) semantics: the
+      // file as it was when the fetch began).
+      size_t take = static_cast<size_t>(std::min<uint64_t>(r->out_len, total - off));
+      RINGBOX_TRY(write_all_at(fd, std::span(chunk).first(take), off));
+      off += take;
       if (off == total) return total;
       if (r->out_len == 0) break;  // shorter than announced: it shrank under us
     }
@@ -325,7 +402,7 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
     rpc::Call c;
     c.opcode = Opcode::kPutfile;
     c.flags = final ? proto::kPutfileFinal : 0;
-    c.arg = {path.size(), off, perm & 0777u, 0};
+    c.arg = {path.size(), off, perm & 07777u, 0};
     c.in = std::span(in).first(path.size() + len);
     auto r = call(c, "write back", path);
     if (!r) return std::move(r.error());

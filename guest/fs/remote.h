@@ -1,4 +1,4 @@
-// Remote: the guest's typed view of the host file service (opcodes 32..50 of ringbox_proto.h)
+// Remote: the guest's typed view of the host file service (opcodes 32..54 of ringbox_proto.h)
 // over any rpc::Client. One method per opcode, plus whole-file transfer (kGetfile/kPutfile).
 //
 // Paths are canonical wire paths ("." is the export root). Every method is thread-safe (the
@@ -10,6 +10,7 @@
 // errno value FUSE replies with (EIO for everything that is not the host's answer).
 #pragma once
 
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -36,6 +37,7 @@ class Remote {
   explicit Remote(rpc::Client& client) : client_(client) {}
   uint32_t max_payload() const { return client_.max_payload(); }
 
+  // create_mode: the final permission bits of a created file (the caller applied the umask).
   Result<OpenReply> open(std::string_view path, int posix_flags, mode_t create_mode);
   Result<void> close(uint64_t handle);
   // Reads up to buf.size() bytes at off; short only at end of file.
@@ -47,31 +49,47 @@ class Remote {
   Result<proto::WireStat> stat(std::string_view path);
   // Every entry of a directory (all kReaddir pages).
   Result<std::vector<proto::Dirent>> readdir(std::string_view path);
+  // mode: the final permission bits (the caller applied the umask).
   Result<void> mkdir(std::string_view path, mode_t mode);
   Result<void> rmdir(std::string_view path);
   Result<void> unlink(std::string_view path);
-  Result<void> rename(std::string_view from, std::string_view to);
+  // posix_flags: renameat2(2) flags (0, RENAME_NOREPLACE, RENAME_EXCHANGE).
+  Result<void> rename(std::string_view from, std::string_view to, unsigned posix_flags = 0);
   Result<void> truncate(std::string_view path, uint64_t size);
   Result<void> ftruncate(uint64_t handle, uint64_t size);
   Result<void> fsync(uint64_t handle);
   Result<std::string> readlink(std::string_view path);
   Result<void> symlink(std::string_view target, std::string_view link);
+  // kSetattr by path (acts on the final component) or by handle. Returns the attributes after
+  // the change (has_stat false when the host sent none).
+  Result<OpenReply> setattr(std::string_view path, const proto::WireSetattr& sa);
+  Result<OpenReply> fsetattr(uint64_t handle, const proto::WireSetattr& sa);
+  // kLink: a second name `to` for the file at `from` (neither follows).
+  Result<void> link(std::string_view from, std::string_view to);
+  // kStatfs of the file system holding path ("." for the export).
+  Result<struct statvfs> statfs(std::string_view path);
+  // kFallocate: posix_mode is fallocate(2)'s mode; EOPNOTSUPP for modes the wire lacks or the
+  // host's file system cannot do.
+  Result<void> fallocate(uint64_t handle, int posix_mode, uint64_t off, uint64_t len);
 
   // Streams the whole file into fd (from offset 0; fd is truncated to the size first). Fails
   // with kTooLarge (sys_errno ENOSPC) without writing more than one chunk when the file is
-  // larger than max_bytes. A file that changes size while it streams is fetched again from the
-  // start, up to kGetfileAttempts times, then EIO. Returns the size.
+  // larger than max_bytes. The copy is what the file held when the fetch began, as cp(1) reads
+  // it: bytes appended meanwhile are not part of it. A file that shrinks while it streams is
+  // fetched again from the start, up to kGetfileAttempts times, then EIO. Returns the size.
   Result<uint64_t> getfile(std::string_view path, int fd, uint64_t max_bytes);
   // Streams fd's contents (from 0 to its current size) to path, committed with the final
   // chunk: the host replaces the target atomically, so nothing is visible before that. perm:
-  // the new file's permission bits. Chunks go one at a time, so the final one is sent only
-  // after every other was answered (as kPutfile requires).
+  // the new file's permission bits, exactly (the host clears setuid/setgid). Chunks go one at a
+  // time, so the final one is sent only after every other was answered (as kPutfile requires).
   Result<uint64_t> putfile(std::string_view path, int fd, mode_t perm);
 
  private:
   Result<rpc::Reply> call(rpc::Call& c, const char* what, std::string_view path);
   Result<void> path_only(proto::Opcode op, std::string_view path, uint64_t arg0, const char* what);
   Result<proto::WireStat> stat_reply(proto::Opcode op, std::string_view path, const char* what);
+  Result<OpenReply> setattr_call(std::string_view path, uint64_t handle,
+                                 const proto::WireSetattr& sa);
 
   rpc::Client& client_;
 };

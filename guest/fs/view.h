@@ -2,20 +2,26 @@
 // mount arrives here (libfuse3 low-level API, many threads at once) and becomes ring calls to
 // the host file service (Remote), or, in lazy-file mode, local I/O on the cached copy.
 //
-//   remote-io  every operation goes to the host; nothing is cached in the guest: files are
-//              opened direct_io (no page cache) and entry/attribute timeouts are zero, so every
-//              stat and every read asks the host.
+//   remote-io  every operation goes to the host. File pages go through the guest's page cache
+//              (so MAP_SHARED works) but are dropped at every open (no keep_cache), writes are
+//              written through at once (no writeback cache), and entry/attribute timeouts are
+//              zero, so every stat and every open asks the host; O_DIRECT reads skip the cache.
 //   lazy-file  a file is fetched whole on first open (LazyCache) and then read and written
 //              locally; changed and new files go back at the end (LazyCache::write_back).
-//              Namespace operations go to the host at once. The kernel may cache entries,
-//              attributes and pages for kLazyTimeoutS: every change to the job's view is made
-//              through this mount, so the kernel's caches stay right.
+//              Namespace and metadata operations on names the host has go to the host at once.
+//              The kernel may cache entries, attributes and pages for kLazyTimeoutS: every
+//              change to the job's view is made through this mount, so the kernel's caches
+//              stay right.
 //
-// What the job sees: every file is owned by the job's uid/gid (the host's owners mean nothing
-// in the guest); permission checks are the host's policy (no default_permissions), and a
-// refusal reaches the job as the host's errno (EACCES, ENOENT, ...). The protocol has no
-// chmod/chown/utimes: chmod and chown fail with EPERM; setting times is accepted and ignored,
-// so that touch(1) and cp(1) work. Hard links, device nodes and FIFOs are refused (ENOSYS).
+// What the job sees, as on a local file system (issue 8): every file is owned by the job's
+// uid/gid (the host's owners mean nothing in the guest); chown to those ids succeeds and
+// changes nothing, to others is EPERM. Modes are exact: the caller's umask is applied here
+// (FUSE_CAP_DONT_MASK), the host applies none, and clears setuid/setgid (they never reach the
+// submit side). chmod and utimensat (UTIME_NOW/UTIME_OMIT included) become kSetattr; hard
+// links kLink; statfs kStatfs; fallocate kFallocate; RENAME_NOREPLACE/RENAME_EXCHANGE kRename
+// flags. FIFOs and Unix sockets are local IPC objects kept in the guest only (LocalNodes), in
+// every mode. Permission checks are the host's policy (no default_permissions), and a refusal
+// reaches the job as the host's errno (EACCES, ENOENT, ...).
 //
 // Trust: the guest trusts its host; replies are still decoded by the codec with every length
 // checked, and the view never hands the kernel more bytes than it asked for.
@@ -33,6 +39,7 @@
 
 #include "guest/fs/inode_table.h"
 #include "guest/fs/lazy_cache.h"
+#include "guest/fs/local_nodes.h"
 #include "guest/fs/remote.h"
 #include "shared/protocol/ringbox_proto.h"
 
@@ -70,6 +77,11 @@ class View {
   void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
   void unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
   void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+  void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
+  void statfs(fuse_req_t req, fuse_ino_t ino);
+  void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi);
   void symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
   void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
               const char* newname, unsigned flags);
@@ -104,20 +116,44 @@ class View {
 
   bool lazy() const { return opts_.mode == proto::JobMode::kLazyFile; }
   double timeout() const { return lazy() ? kLazyTimeoutS : 0.0; }
-  // The presented attributes of a host file, and of a cached copy.
+  // The presented attributes of a host file, of a cached copy and of a local node.
   struct stat presented(const proto::WireStat& ws) const;
   Result<struct stat> cached_stat(const CachedFile& f) const;
-  // Attributes of whatever path names now: the cached copy if there is one, else the host's.
+  struct stat node_stat(const LocalNode& n) const;
+  // Attributes of whatever path names now: a local node, the cached copy, else the host's.
   Result<struct stat> stat_path(const std::string& path);
   // Replies with an entry for path (remembering its inode), or with the error.
   void reply_entry(fuse_req_t req, const std::string& path, const Result<struct stat>& st);
-  // path of ino, or replies ENOENT (detached inode) and returns nullopt.
+  // path of ino, or replies ENOENT/ESTALE (detached inode) and returns nullopt.
   std::optional<std::string> path_or_reply(fuse_req_t req, fuse_ino_t ino);
+  // parent's path joined with name, checked (ENAMETOOLONG past kMaxPathBytes, so a name the
+  // wire cannot carry is refused when it is made, never accepted and dropped later).
   std::optional<std::string> child_or_reply(fuse_req_t req, fuse_ino_t parent, const char* name);
+  // The caller's umask applied to a mode from create/mkdir/mknod (FUSE_CAP_DONT_MASK).
+  static mode_t masked(fuse_req_t req, mode_t mode);
+
+  // Names only the guest has: local nodes (every mode) and, in lazy-file, files not written
+  // back yet. Directories always exist on the host, so such a name is never a directory.
+  bool guest_only(const std::string& path) const;
+  bool guest_only_beneath(const std::string& dir) const;
+  size_t longest_guest_only_beneath(const std::string& dir) const;
+  // Something (host or guest) is at path: EEXIST for a create.
+  Result<bool> exists(const std::string& path);
+  // The guest-side view of a change in directory dir: its mtime/ctime move on (changes the
+  // host does not see), and noted directory times lapse.
+  void touch_dir(const std::string& dir, bool guest_only_change);
+  void apply_dir_times(const std::string& dir, struct stat& st) const;
+
+  Result<void> rename_paths(const std::string& from, const std::string& to, unsigned flags);
+  Result<void> setattr_path(uint64_t ino, const std::optional<std::string>& path,
+                            const struct stat& attr, int to_set, fuse_file_info* fi);
 
   Result<OpenFile> open_lazy(const std::string& path, int flags);
   uint64_t add_file(OpenFile f);
   OpenFile* file(uint64_t fh);
+  std::shared_ptr<OpenFile> open_file_of(uint64_t ino);
+  void note_copy(uint64_t ino, std::shared_ptr<CachedFile> f);
+  std::shared_ptr<CachedFile> copy_of(uint64_t ino);
   // Attributes through any open handle of ino (for an inode whose name is gone).
   Result<struct stat> stat_open_inode(uint64_t ino);
   Result<struct stat> stat_file(OpenFile& f);
@@ -127,6 +163,18 @@ class View {
   LazyCache* cache_;
   const ViewOptions opts_;
   InodeTable inodes_;
+  LocalNodes nodes_;
+
+  mutable std::mutex meta_mu_;
+  // FUSE inode -> local node, so an unlinked FIFO that is still open keeps its attributes.
+  std::unordered_map<uint64_t, std::shared_ptr<LocalNode>> node_inos_;
+  // lazy-file: FUSE inode -> the copy its name held when last looked up or opened. A reader
+  // that looked a name up just before a rename replaced it opens (or stats) that copy, as it
+  // would the old inode on a local file system, instead of failing (held until forget).
+  std::unordered_map<uint64_t, std::shared_ptr<CachedFile>> ino_files_;
+  // Directory path -> the time of its latest change the host did not see.
+  std::unordered_map<std::string, struct timespec> dir_changed_;
+  uint64_t next_local_ino_ = 1;
 
   mutable std::mutex handles_mu_;
   uint64_t next_fh_ = 1;

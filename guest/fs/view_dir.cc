@@ -1,5 +1,6 @@
-// View: directory listings. A listing is read whole at opendir (every kReaddir page, plus in
-// lazy-file mode the files that exist only in the guest so far) and served from that snapshot,
+// View: directory listings. A listing is read whole at opendir (every kReaddir page, plus the
+// FIFOs and sockets of the guest and, in lazy-file mode, the files that exist only in the guest
+// so far) and served from that snapshot,
 // so offsets are plain indexes and stay valid however the directory changes meanwhile (POSIX
 // leaves it open whether a readdir sees entries added or removed after opendir).
 #include <dirent.h>
@@ -33,9 +34,13 @@ void View::opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   if (lazy()) {
     for (auto& name : cache_->local_children(*path)) {
-      if (names.count(name)) continue;
+      if (!names.insert(name).second) continue;
       dir->entries.push_back({std::move(name), 0, DT_REG});
     }
+  }
+  for (auto& [name, mode] : nodes_.children(*path)) {
+    if (!names.insert(name).second) continue;
+    dir->entries.push_back({std::move(name), 0, static_cast<uint8_t>(IFTODT(mode))});
   }
   {
     std::lock_guard lk(handles_mu_);

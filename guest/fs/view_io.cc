@@ -17,7 +17,7 @@ void reply_error(fuse_req_t req, const Error& e) {
   fuse_reply_err(req, err);
 }
 bool writable(int flags) {
-  return (flags & O_ACCMODE) != O_RDONLY;
+  return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 }  // namespace
 
@@ -44,7 +44,9 @@ Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
   OpenFile of;
   of.local = true;
   auto f = cache_->find(path);
-  if (!f && (flags & O_TRUNC) && writable(flags)) {
+  // open(2) truncates with O_TRUNC whatever the access mode (O_RDONLY|O_TRUNC too).
+  const bool truncate = flags & O_TRUNC;
+  if (!f && truncate) {
     // The old contents are about to go: skip the fetch, start from an empty local copy.
     auto ws = remote_.lstat(path);
     if (!ws) return std::move(ws.error());
@@ -52,6 +54,7 @@ Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
     auto created = cache_->create_local(path, ws->mode, true);
     if (!created) return std::move(created.error());
     (*created)->remote = *ws;
+    (*created)->nlink = ws->nlink > 0 ? ws->nlink : 1;
     of.cached = *created;
     return of;
   }
@@ -74,20 +77,43 @@ Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
     }
     f = *fetched;
   }
-  if ((flags & O_TRUNC) && writable(flags)) {
+  if (truncate) {
+    f->dirty = true;
     if (::ftruncate(f->fd.get(), 0) != 0)
       return sys_error("truncate the cached copy of '" + path + "'");
-    f->dirty = true;
   }
   of.cached = f;
   return of;
 }
 
 void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto path = path_or_reply(req, ino);
-  if (!path) return;
+  auto path = inodes_.path(ino);
   OpenFile of;
-  if (lazy()) {
+  if (!path) {
+    // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
+    // inode stood for (a reader that looked the name up just before an atomic replace, or
+    // open("/proc/self/fd/N")): open it, as a local file system opens the old inode.
+    // Otherwise ESTALE makes the kernel look the name up again (fs/namei.c, LOOKUP_REVAL),
+    // which finds what the name holds now.
+    std::shared_ptr<CachedFile> copy = lazy() ? copy_of(ino) : nullptr;
+    if (!copy && lazy()) {
+      auto other = open_file_of(ino);
+      if (other && other->local) copy = other->cached;
+    }
+    if (!copy) {
+      fuse_reply_err(req, inodes_.gone_errno(ino));
+      return;
+    }
+    of.local = true;
+    of.cached = copy;
+    if (fi->flags & O_TRUNC) {
+      of.cached->dirty = true;
+      if (::ftruncate(of.cached->fd.get(), 0) != 0) {
+        fuse_reply_err(req, errno);
+        return;
+      }
+    }
+  } else if (lazy()) {
     auto r = open_lazy(*path, fi->flags);
     if (!r) {
       reply_error(req, r.error());
@@ -103,12 +129,14 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     of.handle = o->handle;
   }
   of.ino = ino;
+  if (of.local) note_copy(ino, of.cached);
   bool local = of.local;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
-  // remote-io: no page cache at all. lazy-file: the cached copy changes only through this
-  // mount, so the kernel may keep its pages.
-  fi->direct_io = local ? 0 : 1;
+  // Page cache in both modes (so MAP_SHARED works). remote-io: dropped at every open, so an
+  // open sees the submit side's bytes (O_DIRECT skips it altogether). lazy-file: the cached
+  // copy changes only through this mount, so the kernel may keep its pages.
+  fi->direct_io = 0;
   fi->keep_cache = local ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: undo, or the host handle would leak.
@@ -122,6 +150,11 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
                   fuse_file_info* fi) {
   auto path = child_or_reply(req, parent, name);
   if (!path) return;
+  mode = masked(req, mode) & 07777;
+  if (guest_only(*path) && (fi->flags & O_EXCL)) {
+    fuse_reply_err(req, EEXIST);
+    return;
+  }
   OpenFile of;
   Result<struct stat> st = Error{};
   if (lazy()) {
@@ -133,6 +166,7 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
     of.local = true;
     of.cached = *created;
     st = cached_stat(*of.cached);
+    touch_dir(wire_parent(*path), true);
   } else {
     auto o = remote_.open(*path, fi->flags | O_CREAT, mode);
     if (!o) {
@@ -151,6 +185,7 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
       reply_error(req, st.error());
       return;
     }
+    touch_dir(wire_parent(*path), false);
   }
   if (!st) {
     reply_error(req, st.error());
@@ -159,16 +194,17 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
   fuse_entry_param e{};
   e.ino = inodes_.remember(*path);
   of.ino = e.ino;
+  if (of.local) note_copy(e.ino, of.cached);
   bool local = of.local;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
-  fi->direct_io = local ? 0 : 1;
+  fi->direct_io = 0;
   fi->keep_cache = local ? 1 : 0;
   e.attr = *st;
   e.attr_timeout = timeout();
   e.entry_timeout = timeout();
   if (fuse_reply_create(req, &e, fi) != 0) {
-    inodes_.forget(e.ino, 1);
+    forget(e.ino, 1);
     std::lock_guard lk(handles_mu_);
     files_.erase(fi->fh);
     if (!local) (void)remote_.close(handle);
@@ -246,6 +282,42 @@ void View::fsync(fuse_req_t req, fuse_ino_t, int, fuse_file_info* fi) {
     return;
   }
   auto r = remote_.fsync(f->handle);
+  if (!r) {
+    reply_error(req, r.error());
+    return;
+  }
+  fuse_reply_err(req, 0);
+}
+
+void View::fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length,
+                     fuse_file_info* fi) {
+  OpenFile* f = file(fi->fh);
+  if (!f) {
+    fuse_reply_err(req, EBADF);
+    return;
+  }
+  if (f->local) {
+    f->cached->dirty = true;
+    if (::fallocate(f->cached->fd.get(), mode, offset, length) != 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    fuse_reply_err(req, 0);
+    return;
+  }
+  auto r = remote_.fallocate(f->handle, mode, static_cast<uint64_t>(offset),
+                             static_cast<uint64_t>(length));
+  if (!r && errno_of(r.error()) == EOPNOTSUPP && mode == 0) {
+    // The host's file system cannot reserve space: do what posix_fallocate(3) falls back to,
+    // and make the file at least offset + length long (the new bytes read as zeros).
+    auto ws = remote_.fstat(f->handle);
+    if (!ws) {
+      reply_error(req, ws.error());
+      return;
+    }
+    uint64_t end = static_cast<uint64_t>(offset) + static_cast<uint64_t>(length);
+    r = ws->size >= end ? ok() : remote_.ftruncate(f->handle, end);
+  }
   if (!r) {
     reply_error(req, r.error());
     return;

@@ -1,0 +1,101 @@
+// InodeTable and LocalNodes: the view's name bookkeeping (guest/fs). The rules come from
+// rename(2)/renameat2(2), link(2) and unlink(2): names move with their directory, a replaced or
+// removed name detaches its inode, hard links share one inode, RENAME_EXCHANGE swaps subtrees.
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+
+#include "guest/fs/inode_table.h"
+#include "guest/fs/local_nodes.h"
+
+using namespace ringbox::guest::fs;
+
+TEST_CASE("rename moves an inode and everything beneath it", "[guest][inode]") {
+  InodeTable t;
+  uint64_t dir = t.remember("a", true);
+  uint64_t file = t.remember("a/f");
+  t.renamed("a", "b");
+  CHECK(t.path(dir) == "b");
+  CHECK(t.path(file) == "b/f");
+  CHECK(t.child_path(dir, "g") == "b/g");
+}
+
+TEST_CASE("a replaced file answers ESTALE, a removed directory ENOENT", "[guest][inode]") {
+  InodeTable t;
+  uint64_t old_file = t.remember("f");
+  uint64_t tmp = t.remember("f.tmp");
+  t.renamed("f.tmp", "f");  // os.replace("f.tmp", "f")
+  CHECK_FALSE(t.path(old_file));
+  CHECK(t.gone_errno(old_file) == ESTALE);  // the kernel looks "f" up again
+  CHECK(t.path(tmp) == "f");
+  uint64_t d = t.remember("d", true);
+  t.removed("d");
+  CHECK(t.gone_errno(d) == ENOENT);
+  CHECK(t.gone_errno(12345) == ENOENT);
+  // A new file under the old name is a new inode.
+  CHECK(t.remember("d") != d);
+}
+
+TEST_CASE("a hard link shares the inode until its last name goes", "[guest][inode]") {
+  InodeTable t;
+  uint64_t f = t.remember("f");
+  uint64_t g = t.remember_link("f", "dir/g");
+  CHECK(g == f);
+  t.removed("f");
+  CHECK(t.path(f) == "dir/g");  // still named
+  t.renamed("dir", "dir2");
+  CHECK(t.path(f) == "dir2/g");
+  t.removed("dir2/g");
+  CHECK_FALSE(t.path(f));
+  CHECK(t.gone_errno(f) == ESTALE);
+  // Two kernel references (lookup + link reply): the inode goes with the second forget.
+  CHECK_FALSE(t.forget(f, 1));
+  CHECK(t.forget(f, 1));
+}
+
+TEST_CASE("exchange swaps two subtrees", "[guest][inode]") {
+  InodeTable t;
+  uint64_t a = t.remember("a", true);
+  uint64_t af = t.remember("a/f");
+  uint64_t b = t.remember("b");
+  t.exchanged("a", "b");
+  CHECK(t.path(a) == "b");
+  CHECK(t.path(af) == "b/f");
+  CHECK(t.path(b) == "a");
+  CHECK(t.remember("b/f") == af);
+}
+
+TEST_CASE("a rename over a directory detaches what was beneath it", "[guest][inode]") {
+  InodeTable t;
+  uint64_t target_child = t.remember("b/x");
+  uint64_t src = t.remember("a", true);
+  t.renamed("a", "b");
+  CHECK_FALSE(t.path(target_child));
+  CHECK(t.path(src) == "b");
+}
+
+TEST_CASE("local nodes follow rename, exchange, link and unlink", "[guest][nodes]") {
+  LocalNodes n;
+  REQUIRE(n.add("d/p", S_IFIFO | 0644, 7));
+  CHECK_FALSE(n.add("d/p", S_IFIFO | 0644, 8));
+  CHECK(n.any_beneath("d"));
+  CHECK_FALSE(n.any_beneath("d/p"));
+  CHECK(n.longest_beneath("d") == 3);
+  n.rename("d", "e");
+  CHECK_FALSE(n.find("d/p"));
+  auto p = n.find("e/p");
+  REQUIRE(p);
+  CHECK(n.link("e/p", "q"));
+  CHECK(n.read(*p).nlink == 2);
+  auto kids = n.children("e");
+  REQUIRE(kids.size() == 1);
+  CHECK(kids[0].first == "p");
+  CHECK(S_ISFIFO(kids[0].second));
+  n.exchange("e", "q");  // "q" was a second name of the FIFO; "e" a directory holding it
+  CHECK(n.find("e") == p);
+  CHECK(n.find("q/p") == p);
+  CHECK(n.erase("e"));
+  CHECK(n.erase("q/p"));
+  CHECK(n.read(*p).nlink == 0);  // what fstat of the open FIFO shows
+  CHECK_FALSE(n.erase("q/p"));
+}
