@@ -26,5 +26,5 @@ run_both_and_compare() {
     fail "$what in $MODE differs from the local file system"
   fi
   cat "$OUT"
-  echo "PASS: $what $MODE"
+  echo "same results as the local file system: $what $MODE"
 }
