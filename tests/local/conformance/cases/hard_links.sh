@@ -1,6 +1,6 @@
 # Issue 8, items 8 and Deliver 1: hard links within the export: link counts, one inode under
 # two names (a write through one is read through the other), unlink of one name.
-setup() { echo "input" >in.txt; mkdir -p d; }
+setup() { echo "input" >in.txt; mkdir -p d; echo keep >d/keep; }
 JOB='
 echo data > a
 ln a b 2>&1; echo "ln a b: rc=$?"
