@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>  // FALLOC_FL_*
+#include <stdio.h>         // RENAME_* (glibc >= 2.28, _GNU_SOURCE)
 
 #include <bit>
 #include <climits>
@@ -149,6 +151,10 @@ WireError wire_error_from_errno(int err) {
       return WireError::kProto;
     case EOVERFLOW:
       return WireError::kOverflow;
+    case EOPNOTSUPP:  // == ENOTSUP on Linux
+      return WireError::kOpNotSupp;
+    case ESTALE:
+      return WireError::kStale;
     default:
       return WireError::kIo;  // nothing host-specific leaks onto the wire
   }
@@ -224,6 +230,10 @@ int errno_from_wire_status(int32_t status) {
       return EPROTO;
     case WireError::kOverflow:
       return EOVERFLOW;
+    case WireError::kOpNotSupp:
+      return EOPNOTSUPP;
+    case WireError::kStale:
+      return ESTALE;
   }
   return EIO;
 }
@@ -288,6 +298,66 @@ Result<size_t> encode_symlink(std::string_view target, std::string_view link,
   return put_bytes(out, *n, link);
 }
 
+Result<LinkPaths> decode_link(std::string_view untrusted_payload, uint64_t untrusted_from_len) {
+  auto parts = split_pair(untrusted_payload, untrusted_from_len, "link payload");
+  if (!parts) return std::move(parts.error());
+  RINGBOX_TRY(check_canonical(parts->first, "link existing path"));
+  RINGBOX_TRY(check_canonical(parts->second, "link new path"));
+  return LinkPaths{std::string(parts->first), std::string(parts->second)};
+}
+
+Result<size_t> encode_link(std::string_view from, std::string_view to, std::span<std::byte> out) {
+  RINGBOX_TRY(check_canonical(from, "link existing path"));
+  RINGBOX_TRY(check_canonical(to, "link new path"));
+  auto n = put_bytes(out, 0, from);
+  if (!n) return n;
+  return put_bytes(out, *n, to);
+}
+
+namespace {
+
+Result<void> check_setattr(const WireSetattr& sa) {
+  if ((sa.valid & ~uint32_t{kSetKnownBits}) != 0)
+    return bad(EINVAL, "setattr valid bits " + std::to_string(sa.valid) + " have unknown bits");
+  if (sa.mode > kMaxWireMode)
+    return bad(EINVAL, "setattr mode " + std::to_string(sa.mode) + " is above 07777");
+  if (sa.reserved != 0) return bad(EINVAL, "setattr reserved field is not zero");
+  return ok();
+}
+
+}  // namespace
+
+Result<size_t> encode_setattr(const WireSetattr& sa, std::string_view path,
+                              std::span<std::byte> out) {
+  RINGBOX_TRY(check_setattr(sa));
+  if (!path.empty()) RINGBOX_TRY(check_canonical(path, "setattr path"));
+  if (out.size() < sizeof(WireSetattr))
+    return bad(EOVERFLOW, "a " + std::to_string(out.size()) + "-byte buffer cannot hold a " +
+                              std::to_string(sizeof(WireSetattr)) + "-byte WireSetattr");
+  std::memcpy(out.data(), &sa, sizeof(sa));
+  return put_bytes(out, sizeof(sa), path);
+}
+
+Result<SetattrRequest> decode_setattr(std::string_view untrusted_payload, bool by_handle) {
+  if (untrusted_payload.size() < sizeof(WireSetattr))
+    return bad(EINVAL, "setattr payload of " + std::to_string(untrusted_payload.size()) +
+                           " bytes is shorter than a " + std::to_string(sizeof(WireSetattr)) +
+                           "-byte WireSetattr");
+  SetattrRequest r;
+  std::memcpy(&r.attr, untrusted_payload.data(), sizeof(r.attr));
+  RINGBOX_TRY(check_setattr(r.attr));
+  std::string_view path = untrusted_payload.substr(sizeof(WireSetattr));
+  if (by_handle) {
+    if (!path.empty())
+      return bad(EINVAL, "setattr by handle carries " + std::to_string(path.size()) +
+                             " bytes after the WireSetattr (a path is only for arg[0] = 0)");
+    return r;
+  }
+  RINGBOX_TRY(check_canonical(path, "setattr path"));
+  r.path = std::string(path);
+  return r;
+}
+
 Result<PutfileLayout> putfile_layout(size_t payload_size, uint64_t untrusted_path_len) {
   if (untrusted_path_len == 0 || untrusted_path_len > kMaxPathBytes ||
       untrusted_path_len > payload_size)
@@ -313,8 +383,7 @@ Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags) {
   o.directory = untrusted_flags & kOpenDirectory;
   if (!o.read && !o.write) return bad(EINVAL, "open flags ask for neither read nor write");
   if (o.exclusive && !o.create) return bad(EINVAL, "open flags: exclusive without create");
-  if ((o.truncate || o.append) && !o.write)
-    return bad(EINVAL, "open flags: truncate or append without write");
+  if (o.append && !o.write) return bad(EINVAL, "open flags: append without write");
   if (o.directory && (o.write || o.create || o.truncate || o.append))
     return bad(EINVAL, "open flags: a directory opens read-only");
   return o;
@@ -339,6 +408,72 @@ uint64_t wire_open_flags_from_posix(int o_flags) {
   if (o_flags & O_APPEND) w |= kOpenAppend;
   if (o_flags & O_DIRECTORY) w |= kOpenDirectory;
   return w;
+}
+
+// ---- modes, rename and fallocate flags ----------------------------------------------------------
+
+Result<uint32_t> decode_mode(uint64_t untrusted_mode) {
+  if (untrusted_mode > kMaxWireMode)
+    return bad(EINVAL, "mode " + std::to_string(untrusted_mode) +
+                           " is not permission bits (0..07777; no file type bits)");
+  return static_cast<uint32_t>(untrusted_mode);
+}
+
+Result<uint64_t> wire_rename_flags_from_posix(unsigned flags) {
+  switch (flags) {
+    case 0:
+      return uint64_t{0};
+    case RENAME_NOREPLACE:
+      return uint64_t{kRenameNoReplace};
+    case RENAME_EXCHANGE:
+      return uint64_t{kRenameExchange};
+    default:
+      return bad(EINVAL, "rename flags " + std::to_string(flags) +
+                             " are not 0, RENAME_NOREPLACE or RENAME_EXCHANGE");
+  }
+}
+
+Result<unsigned> posix_rename_flags_from_wire(uint64_t untrusted_flags) {
+  switch (untrusted_flags) {
+    case 0:
+      return 0u;
+    case kRenameNoReplace:
+      return unsigned{RENAME_NOREPLACE};
+    case kRenameExchange:
+      return unsigned{RENAME_EXCHANGE};
+    default:
+      return bad(EINVAL, "rename flags " + std::to_string(untrusted_flags) +
+                             " are not 0, kRenameNoReplace or kRenameExchange");
+  }
+}
+
+namespace {
+// The fallocate(2) modes the wire carries, in both spellings.
+struct FallocPair {
+  int posix;
+  uint64_t wire;
+};
+constexpr FallocPair kFallocModes[] = {
+    {0, 0},
+    {FALLOC_FL_KEEP_SIZE, kFallocKeepSize},
+    {FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, kFallocPunchHole | kFallocKeepSize},
+    {FALLOC_FL_ZERO_RANGE, kFallocZeroRange},
+    {FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, kFallocZeroRange | kFallocKeepSize},
+};
+}  // namespace
+
+Result<uint64_t> wire_fallocate_flags_from_posix(int mode) {
+  for (const auto& m : kFallocModes)
+    if (m.posix == mode) return m.wire;
+  return bad(EOPNOTSUPP, "fallocate mode " + std::to_string(mode) + " has no wire form");
+}
+
+Result<int> posix_fallocate_mode_from_wire(uint64_t untrusted_flags) {
+  for (const auto& m : kFallocModes)
+    if (m.wire == untrusted_flags) return m.posix;
+  return bad(EINVAL, "fallocate flags " + std::to_string(untrusted_flags) +
+                         " are not one of 0, keep-size, punch-hole|keep-size, zero-range"
+                         "[|keep-size]");
 }
 
 // ---- WireStat ---------------------------------------------------------------------------------
@@ -406,6 +541,52 @@ struct stat stat_from_wire(const WireStat& ws) {
   st.st_uid = ws.uid;
   st.st_gid = ws.gid;
   return st;
+}
+
+// ---- WireStatfs --------------------------------------------------------------------------------
+
+WireStatfs wire_statfs_from(const struct statvfs& sv) {
+  WireStatfs s{};
+  s.bsize = sv.f_bsize;
+  s.frsize = sv.f_frsize;
+  s.blocks = sv.f_blocks;
+  s.bfree = sv.f_bfree;
+  s.bavail = sv.f_bavail;
+  s.files = sv.f_files;
+  s.ffree = sv.f_ffree;
+  s.namemax = sv.f_namemax;
+  return s;
+}
+
+Result<size_t> encode_wire_statfs(const WireStatfs& s, std::span<std::byte> out) {
+  if (out.size() < sizeof(WireStatfs))
+    return bad(EOVERFLOW, "a " + std::to_string(out.size()) + "-byte buffer cannot hold a " +
+                              std::to_string(sizeof(WireStatfs)) + "-byte WireStatfs");
+  std::memcpy(out.data(), &s, sizeof(s));
+  return sizeof(WireStatfs);
+}
+
+Result<WireStatfs> decode_wire_statfs(std::span<const std::byte> in) {
+  if (in.size() != sizeof(WireStatfs))
+    return bad(EPROTO, "WireStatfs reply is " + std::to_string(in.size()) + " bytes, not " +
+                           std::to_string(sizeof(WireStatfs)));
+  WireStatfs s;
+  std::memcpy(&s, in.data(), sizeof(s));
+  return s;
+}
+
+struct statvfs statvfs_from_wire(const WireStatfs& s) {
+  struct statvfs sv {};
+  sv.f_bsize = s.bsize;
+  sv.f_frsize = s.frsize;
+  sv.f_blocks = s.blocks;
+  sv.f_bfree = s.bfree;
+  sv.f_bavail = s.bavail;
+  sv.f_files = s.files;
+  sv.f_ffree = s.ffree;
+  sv.f_favail = s.ffree;
+  sv.f_namemax = s.namemax;
+  return sv;
 }
 
 // ---- WireDirent -------------------------------------------------------------------------------

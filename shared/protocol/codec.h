@@ -1,4 +1,4 @@
-// Encoding and decoding of the file-operation payloads (opcodes 32..50 of ringbox_proto.h), for
+// Encoding and decoding of the file-operation payloads (opcodes 32..54 of ringbox_proto.h), for
 // both ends: the host decodes request payloads and encodes replies; the guest agent encodes
 // requests and decodes replies. One implementation, so both ends agree byte for byte.
 //
@@ -10,16 +10,17 @@
 // back (it may be peer-writable).
 //
 // Errors: a failed check is an Error with code Errc::kProtocol and sys_errno set to the errno
-// whose wire error the host answers with (EINVAL, ENAMETOOLONG, EOVERFLOW) or, for replies the
-// guest decodes, EPROTO. to_wire_error() turns any ringbox Error into the WireError to send;
-// wire_error_from_errno() is THE errno -> WireError mapping of ringbox, and
-// errno_from_wire_status() the guest's way back.
+// whose wire error the host answers with (EINVAL, ENAMETOOLONG, EOVERFLOW; EOPNOTSUPP for a
+// fallocate mode the wire lacks) or, for replies the guest decodes, EPROTO. to_wire_error() turns
+// any ringbox Error into the WireError to send; wire_error_from_errno() is THE errno -> WireError
+// mapping of ringbox, and errno_from_wire_status() the guest's way back.
 //
 // Byte order: the wire is little-endian; structs move with memcpy, and codec.cc refuses to
 // build on a big-endian target.
 #pragma once
 
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -94,6 +95,28 @@ Result<SymlinkPaths> decode_symlink(std::string_view untrusted_payload,
 Result<size_t> encode_symlink(std::string_view target, std::string_view link,
                               std::span<std::byte> out);
 
+// kLink payload (v2): the same layout as kRename (existing path then new path, arg[0] = the
+// existing path's length), with the same checks.
+using LinkPaths = RenamePaths;
+Result<LinkPaths> decode_link(std::string_view untrusted_payload, uint64_t untrusted_from_len);
+// Returns the payload bytes; the caller sets arg[0] = from.size().
+Result<size_t> encode_link(std::string_view from, std::string_view to, std::span<std::byte> out);
+
+// kSetattr payload (v2): WireSetattr, then the path (nothing when arg[0] is a handle).
+// Writes sizeof(WireSetattr) + path.size() bytes. path is "" for a request by handle, else a
+// canonical path. EINVAL when sa breaks the rules decode_setattr checks, EOVERFLOW when out is
+// too small.
+Result<size_t> encode_setattr(const WireSetattr& sa, std::string_view path,
+                              std::span<std::byte> out);
+struct SetattrRequest {
+  WireSetattr attr{};
+  std::string path;  // empty when by handle
+};
+// Checks valid (only kSetKnownBits), mode <= 07777, reserved == 0, and the path: by_handle,
+// the payload is exactly sizeof(WireSetattr); otherwise a canonical path follows it. EINVAL
+// (ENAMETOOLONG for a path too long) on any violation.
+Result<SetattrRequest> decode_setattr(std::string_view untrusted_payload, bool by_handle);
+
 // kPutfile payload: path (arg[0] bytes) then the chunk's data. Checks only the split, from
 // sizes alone, so the host can copy the path part and leave the data where it is.
 struct PutfileLayout {
@@ -115,12 +138,36 @@ struct OpenIntent {
   bool append = false;
   bool directory = false;
 };
-// Errors (EINVAL): unknown bits, neither read nor write, exclusive without create,
-// truncate/append without write, directory together with write/create/truncate/append.
+// Errors (EINVAL): unknown bits, neither read nor write, exclusive without create, append
+// without write, directory together with write/create/truncate/append. Truncate without write
+// is accepted (v2: open(2) truncates O_RDONLY|O_TRUNC; the host needs write access for it).
 Result<OpenIntent> decode_open_flags(uint64_t untrusted_flags);
 // Guest side: open(2) flags -> wire flags (O_ACCMODE, O_CREAT, O_EXCL, O_TRUNC, O_APPEND,
 // O_DIRECTORY; everything else has no wire meaning and is dropped).
 uint64_t wire_open_flags_from_posix(int o_flags);
+
+// ---------------------------------------------------------------------------------------------
+// Modes, rename and fallocate flags (v2)
+// ---------------------------------------------------------------------------------------------
+// Permission bits of kOpen arg[1], kMkdir arg[0], kPutfile arg[2] and WireSetattr::mode:
+// 0..07777 (no file type bits), else EINVAL. See "Modes" in ringbox_proto.h.
+inline constexpr uint32_t kMaxWireMode = 07777;
+Result<uint32_t> decode_mode(uint64_t untrusted_mode);
+
+// renameat2(2) flags -> kRename arg[1]: 0, RENAME_NOREPLACE or RENAME_EXCHANGE. EINVAL for
+// RENAME_WHITEOUT, both together, or unknown bits (the kernel's own answer for those).
+Result<uint64_t> wire_rename_flags_from_posix(unsigned flags);
+// kRename arg[1] -> renameat2(2) flags. EINVAL for anything but 0, kRenameNoReplace or
+// kRenameExchange.
+Result<unsigned> posix_rename_flags_from_wire(uint64_t untrusted_flags);
+
+// fallocate(2) mode -> kFallocate arg[3]. Accepted: 0, FALLOC_FL_KEEP_SIZE,
+// FALLOC_FL_PUNCH_HOLE|FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE[|FALLOC_FL_KEEP_SIZE].
+// EOPNOTSUPP for every other mode (collapse, insert, unshare, punch without keep-size: the wire
+// lacks them, and EOPNOTSUPP is what fallocate(2) answers for an unsupported mode).
+Result<uint64_t> wire_fallocate_flags_from_posix(int mode);
+// kFallocate arg[3] -> fallocate(2) mode. EINVAL for anything but the combinations above.
+Result<int> posix_fallocate_mode_from_wire(uint64_t untrusted_flags);
 
 // ---------------------------------------------------------------------------------------------
 // WireStat
@@ -133,6 +180,19 @@ Result<size_t> encode_wire_stat(const WireStat& ws, std::span<std::byte> out);
 Result<WireStat> decode_wire_stat(std::span<const std::byte> in);
 // Guest side: WireStat -> struct stat for FUSE (st_blksize 4096; st_dev/st_rdev zero).
 struct stat stat_from_wire(const WireStat& ws);
+
+// ---------------------------------------------------------------------------------------------
+// WireStatfs (kStatfs reply, v2)
+// ---------------------------------------------------------------------------------------------
+// Host side: the fields of statvfs(3) the wire carries (f_flag, f_fsid, f_favail are not).
+WireStatfs wire_statfs_from(const struct statvfs& sv);
+// Writes sizeof(WireStatfs) bytes; EOVERFLOW when out is smaller.
+Result<size_t> encode_wire_statfs(const WireStatfs& s, std::span<std::byte> out);
+// Guest side: exactly sizeof(WireStatfs) bytes, else EPROTO. The counts are taken as they are
+// (any u64 is a count some file system may report).
+Result<WireStatfs> decode_wire_statfs(std::span<const std::byte> in);
+// Guest side: WireStatfs -> struct statvfs for FUSE (f_favail = f_ffree; f_flag, f_fsid 0).
+struct statvfs statvfs_from_wire(const WireStatfs& s);
 
 // ---------------------------------------------------------------------------------------------
 // WireDirent records (kReaddir reply)

@@ -4,6 +4,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <sys/statvfs.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -119,9 +122,9 @@ TEST_CASE("open flags decode only sensible combinations", "[codec]") {
   CHECK(rw->create);
   CHECK(rw->truncate);
   CHECK(decode_open_flags(kOpenRead | kOpenDirectory));
-  for (uint64_t bad : {uint64_t{0}, uint64_t{kOpenCreate}, uint64_t{kOpenRead | kOpenTruncate},
-                       uint64_t{kOpenRead | kOpenAppend}, uint64_t{kOpenWrite | kOpenExclusive},
-                       uint64_t{kOpenWrite | kOpenDirectory}, uint64_t{1} << 7, ~uint64_t{0}}) {
+  for (uint64_t bad : {uint64_t{0}, uint64_t{kOpenCreate}, uint64_t{kOpenRead | kOpenAppend},
+                       uint64_t{kOpenWrite | kOpenExclusive}, uint64_t{kOpenWrite | kOpenDirectory},
+                       uint64_t{1} << 7, ~uint64_t{0}}) {
     CAPTURE(bad);
     auto d = decode_open_flags(bad);
     REQUIRE_FALSE(d);
@@ -305,4 +308,255 @@ TEST_CASE("is_valid_name accepts one component only", "[codec]") {
   CHECK_FALSE(is_valid_name("a/b"));
   CHECK_FALSE(is_valid_name(std::string("a\0", 2)));
   CHECK_FALSE(is_valid_name(std::string(256, 'n')));
+}
+
+// ---- protocol v2 ------------------------------------------------------------------------------
+
+namespace {
+std::string as_string(const std::vector<std::byte>& buf, size_t n) {
+  return std::string(reinterpret_cast<const char*>(buf.data()), n);
+}
+}  // namespace
+
+TEST_CASE("v2: truncate without write decodes; append without write still does not", "[codec]") {
+  auto t = decode_open_flags(kOpenRead | kOpenTruncate);
+  REQUIRE(t);
+  CHECK(t->truncate);
+  CHECK_FALSE(t->write);
+  CHECK(decode_open_flags(wire_open_flags_from_posix(O_RDONLY | O_TRUNC)));
+  CHECK_FALSE(decode_open_flags(kOpenRead | kOpenAppend));
+  CHECK_FALSE(decode_open_flags(kOpenRead | kOpenTruncate | kOpenDirectory));
+}
+
+TEST_CASE("v2: EOPNOTSUPP and ESTALE map both ways", "[codec]") {
+  CHECK(wire_error_from_errno(EOPNOTSUPP) == WireError::kOpNotSupp);
+  CHECK(wire_error_from_errno(ENOTSUP) == WireError::kOpNotSupp);
+  CHECK(wire_error_from_errno(ESTALE) == WireError::kStale);
+  CHECK(errno_from_wire_status(wire_status(WireError::kOpNotSupp)) == EOPNOTSUPP);
+  CHECK(errno_from_wire_status(wire_status(WireError::kStale)) == ESTALE);
+  CHECK(static_cast<int>(WireError::kOpNotSupp) == 95);
+  CHECK(static_cast<int>(WireError::kStale) == 116);
+}
+
+TEST_CASE("v2: link payloads split exactly like rename payloads", "[codec]") {
+  std::vector<std::byte> buf(64);
+  auto n = encode_link("in/a", "out/b", buf);
+  REQUIRE(n);
+  CHECK(*n == 9);
+  auto d = decode_link(as_string(buf, *n), 4);
+  REQUIRE(d);
+  CHECK(d->from == "in/a");
+  CHECK(d->to == "out/b");
+  for (uint64_t bad : {uint64_t{0}, uint64_t{3}, uint64_t{9}, ~uint64_t{0}}) {
+    CAPTURE(bad);
+    CHECK_FALSE(decode_link(as_string(buf, *n), bad));
+  }
+  CHECK_FALSE(decode_link(std::string("a/../x") + "b", 6));
+  CHECK_FALSE(encode_link("a", "/b", buf));
+  std::vector<std::byte> small(4);
+  auto o = encode_link("abc", "def", small);
+  REQUIRE_FALSE(o);
+  CHECK(to_wire_error(o.error()) == WireError::kOverflow);
+}
+
+TEST_CASE("v2: setattr payloads round-trip by path and by handle", "[codec]") {
+  WireSetattr sa{};
+  sa.valid = kSetMode | kSetMtime | kSetAtimeNow;
+  sa.mode = 01755;
+  sa.atime_ns = -5;
+  sa.mtime_ns = 981173106000000001;
+  std::vector<std::byte> buf(128);
+  auto n = encode_setattr(sa, "out/t", buf);
+  REQUIRE(n);
+  CHECK(*n == sizeof(WireSetattr) + 5);
+  auto d = decode_setattr(as_string(buf, *n), false);
+  REQUIRE(d);
+  CHECK(d->path == "out/t");
+  CHECK(d->attr.valid == sa.valid);
+  CHECK(d->attr.mode == 01755);
+  CHECK(d->attr.atime_ns == -5);
+  CHECK(d->attr.mtime_ns == 981173106000000001);
+
+  auto h = encode_setattr(sa, "", buf);
+  REQUIRE(h);
+  CHECK(*h == sizeof(WireSetattr));
+  auto dh = decode_setattr(as_string(buf, *h), true);
+  REQUIRE(dh);
+  CHECK(dh->path.empty());
+  // By path, the path is required; by handle, none may follow.
+  CHECK_FALSE(decode_setattr(as_string(buf, *h), false));
+  CHECK_FALSE(decode_setattr(as_string(buf, *n), true));
+}
+
+TEST_CASE("v2: setattr refuses unknown valid bits, huge modes, reserved bytes, bad paths",
+          "[codec]") {
+  auto payload = [](WireSetattr sa, std::string_view path) {
+    std::string s(reinterpret_cast<const char*>(&sa), sizeof(sa));
+    return s + std::string(path);
+  };
+  WireSetattr good{};
+  good.valid = kSetKnownBits;
+  good.mode = 07777;
+  REQUIRE(decode_setattr(payload(good, "a"), false));
+
+  WireSetattr bad_valid = good;
+  bad_valid.valid = kSetKnownBits + 1;
+  WireSetattr high_bit = good;
+  high_bit.valid = 1u << 31;
+  WireSetattr big_mode = good;
+  big_mode.mode = 010000;
+  WireSetattr typed_mode = good;
+  typed_mode.mode = S_IFREG | 0644;
+  WireSetattr reserved = good;
+  reserved.reserved = 1;
+  for (const WireSetattr& sa : {bad_valid, high_bit, big_mode, typed_mode, reserved}) {
+    auto d = decode_setattr(payload(sa, "a"), false);
+    REQUIRE_FALSE(d);
+    CHECK(to_wire_error(d.error()) == WireError::kInval);
+    std::vector<std::byte> buf(64);
+    CHECK_FALSE(encode_setattr(sa, "a", buf));  // the encoder refuses what the decoder would
+  }
+  for (std::string p : {std::string(), std::string("/etc"), std::string("a/../b"),
+                        std::string("a//b"), std::string("a\0b", 3)}) {
+    CAPTURE(p);
+    CHECK_FALSE(decode_setattr(payload(good, p), false));
+  }
+  auto too_long = decode_setattr(payload(good, std::string(kMaxPathBytes + 1, 'x')), false);
+  REQUIRE_FALSE(too_long);
+  CHECK(to_wire_error(too_long.error()) == WireError::kNameTooLong);
+  // Shorter than the header, at every length.
+  std::string whole = payload(good, "");
+  for (size_t len = 0; len < sizeof(WireSetattr); ++len) {
+    CAPTURE(len);
+    CHECK_FALSE(decode_setattr(whole.substr(0, len), true));
+    CHECK_FALSE(decode_setattr(whole.substr(0, len), false));
+  }
+  std::vector<std::byte> small(sizeof(WireSetattr) - 1);
+  auto o = encode_setattr(good, "", small);
+  REQUIRE_FALSE(o);
+  CHECK(to_wire_error(o.error()) == WireError::kOverflow);
+  std::vector<std::byte> header_only(sizeof(WireSetattr));
+  CHECK_FALSE(encode_setattr(good, "a", header_only));
+}
+
+TEST_CASE("v2: modes are permission bits only", "[codec]") {
+  for (uint64_t m : {uint64_t{0}, uint64_t{0644}, uint64_t{04755}, uint64_t{07777}}) {
+    auto d = decode_mode(m);
+    REQUIRE(d);
+    CHECK(*d == m);
+  }
+  for (uint64_t m : {uint64_t{010000}, uint64_t{S_IFREG | 0644}, uint64_t{S_IFDIR | 0755},
+                     uint64_t{1} << 32, ~uint64_t{0}}) {
+    CAPTURE(m);
+    auto d = decode_mode(m);
+    REQUIRE_FALSE(d);
+    CHECK(to_wire_error(d.error()) == WireError::kInval);
+  }
+}
+
+TEST_CASE("v2: rename flags map both ways; whiteout and combinations are refused", "[codec]") {
+  CHECK(*wire_rename_flags_from_posix(0) == 0);
+  CHECK(*wire_rename_flags_from_posix(RENAME_NOREPLACE) == kRenameNoReplace);
+  CHECK(*wire_rename_flags_from_posix(RENAME_EXCHANGE) == kRenameExchange);
+  for (unsigned f : {unsigned{RENAME_WHITEOUT}, unsigned{RENAME_NOREPLACE | RENAME_EXCHANGE},
+                     unsigned{RENAME_NOREPLACE | RENAME_WHITEOUT}, 1u << 20, ~0u}) {
+    CAPTURE(f);
+    auto w = wire_rename_flags_from_posix(f);
+    REQUIRE_FALSE(w);
+    CHECK(w.error().sys_errno == EINVAL);
+  }
+  CHECK(*posix_rename_flags_from_wire(0) == 0);
+  CHECK(*posix_rename_flags_from_wire(kRenameNoReplace) == RENAME_NOREPLACE);
+  CHECK(*posix_rename_flags_from_wire(kRenameExchange) == RENAME_EXCHANGE);
+  for (uint64_t f : {uint64_t{3}, uint64_t{4}, uint64_t{1} << 40, ~uint64_t{0}}) {
+    CAPTURE(f);
+    auto p = posix_rename_flags_from_wire(f);
+    REQUIRE_FALSE(p);
+    CHECK(to_wire_error(p.error()) == WireError::kInval);
+  }
+}
+
+TEST_CASE("v2: fallocate modes map both ways; the rest is EOPNOTSUPP or kInval", "[codec]") {
+  struct Case {
+    int posix;
+    uint64_t wire;
+  };
+  for (Case c :
+       {Case{0, 0}, Case{FALLOC_FL_KEEP_SIZE, kFallocKeepSize},
+        Case{FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, kFallocPunchHole | kFallocKeepSize},
+        Case{FALLOC_FL_ZERO_RANGE, kFallocZeroRange},
+        Case{FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, kFallocZeroRange | kFallocKeepSize}}) {
+    CAPTURE(c.posix);
+    auto w = wire_fallocate_flags_from_posix(c.posix);
+    REQUIRE(w);
+    CHECK(*w == c.wire);
+    auto p = posix_fallocate_mode_from_wire(c.wire);
+    REQUIRE(p);
+    CHECK(*p == c.posix);
+  }
+  for (int m : {FALLOC_FL_PUNCH_HOLE, FALLOC_FL_COLLAPSE_RANGE, FALLOC_FL_INSERT_RANGE,
+                FALLOC_FL_UNSHARE_RANGE, FALLOC_FL_NO_HIDE_STALE, -1}) {
+    CAPTURE(m);
+    auto w = wire_fallocate_flags_from_posix(m);
+    REQUIRE_FALSE(w);
+    CHECK(to_wire_error(w.error()) == WireError::kOpNotSupp);
+  }
+  for (uint64_t f : {uint64_t{kFallocPunchHole}, uint64_t{kFallocPunchHole | kFallocZeroRange},
+                     uint64_t{kFallocPunchHole | kFallocZeroRange | kFallocKeepSize}, uint64_t{8},
+                     ~uint64_t{0}}) {
+    CAPTURE(f);
+    auto p = posix_fallocate_mode_from_wire(f);
+    REQUIRE_FALSE(p);
+    CHECK(to_wire_error(p.error()) == WireError::kInval);
+  }
+}
+
+TEST_CASE("v2: a WireStatfs survives the round trip through struct statvfs", "[codec]") {
+  struct statvfs sv {};
+  sv.f_bsize = 4096;
+  sv.f_frsize = 1024;
+  sv.f_blocks = 1000000;
+  sv.f_bfree = 600000;
+  sv.f_bavail = 500000;
+  sv.f_files = 65536;
+  sv.f_ffree = 60000;
+  sv.f_favail = 59000;
+  sv.f_namemax = 255;
+  WireStatfs w = wire_statfs_from(sv);
+  std::vector<std::byte> buf(sizeof(WireStatfs));
+  auto n = encode_wire_statfs(w, buf);
+  REQUIRE(n);
+  CHECK(*n == 64);
+  auto d = decode_wire_statfs(buf);
+  REQUIRE(d);
+  struct statvfs back = statvfs_from_wire(*d);
+  CHECK(back.f_bsize == 4096);
+  CHECK(back.f_frsize == 1024);
+  CHECK(back.f_blocks == 1000000);
+  CHECK(back.f_bfree == 600000);
+  CHECK(back.f_bavail == 500000);
+  CHECK(back.f_files == 65536);
+  CHECK(back.f_ffree == 60000);
+  CHECK(back.f_namemax == 255);
+  // The real thing, from this machine: statvfs(".") survives too.
+  struct statvfs here {};
+  REQUIRE(::statvfs(".", &here) == 0);
+  struct statvfs again = statvfs_from_wire(wire_statfs_from(here));
+  CHECK(again.f_blocks == here.f_blocks);
+  CHECK(again.f_bavail == here.f_bavail);
+  CHECK(again.f_frsize == here.f_frsize);
+}
+
+TEST_CASE("v2: a WireStatfs reply of the wrong size is refused", "[codec]") {
+  std::vector<std::byte> buf(sizeof(WireStatfs) + 1);
+  for (size_t len : {size_t{0}, size_t{1}, sizeof(WireStatfs) - 1, sizeof(WireStatfs) + 1}) {
+    CAPTURE(len);
+    auto d = decode_wire_statfs(std::span<const std::byte>(buf.data(), len));
+    REQUIRE_FALSE(d);
+    CHECK(d.error().sys_errno == EPROTO);
+  }
+  std::vector<std::byte> small(sizeof(WireStatfs) - 1);
+  auto o = encode_wire_statfs(WireStatfs{}, small);
+  REQUIRE_FALSE(o);
+  CHECK(to_wire_error(o.error()) == WireError::kOverflow);
 }
