@@ -1,6 +1,5 @@
 #include "guest/job/wire_meta.h"
 
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -27,16 +26,15 @@ Result<void> checked_call(rpc::Client& client, const rpc::Call& c, const char* w
 
 Result<void> remote_setattr(rpc::Client& client, std::string_view path, uint32_t valid, mode_t mode,
                             const struct timespec& atime, const struct timespec& mtime) {
-  if (path.empty() || path.size() > proto::kMaxPathBytes)
-    return make_error(Errc::kInvalidArgument, "setattr: bad path length");
   proto::WireSetattr head{};
   head.valid = valid;
   head.mode = mode & 07777;
   head.atime_ns = ns_of(atime);
   head.mtime_ns = ns_of(mtime);
-  std::vector<std::byte> in(sizeof(head) + path.size());
-  std::memcpy(in.data(), &head, sizeof(head));
-  std::memcpy(in.data() + sizeof(head), path.data(), path.size());
+  std::vector<std::byte> buf(sizeof(head) + path.size());
+  auto n = proto::encode_setattr(head, path, buf);
+  if (!n) return std::move(n.error());
+  std::span<const std::byte> in = std::span(buf).first(*n);
   rpc::Call c;
   c.opcode = proto::Opcode::kSetattr;
   c.in = in;
@@ -45,9 +43,8 @@ Result<void> remote_setattr(rpc::Client& client, std::string_view path, uint32_t
 
 Result<void> remote_link(rpc::Client& client, std::string_view existing,
                          std::string_view link_path) {
-  // kLink's payload has kRename's layout: existing path, then new path, arg[0] = first length.
   std::vector<std::byte> in(existing.size() + link_path.size());
-  auto n = proto::encode_rename(existing, link_path, in);
+  auto n = proto::encode_link(existing, link_path, in);
   if (!n) return std::move(n.error());
   rpc::Call c;
   c.opcode = proto::Opcode::kLink;

@@ -1,8 +1,7 @@
 // The v2 metadata opcodes eager's write-back needs beyond fs::Remote: kSetattr (mode and times
 // of a path, after its kPutfile committed) and kLink (a second name for a returned file).
-// Encoded here from the contract in ringbox_proto.h (WireSetattr then the path; existing path
-// then new path with arg[0] = the existing path's length), so eager does not depend on the
-// FUSE view's Remote.
+// Encoded with shared/protocol/codec.h; kept here so eager does not depend on the FUSE view's
+// Remote.
 //
 // Errors: a refusal by the host is Errc::kRemote with the errno it maps to; a transport failure
 // keeps its own code.
