@@ -9,11 +9,12 @@ JOB='
 for s in rename link symlink chmod utime dir dentry mmap fallocate fstat lockf readahead seek; do
   ops=50
   case $s in link | symlink | mmap) ops=5 ;; esac
-  # A stressor stuck in a system call ignores its own --timeout: timeout(1) ends it (rc 137).
+  # A stressor stuck in a system call, or one whose single operation takes longer than its
+  # --timeout, is ended by timeout(1) (rc 137).
   timeout -s KILL 25 stress-ng --$s 1 --$s-ops $ops --timeout 5s --verify --temp-path . \
     -q >sng.log 2>&1
   rc=$?
-  [ $rc = 137 ] && rc="137 (hung: killed after 25 s)"
+  [ $rc = 137 ] && rc="137 (did not end within 25 s: killed)"
   echo "$s: rc=$rc"
   [ $rc = 0 ] || grep -iE "fail|error|abort|not supported|skipp" sng.log | head -3 |
     sed -E "s/^stress-ng: [a-z]+: +\[[0-9]+\] //; s/^/  $s: /"
