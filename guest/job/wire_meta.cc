@@ -35,9 +35,12 @@ Result<void> remote_setattr(rpc::Client& client, std::string_view path, uint32_t
   auto n = proto::encode_setattr(head, path, buf);
   if (!n) return std::move(n.error());
   std::span<const std::byte> in = std::span(buf).first(*n);
+  // Room for the WireStat the host may send back (unused here).
+  std::vector<std::byte> out(sizeof(proto::WireStat));
   rpc::Call c;
   c.opcode = proto::Opcode::kSetattr;
   c.in = in;
+  c.out = out;
   return checked_call(client, c, "set the mode and times of", path);
 }
 
