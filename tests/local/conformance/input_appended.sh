@@ -18,20 +18,29 @@ INPUTS=()
 # The writer: appends 1 MiB pieces until told to stop (at most 256 MiB more).
 (for _ in $(seq 1 256); do [ -e "$T/stop" ] && break; cat "$T/chunk" >>"$EXPORT/big.dat"; done) &
 WRITER=$!
-start_job "$MODE" "${INPUTS[@]}" --transfer-log "$T/transfers.log" -- sh -c '
-  n=$(wc -c < big.dat) || exit 3
-  s=$(sha256sum < big.dat | cut -d" " -f1) || exit 4
-  echo "$n $s"'
+# One open: the bytes read, their hash, and the size fstat gave for that descriptor.
+start_job "$MODE" "${INPUTS[@]}" --transfer-log "$T/transfers.log" -- /usr/bin/python3 -c '
+import hashlib, os
+fd = os.open("big.dat", os.O_RDONLY)
+size = os.fstat(fd).st_size
+h, n = hashlib.sha256(), 0
+while True:
+    b = os.read(fd, 1 << 20)
+    if not b: break
+    h.update(b); n += len(b)
+print(n, h.hexdigest(), size)'
 wait_job
 touch "$T/stop"
 wait "$WRITER" || true
 
 [ "$RC" = 0 ] || note "job exit status: view=$RC local=0 (reading an input being appended to)"
-read -r N SUM <"$OUT" || true
+read -r N SUM FSTAT_SIZE <"$OUT" || true
 if [ -z "${N:-}" ]; then
   note "the job printed no size and hash"
 else
   [ "$N" -ge "$INITIAL" ] || note "copy shorter than the file at the start: view=$N local>=$INITIAL"
+  [ "$N" = "$FSTAT_SIZE" ] ||
+    note "fstat says $FSTAT_SIZE bytes, read() returned $N bytes on the same descriptor"
   PREFIX=$(head -c "$N" "$EXPORT/big.dat" | sha256sum | cut -d' ' -f1)
   [ "$PREFIX" = "$SUM" ] || note "copy is not a prefix of the file (the first $N bytes differ): torn copy"
   if [ "$MODE" != remote-io ]; then
