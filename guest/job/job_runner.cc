@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -31,6 +32,8 @@ namespace ringbox::guest::job {
 namespace {
 
 constexpr int kOutputGraceMs = 2000;
+// A job's stderr names at most this many lost outputs (then how many more); all are counted.
+constexpr size_t kMaxNamedFailures = 200;
 
 Result<proto::JobSpec> fetch_spec(rpc::Client& client) {
   std::vector<std::byte> out(client.max_payload());
@@ -49,11 +52,20 @@ Result<proto::JobSpec> fetch_spec(rpc::Client& client) {
   return proto::decode_job_spec(std::span(out).first(r->out_len));
 }
 
-Result<void> send_exit(rpc::Client& client, proto::ExitKind kind, uint32_t value,
-                       uint32_t failures) {
+// kJobExit; `lost` (the outputs not returned, "path: reason") goes in the payload, one per
+// line, as far as it fits, for the host's log.
+Result<void> send_exit(rpc::Client& client, proto::ExitKind kind, uint32_t value, uint32_t failures,
+                       const std::vector<std::string>& lost = {}) {
+  std::string text;
+  size_t cap = std::min<size_t>(client.max_payload(), proto::kMaxJobExitReportBytes);
+  for (const auto& l : lost) {
+    if (text.size() + l.size() + 1 > cap) break;
+    text += l + "\n";
+  }
   rpc::Call c;
   c.opcode = proto::Opcode::kJobExit;
   c.arg = {static_cast<uint64_t>(kind), value, failures, 0};
+  c.in = std::as_bytes(std::span(text.data(), text.size()));
   auto r = client.call(c);
   if (!r) return std::move(r.error());
   if (!r->ok()) return make_error(Errc::kProtocol, "the host refused the job's exit report");
@@ -142,7 +154,8 @@ struct Staging {
   std::string cwd;
 };
 
-Result<Staging> build_view(fs::Remote& remote, const proto::JobSpec& spec, const JobOptions& opts) {
+Result<Staging> build_view(rpc::Client& client, fs::Remote& remote, const proto::JobSpec& spec,
+                           const JobOptions& opts) {
   Staging s;
   RINGBOX_TRY(make_dir(opts.work_dir, 0755));
   if (spec.mode == proto::JobMode::kEager) {
@@ -150,7 +163,7 @@ Result<Staging> build_view(fs::Remote& remote, const proto::JobSpec& spec, const
     if (!dir) return std::move(dir.error());
     if (::chown(dir->c_str(), spec.uid, spec.gid) != 0)
       return sys_error("give " + *dir + " to the job");
-    s.eager = std::make_unique<EagerStage>(remote, *dir, spec.uid, spec.gid);
+    s.eager = std::make_unique<EagerStage>(remote, client, *dir, spec.uid, spec.gid);
     auto t0 = std::chrono::steady_clock::now();
     auto staged = s.eager->stage_in(spec.inputs);
     if (!staged) return std::move(staged.error());
@@ -199,7 +212,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   fs::Remote remote(client);
-  auto staging = build_view(remote, *spec, opts);
+  auto staging = build_view(client, remote, *spec, opts);
   if (!staging) {
     report_to_job_stderr(client, "cannot prepare the job's files (" +
                                      std::string(proto::job_mode_name(spec->mode)) +
@@ -248,6 +261,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   uint32_t value =
       static_cast<uint32_t>(WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
   uint32_t failures = 0;
+  std::vector<std::string> lost;
   bool shutdown = events.shutdown_requested();
   if (kind == proto::ExitKind::kExited && !shutdown && (staging->cache || staging->eager)) {
     auto t0 = std::chrono::steady_clock::now();
@@ -258,8 +272,17 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
     log::info("returned " + std::to_string(report.pushed) + " files, " +
               std::to_string(report.bytes) + " bytes, in " + std::to_string(static_cast<int>(ms)) +
               " ms");
-    for (const auto& f : report.failures) report_to_job_stderr(client, "output not returned: " + f);
-    failures = static_cast<uint32_t>(report.failures.size());
+    // Every one named (as far as a job's stderr should take: the first kMaxNamedFailures).
+    for (size_t i = 0; i < report.failures.size() && i < kMaxNamedFailures; ++i) {
+      report_to_job_stderr(client, "output not returned: " + report.failures[i]);
+    }
+    if (report.failures.size() > kMaxNamedFailures)
+      report_to_job_stderr(client, "... and " +
+                                       std::to_string(report.failures.size() - kMaxNamedFailures) +
+                                       " more outputs not returned");
+    failures =
+        static_cast<uint32_t>(std::min<size_t>(report.failures.size(), proto::kMaxJobFiles + 1u));
+    lost = std::move(report.failures);
   } else if (staging->cache || staging->eager) {
     report_to_job_stderr(client, shutdown
                                      ? "the host shut the job down; its outputs are not returned"
@@ -267,7 +290,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
                                            " (" + strsignal(static_cast<int>(value)) +
                                            "); its outputs are not returned");
   }
-  auto sent = send_exit(client, kind, value, failures);
+  auto sent = send_exit(client, kind, value, failures, lost);
   events.stop();
   if (!sent) {
     log::error("report the job's exit: " + sent.error().message());

@@ -1,7 +1,10 @@
 #include "host/job/job_session.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <span>
+#include <string_view>
 
 #include "shared/util/log.h"
 
@@ -84,7 +87,50 @@ rpc::Reply JobSession::job_exit(const rpc::Request& req) {
   }
   outcome_ = o;
   cv_.notify_all();  // the guest's event poll has nothing more to wait for
+  log_lost_outputs(req);
   return rpc::Reply{};
+}
+
+namespace {
+
+// Untrusted text for one log line: printable ASCII kept, everything else as \xHH.
+std::string escaped_line(std::string_view s) {
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void JobSession::log_lost_outputs(const rpc::Request& req) {
+  // kJobExit's payload: the guest's "path: reason" lines (ringbox_proto.h). Copied once,
+  // bounded, shown escaped and cut: they only name what the guest says it could not return.
+  constexpr size_t kMaxLines = 64, kMaxLineBytes = 600;
+  size_t n = std::min<size_t>(req.in.size(), proto::kMaxJobExitReportBytes);
+  if (n == 0 || outcome_->writeback_failures == 0) return;
+  std::string text(n, '\0');
+  req.in.copy_to(std::as_writable_bytes(std::span(text.data(), text.size())), 0);
+  size_t lines = 0, pos = 0;
+  while (pos < text.size() && lines < kMaxLines) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, std::min(end - pos, kMaxLineBytes));
+    log::error("the guest could not return an output: " + escaped_line(line));
+    ++lines;
+    pos = end + 1;
+  }
+  if (outcome_->writeback_failures > lines)
+    log::error("... " + std::to_string(outcome_->writeback_failures - lines) +
+               " more outputs not returned; the job's stderr names them");
 }
 
 rpc::Reply JobSession::wait_event(const rpc::Request& req) {

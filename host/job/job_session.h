@@ -70,6 +70,7 @@ class JobSession final : public rpc::Handler {
       : encoded_(std::move(encoded)), stdout_(std::move(out)), stderr_(std::move(err)) {}
   rpc::Reply job_get(const rpc::Request& req);
   rpc::Reply job_exit(const rpc::Request& req);
+  void log_lost_outputs(const rpc::Request& req);  // mu_ held, outcome_ set
   rpc::Reply wait_event(const rpc::Request& req);
 
   const std::vector<std::byte> encoded_;

@@ -98,13 +98,24 @@ rpc::Reply TransferLog::handle(const rpc::Request& req) {
   std::lock_guard<std::mutex> lock(mu_);
   PathRecord& rec = record_for(path);
   if (is(req.opcode, Opcode::kGetfile)) {
-    if (req.arg[0] == 0) {
-      if (rec.fetches++ == 0) ++totals_.fetched_files;
-    }
-    rec.fetched_bytes += r.out_len;
-    rec.size = r.val[0];
-    totals_.fetched_bytes += r.out_len;
     ++totals_.fetch_chunks;
+    uint64_t off = req.arg[0];
+    if (off == 0) {
+      if (rec.fetch_open) ++totals_.incomplete_fetches;  // begun again: the last one is lost
+      rec.fetch_open = true;
+      rec.fetch_size = r.val[0];
+      rec.fetch_next = 0;
+    }
+    // Only chunks that continue the fetch where it stands count towards its completion (the
+    // guest fetches in order), so a guest cannot have a fetch listed that it did not make.
+    if (rec.fetch_open && off == rec.fetch_next) rec.fetch_next += r.out_len;
+    if (rec.fetch_open && rec.fetch_next >= rec.fetch_size) {
+      rec.fetch_open = false;
+      if (rec.fetches++ == 0) ++totals_.fetched_files;
+      rec.fetched_bytes += rec.fetch_size;
+      rec.size = rec.fetch_size;
+      totals_.fetched_bytes += rec.fetch_size;
+    }
   } else if (is(req.opcode, Opcode::kOpen)) {
     if (req.arg[0] & proto::kOpenDirectory) return r;
     if (rec.opens_read + rec.opens_write == 0) ++totals_.opened_files;
@@ -154,6 +165,8 @@ std::string TransferLog::render(const std::string& header) const {
     if (rec.opens_write > 0) out += "opened-write\t-\t" + p + "\n";
     if (rec.returns > 0) out += "returned\t" + std::to_string(rec.size) + "\t" + p + "\n";
   }
+  uint64_t open_fetches = 0;
+  for (const auto& rec : records_) open_fetches += rec.fetch_open ? 1 : 0;
   const TransferTotals& t = totals_;
   out += "# totals: fetched " + std::to_string(t.fetched_files) + " files " +
          std::to_string(t.fetched_bytes) + " bytes in " + std::to_string(t.fetch_chunks) +
@@ -162,6 +175,9 @@ std::string TransferLog::render(const std::string& header) const {
          " calls; wrote " + std::to_string(t.write_bytes) + " bytes in " +
          std::to_string(t.write_calls) + " calls; returned " + std::to_string(t.returned_files) +
          " files " + std::to_string(t.returned_bytes) + " bytes\n";
+  if (t.incomplete_fetches + open_fetches > 0)
+    out += "# fetches begun and never completed (not listed above): " +
+           std::to_string(t.incomplete_fetches + open_fetches) + "\n";
   return out;
 }
 

@@ -3,9 +3,15 @@
 // files did the lazy-file job actually fetch?" and "what came back?".
 //
 // It wraps the run's request handler and records, per path, the file operations that
-// succeeded: whole-file fetches (kGetfile), opens for remote I/O (kOpen, read or write), and
-// committed returns (kPutfile, final chunk); plus the byte totals of remote reads and writes
-// (kPread/kPwrite, which name a handle, not a path).
+// succeeded: whole-file fetches (kGetfile) that completed, opens for remote I/O (kOpen, read or
+// write), and committed returns (kPutfile, final chunk); plus the byte totals of remote reads
+// and writes (kPread/kPwrite, which name a handle, not a path).
+//
+// A fetch begins with its chunk at offset 0, whose reply gives the file's size then; it is
+// complete when a chunk reaches that size (the guest copies the file as it was when the fetch
+// began, so bytes a writer appended meanwhile are not part of it). Only complete fetches are
+// listed, with that size; chunks of fetches that never completed (the guest gave up, the file
+// shrank and the fetch began again) count in the chunk total and in a separate line.
 //
 // Trust: the paths come from the guest. Each recorded request's payload is copied once into
 // private memory and that copy is what the file service serves, so a guest rewriting its
@@ -26,10 +32,11 @@
 namespace ringbox::host::run {
 
 struct TransferTotals {
-  uint64_t fetched_files = 0;  // distinct paths fetched whole
-  uint64_t fetched_bytes = 0;
-  uint64_t fetch_chunks = 0;
-  uint64_t opened_files = 0;  // distinct paths opened for remote I/O
+  uint64_t fetched_files = 0;       // distinct paths with a complete fetch
+  uint64_t fetched_bytes = 0;       // the sizes of the complete fetches (the copies the guest has)
+  uint64_t fetch_chunks = 0;        // every kGetfile chunk served
+  uint64_t incomplete_fetches = 0;  // begun (chunk at offset 0) and never completed
+  uint64_t opened_files = 0;        // distinct paths opened for remote I/O
   uint64_t read_calls = 0;
   uint64_t read_bytes = 0;
   uint64_t write_calls = 0;
@@ -55,9 +62,12 @@ class TransferLog final : public rpc::Handler {
  private:
   struct PathRecord {
     std::string path;
-    uint64_t fetches = 0;  // fetches started (chunk at offset 0)
-    uint64_t fetched_bytes = 0;
-    uint64_t size = 0;  // the size the last fetch or return reported
+    uint64_t fetches = 0;        // complete fetches
+    uint64_t fetched_bytes = 0;  // sizes of the complete fetches
+    uint64_t fetch_size = 0;     // the size the fetch in progress began with
+    uint64_t fetch_next = 0;     // where its next chunk continues (bytes received in order)
+    bool fetch_open = false;     // a fetch began and has not completed yet
+    uint64_t size = 0;           // the size the last fetch or return reported
     uint64_t opens_read = 0;
     uint64_t opens_write = 0;
     uint64_t returns = 0;

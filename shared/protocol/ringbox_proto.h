@@ -222,6 +222,9 @@ enum class Opcode : uint16_t {
   //   written back). Sent once, after the guest's write-back is complete (every kPutfile final
   //   chunk answered), so the host may treat the outputs as final when it sees it. A repeat
   //   with the same values is accepted (a replay); other values, or values out of range, kInval.
+  //   payload (optional): the outputs not returned, one "path: reason" per '\n'-ended line, at
+  //   most kMaxJobExitReportBytes; the host writes them, escaped, to its log (untrusted text:
+  //   it names what the guest says it lost, nothing more).
   kJobExit = 19,
   // kWaitEvent: long poll. arg[0] = at most how many milliseconds to wait (0, or more than
   //   60000, means 60000). reply val[0] = Event: kShutdown (stays posted: every later poll
@@ -378,6 +381,7 @@ inline constexpr uint16_t kBulkCopyOnly = 1;
 
 inline constexpr uint16_t kPutfileFinal = 1;
 inline constexpr uint32_t kMaxPathBytes = 4096;
+inline constexpr uint32_t kMaxJobExitReportBytes = 16384;  // kJobExit payload
 
 // Modes (v2). Permission bits sent with kOpen (create), kMkdir, kPutfile and kSetattr are the
 // final bits: the guest has applied the caller's umask (as the kernel does before it asks a file

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <future>
@@ -139,6 +140,60 @@ TEST_CASE("kJobExit may be replayed but not changed", "[job_session]") {
   REQUIRE(o);
   CHECK(o->shell_status() == 3);
   CHECK(o->writeback_failures == 1);
+}
+
+// What the host logs (stderr) while fn runs.
+template <typename Fn>
+std::string logged_by(Fn&& fn) {
+  TempDir d;
+  std::string path = d.path + "/log";
+  int saved = ::dup(STDERR_FILENO);
+  REQUIRE(saved >= 0);
+  FILE* f = std::fopen(path.c_str(), "w");
+  REQUIRE(f);
+  ::dup2(::fileno(f), STDERR_FILENO);
+  fn();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::fclose(f);
+  return slurp(path);
+}
+
+TEST_CASE("kJobExit's payload names the lost outputs in the host's log, escaped and bounded",
+          "[job_session]") {
+  Fixture f;
+  std::string log = logged_by([&] {
+    REQUIRE(f.call(Opcode::kJobExit, {exited(), 0, 2},
+                   "deep/out.txt: the path is 4300 bytes\n\x1b[2Jforged\n")
+                .ok());
+  });
+  CHECK(log.find("the guest could not return an output: deep/out.txt: the path is 4300 bytes") !=
+        std::string::npos);
+  CHECK(log.find("\\x1b[2Jforged") != std::string::npos);
+  CHECK(log.find('\x1b') == std::string::npos);  // no terminal escape reaches the log
+  REQUIRE(f.session->outcome());
+  CHECK(f.session->outcome()->writeback_failures == 2);
+
+  // A replay logs nothing again; a report without failures logs nothing at all.
+  CHECK(logged_by([&] { CHECK(f.call(Opcode::kJobExit, {exited(), 0, 2}, "x\n").ok()); }).empty());
+  Fixture g;
+  CHECK(logged_by([&] {
+          CHECK(g.call(Opcode::kJobExit, {exited(), 0, 0}, "x: y\n").ok());
+        }).empty());
+
+  // Thousands of lines: at most 64 logged, then how many more.
+  Fixture h;
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += "f" + std::to_string(i) + ": refused\n";
+  std::string big = logged_by([&] {
+    REQUIRE(h.call(Opcode::kJobExit, {exited(), 1, 1000}, many).ok());
+  });
+  size_t lines = 0;
+  for (size_t p = big.find("could not return"); p != std::string::npos;
+       p = big.find("could not return", p + 1))
+    ++lines;
+  CHECK(lines == 64);
+  CHECK(big.find("936 more outputs not returned") != std::string::npos);
 }
 
 TEST_CASE("flags on a job opcode are a protocol error", "[job_session]") {

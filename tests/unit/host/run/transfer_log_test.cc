@@ -82,6 +82,33 @@ TEST_CASE("a file fetched in chunks is one fetched line with every byte counted"
   CHECK(log.summary() == "fetched 1 file whole (1000 B); returned 0 files (0 B)");
 }
 
+TEST_CASE("only complete fetches are listed, with the size the fetch began with") {
+  ScriptedHandler inner;
+  TransferLog log(inner);
+  // The file grows while it is fetched: the copy is the 1000 bytes there at the start; the
+  // last chunk brings more, which the guest does not keep.
+  inner.answer = [](const rpc::Request& r) {
+    return r.arg[0] == 0 ? ok_reply(600, 1000) : ok_reply(600, 1300);
+  };
+  Call first(Opcode::kGetfile, "in/growing", 0), second(Opcode::kGetfile, "in/growing", 600);
+  REQUIRE(log.handle(first.req).ok());
+  REQUIRE(log.handle(second.req).ok());
+  CHECK(event_lines(log) == std::vector<std::string>{"fetched\t1000\tin/growing"});
+  CHECK(log.totals().fetched_bytes == 1000);
+  CHECK(log.totals().fetch_chunks == 2);
+
+  // A fetch begun and abandoned, and one that skips ahead: neither is listed.
+  inner.answer = [](const rpc::Request&) { return ok_reply(600, 5000); };
+  Call a0(Opcode::kGetfile, "in/abandoned", 0);
+  REQUIRE(log.handle(a0.req).ok());
+  Call s0(Opcode::kGetfile, "in/skipped", 0), s1(Opcode::kGetfile, "in/skipped", 4600);
+  REQUIRE(log.handle(s0.req).ok());
+  REQUIRE(log.handle(s1.req).ok());
+  CHECK(event_lines(log) == std::vector<std::string>{"fetched\t1000\tin/growing"});
+  CHECK(log.totals().fetched_files == 1);
+  CHECK(log.render("t").find("never completed (not listed above): 2") != std::string::npos);
+}
+
 TEST_CASE("a refused request is passed back and not recorded") {
   ScriptedHandler inner;
   TransferLog log(inner);
