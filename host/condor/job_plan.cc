@@ -126,6 +126,10 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
       in_list.push_back(e.substr(e.rfind('/') + 1));
     }
   }
+  // eager: the guest sees only what was pushed, so the job's own executable goes too.
+  if (*mode == "eager" && exe.rfind("./", 0) == 0 &&
+      std::find(in_list.begin(), in_list.end(), exe.substr(2)) == in_list.end())
+    in_list.push_back(exe.substr(2));
   for (auto& p : in_list) {
     p = tidy(p);
     if (p.empty() || p[0] == '/' || p == ".." || p.rfind("../", 0) == 0 ||

@@ -27,7 +27,7 @@ $2
 queue
 SUB
   local c reason
-  c=$(cd "$D/jobs/$1" && submit job.sub)
+  c=$(submit "$D/jobs/$1")
   wait_for 120 "$c" "JobStatus == 1 && NumJobStarts >= 1 && VacateReason =!= undefined"
   reason=$(job_attr "$c" VacateReason)
   say "$1: idle, VacateReason: $reason"

@@ -113,10 +113,10 @@ CONF
 
 as_user() { "$PC" user "$D" "$@"; }
 
-# submit FILE -> prints the cluster id
+# submit DIR -> submits DIR/job.sub from DIR (its initialdir); prints the cluster id
 submit() {
   chown -R nobody: "$D/jobs"
-  as_user condor_submit -terse "$1" | cut -d. -f1 | head -n1
+  as_user sh -c 'cd "$1" && condor_submit -terse job.sub' sh "$1" | cut -d. -f1 | head -n1
 }
 
 # The job's attribute, from the queue or, once it left, the history.

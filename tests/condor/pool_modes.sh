@@ -49,7 +49,7 @@ requirements = HasRingbox =?= True
 +RingboxMode = "$mode"
 queue
 SUB
-  clusters+=("$(cd "$D/jobs/$mode" && submit job.sub)")
+  clusters+=("$(submit "$D/jobs/$mode")")
 done
 mkdir -p "$D/jobs/signal"
 cat > "$D/jobs/signal/job.sub" <<SUB
@@ -62,7 +62,7 @@ request_memory = 64
 +RingboxMode = "remote-io"
 queue
 SUB
-sig_cluster=$(cd "$D/jobs/signal" && submit job.sub)
+sig_cluster=$(submit "$D/jobs/signal")
 say "submitted ${clusters[*]} and $sig_cluster"
 wait_gone 300 "${clusters[@]}" "$sig_cluster"
 

@@ -32,7 +32,7 @@ job_max_vacate_time = 30
 queue
 SUB
   local c
-  c=$(cd "$D/jobs/$1" && submit job.sub)
+  c=$(submit "$D/jobs/$1")
   for _ in $(seq 1 120); do
     # remote-io: the job's write reaches the scratch dir at once
     ls "$D"/execute/dir_*/scratch/started.txt >/dev/null 2>&1 && pgrep -u nobody -f "sleep 600" >/dev/null &&

@@ -61,6 +61,11 @@ TEST_CASE("eager takes RingboxInputs, else TransferInput's base names", "[condor
                       ClassAd{}, {"x"}, {}, kScratch);
   REQUIRE(own);
   CHECK(own->request.all("input") == std::vector<std::string>{"a.txt", "d/b.txt"});
+  // The executable HTCondor put in the scratch dir is pushed too, once.
+  auto exe = plan_job(ad("RingboxMode = \"eager\"\nRingboxInputs = \"a.txt\"\n"), ClassAd{},
+                      {kScratch + "/condor_exec.exe"}, {}, kScratch);
+  REQUIRE(exe);
+  CHECK(exe->request.all("input") == std::vector<std::string>{"a.txt", "condor_exec.exe"});
   auto ti = plan_job(
       ad("RingboxMode = \"eager\"\nTransferInput = \"/home/u/in.dat,data/x.bin,http://h/y,dir/\"\n"),
       ClassAd{}, {"x"}, {}, kScratch);
