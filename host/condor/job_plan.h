@@ -7,7 +7,8 @@
 //   RingboxMode       string  "remote-io" | "lazy-file" | "eager"          default "lazy-file"
 //   RingboxInputs     string  eager: inputs to push before the job starts, comma- or
 //                             space-separated paths relative to the scratch dir; default: the
-//                             base names of TransferInput (what HTCondor put in the scratch dir)
+//                             base names of TransferInput (what HTCondor put in the scratch
+//                             dir); the executable, when HTCondor put it there, is always pushed
 //   RingboxImage      string  the guest image, a name the admin listed in the service policy
 //                             (image.NAME); default "default"
 //   RingboxCacheMb    integer lazy-file: the guest's cache limit in MiB; default its free space

@@ -92,10 +92,10 @@ start_service() {
 
 stop_service() {
   [ -n "$SERVICE_PID" ] || return 0
-  kill -TERM "$SERVICE_PID" 2>/dev/null
+  kill -TERM "$SERVICE_PID" 2>/dev/null || true
   for _ in $(seq 1 100); do kill -0 "$SERVICE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$SERVICE_PID" 2>/dev/null
-  wait "$SERVICE_PID" 2>/dev/null
+  kill -KILL "$SERVICE_PID" 2>/dev/null || true
+  wait "$SERVICE_PID" 2>/dev/null || true
   SERVICE_PID=
 }
 

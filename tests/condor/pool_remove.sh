@@ -36,7 +36,15 @@ SUB
   for _ in $(seq 1 120); do
     # remote-io: the job's write reaches the scratch dir at once
     ls "$D"/execute/dir_*/scratch/started.txt >/dev/null 2>&1 && pgrep -u nobody -f "sleep 600" >/dev/null &&
-      { echo "$c"; return 0; }
+      {
+        # The checks below are not vacuous: while the job runs, its agent, its service child
+        # and its view's mount are there to be seen.
+        local left
+        left=$(ringbox_leftovers)
+        [ "$(echo $left | wc -w)" -ge 3 ] || fail "$1: running, but only '$left' seen of agent, child, mount"
+        echo "$c"
+        return 0
+      }
     sleep 1
   done
   fail "$1: the job never started inside ringbox"
