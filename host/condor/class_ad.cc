@@ -4,15 +4,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <strings.h>
+#include <charconv>
 
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::host::condor {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -58,14 +60,34 @@ std::optional<std::string> decode_string(std::string_view text) {
     if (i >= end) return std::nullopt;  // the closing quote was escaped
     char e = text[i++];
     switch (e) {
-      case 'n': out.push_back('\n'); break;
-      case 't': out.push_back('\t'); break;
-      case 'r': out.push_back('\r'); break;
-      case 'b': out.push_back('\b'); break;
-      case 'f': out.push_back('\f'); break;
-      case 'a': out.push_back('\a'); break;
-      case 'v': out.push_back('\v'); break;
-      case '\\': case '"': case '\'': case '/': case '?': out.push_back(e); break;
+      case 'n':
+        out.push_back('\n');
+        break;
+      case 't':
+        out.push_back('\t');
+        break;
+      case 'r':
+        out.push_back('\r');
+        break;
+      case 'b':
+        out.push_back('\b');
+        break;
+      case 'f':
+        out.push_back('\f');
+        break;
+      case 'a':
+        out.push_back('\a');
+        break;
+      case 'v':
+        out.push_back('\v');
+        break;
+      case '\\':
+      case '"':
+      case '\'':
+      case '/':
+      case '?':
+        out.push_back(e);
+        break;
       default:
         if (e >= '0' && e <= '7') {
           // Up to three octal digits, value at most 0377.
@@ -171,8 +193,8 @@ Result<ClassAd> ClassAd::parse(std::string_view text) {
       continue;
     }
     if (ad.attrs_.size() >= kMaxAdAttributes)
-      return make_error(Errc::kTooLarge, "the ad has more than " +
-                                             std::to_string(kMaxAdAttributes) + " attributes");
+      return make_error(Errc::kTooLarge,
+                        "the ad has more than " + std::to_string(kMaxAdAttributes) + " attributes");
     ad.index_.emplace(std::move(key), ad.attrs_.size());
     ad.attrs_.push_back({std::string(name), std::move(value)});
   }
@@ -185,7 +207,8 @@ Result<ClassAd> ClassAd::read_file(const std::string& path) {
   struct stat st;
   if (::fstat(fd.get(), &st) != 0) return sys_error("stat the ClassAd file " + path);
   if (!S_ISREG(st.st_mode))
-    return make_error(Errc::kInvalidArgument, "the ClassAd file " + path + " is not a regular file");
+    return make_error(Errc::kInvalidArgument,
+                      "the ClassAd file " + path + " is not a regular file");
   std::string text;
   char buf[65536];
   for (;;) {

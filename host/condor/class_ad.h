@@ -34,7 +34,8 @@ inline constexpr size_t kMaxAttributeNameBytes = 256;
 struct ClassAdValue {
   enum class Kind { kString, kInteger, kReal, kBoolean, kUndefined, kError, kExpression };
   Kind kind = Kind::kUndefined;
-  std::string text;  // kString: the decoded string; kExpression: the unparsed text; else the literal
+  std::string
+      text;  // kString: the decoded string; kExpression: the unparsed text; else the literal
   int64_t integer = 0;
   double real = 0;
   bool boolean = false;

@@ -7,7 +7,9 @@
 namespace ringbox::host::condor {
 namespace {
 
-Error bad(const std::string& why) { return make_error(Errc::kInvalidArgument, why); }
+Error bad(const std::string& why) {
+  return make_error(Errc::kInvalidArgument, why);
+}
 
 // Environment names that point at this machine's files or at HTCondor's machinery: meaningless
 // (or misleading) inside the guest, where the job's directory is the view of the scratch dir.
@@ -16,9 +18,16 @@ bool host_only_variable(std::string_view entry) {
   static constexpr std::string_view kPrefixes[] = {"_CONDOR_", "RINGBOX_"};
   for (auto p : kPrefixes)
     if (name.substr(0, p.size()) == p) return true;
-  static constexpr std::string_view kNames[] = {
-      "TMPDIR", "TMP", "TEMP", "PWD", "OLDPWD", "APPTAINER_CACHEDIR", "SINGULARITY_CACHEDIR",
-      "CONDOR_STARTER_PID", "CONDOR_CONFIG", "_CHIRP_DELAYED_UPDATE_PREFIX"};
+  static constexpr std::string_view kNames[] = {"TMPDIR",
+                                                "TMP",
+                                                "TEMP",
+                                                "PWD",
+                                                "OLDPWD",
+                                                "APPTAINER_CACHEDIR",
+                                                "SINGULARITY_CACHEDIR",
+                                                "CONDOR_STARTER_PID",
+                                                "CONDOR_CONFIG",
+                                                "_CHIRP_DELAYED_UPDATE_PREFIX"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
 }
 
@@ -95,8 +104,9 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
   m.add("mode", *mode);
 
   if (argv.empty() || argv[0].empty())
-    return bad("no job to run: the wrapper's arguments must be the job's executable and "
-               "arguments");
+    return bad(
+        "no job to run: the wrapper's arguments must be the job's executable and "
+        "arguments");
   // The job sees the scratch dir as its working directory: its executable, which HTCondor
   // names by its full path here, is ./NAME there.
   std::string exe = argv[0];
@@ -167,7 +177,8 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
 
   // A stop must end within min(MachineMaxVacateTime, JobMaxVacateTime): the guest gets 80% of
   // it, the rest is for the wrapper to report and exit.
-  int64_t vacate_s = integer_or_product(machine, "MachineMaxVacateTime").value_or(kDefaultMaxVacateTimeS);
+  int64_t vacate_s =
+      integer_or_product(machine, "MachineMaxVacateTime").value_or(kDefaultMaxVacateTimeS);
   if (auto j = integer_or_product(job, "JobMaxVacateTime")) vacate_s = std::min(vacate_s, *j);
   vacate_s = std::clamp<int64_t>(vacate_s, 1, 24 * 3600);
   plan.stop_budget_ms = static_cast<int>(vacate_s * 1000);

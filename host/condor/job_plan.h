@@ -31,7 +31,7 @@ namespace ringbox::host::condor {
 inline constexpr int kDefaultMaxVacateTimeS = 600;  // HTCondor's MaxVacateTime (param_info.in)
 
 struct JobPlan {
-  service::ServiceMessage request;  // op=run and its fields (no descriptors)
+  service::ServiceMessage request;                     // op=run and its fields (no descriptors)
   int stop_budget_ms = kDefaultMaxVacateTimeS * 1000;  // from SIGTERM to the wrapper's exit
 };
 

@@ -157,7 +157,8 @@ int wrapper_main(const std::vector<std::string>& argv) {
     if (!m) {
       if (stopping) die_by_signal(SIGTERM);
       return setup_failure("ringbox's service ended the job without a result (" +
-                           m.error().message() + "); see the service's log (`journalctl -u "
+                           m.error().message() +
+                           "); see the service's log (`journalctl -u "
                            "ringbox-hostd`)");
     }
     if (m->get("op") != "result") continue;  // "started"

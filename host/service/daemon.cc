@@ -93,11 +93,12 @@ int run_daemon(const DaemonConfig& cfg, const ServicePolicy& policy) {
     log::error(listener.error().message());
     return 1;
   }
-  log::info("listening on " + cfg.socket_path + " (transport " + policy.transport +
-            ", at most " + std::to_string(policy.max_domains) + " guests)");
+  log::info("listening on " + cfg.socket_path + " (transport " + policy.transport + ", at most " +
+            std::to_string(policy.max_domains) + " guests)");
   if (policy.transport != "xen")
-    log::warn("transport local: jobs run as ordinary processes on this machine; this isolates "
-              "nothing (tests only)");
+    log::warn(
+        "transport local: jobs run as ordinary processes on this machine; this isolates "
+        "nothing (tests only)");
 
   std::map<pid_t, uid_t> children;  // job child -> its client's uid
   bool stopping = false;

@@ -11,7 +11,9 @@
 namespace ringbox::host::service {
 namespace {
 
-Error refuse(const std::string& why) { return make_error(Errc::kInvalidArgument, why); }
+Error refuse(const std::string& why) {
+  return make_error(Errc::kInvalidArgument, why);
+}
 
 Result<uint32_t> number_field(const ServiceMessage& m, const char* key, uint32_t fallback) {
   std::string v = m.get(key);
@@ -23,7 +25,9 @@ Result<uint32_t> number_field(const ServiceMessage& m, const char* key, uint32_t
   return out;
 }
 
-std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string fd_path(int fd) {
+  return "/proc/self/fd/" + std::to_string(fd);
+}
 
 }  // namespace
 
@@ -104,8 +108,8 @@ Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePo
   cfg.domain.memory_mib = mem;
   cfg.domain.vcpus = *vcpus;
   cfg.cache_max_mb = *cache;
-  cfg.shutdown_grace_ms = std::min<int>(static_cast<int>(std::min<uint32_t>(*grace, kMaxStopGraceMs)),
-                                        kMaxStopGraceMs);
+  cfg.shutdown_grace_ms =
+      std::min<int>(static_cast<int>(std::min<uint32_t>(*grace, kMaxStopGraceMs)), kMaxStopGraceMs);
   cfg.max_output_bytes = policy.max_output_mb;  // RunConfig counts MiB
   cfg.agent_path = policy.agent;
   if (fds.size() != 3) return refuse("internal: the request's descriptors are missing");

@@ -126,7 +126,8 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   FsIdentity id{who.uid, who.gid, who.groups};
   files::FileServiceConfig fcfg;
   fcfg.export_dir = cfg->export_dir;
-  fcfg.policy = files::Policy::read_write();  // the job owns its scratch dir; its user's rights apply
+  fcfg.policy =
+      files::Policy::read_write();  // the job owns its scratch dir; its user's rights apply
   std::unique_ptr<files::FileService> service;
   std::unique_ptr<job::JobSession> session;
   {
@@ -150,8 +151,9 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   AsUserHandler as_user(handler, id);
 
   if (cfg->transport != "xen")
-    log::warn(label + ": transport local runs the job as an ordinary process on this machine "
-                      "and isolates nothing (tests only; set transport = xen)");
+    log::warn(label +
+              ": transport local runs the job as an ordinary process on this machine "
+              "and isolates nothing (tests only; set transport = xen)");
   auto guest = run::launch_guest(*cfg);
   if (!guest) return fail(sock, "launch the guest: " + guest.error().message());
 

@@ -66,7 +66,8 @@ bool ServicePolicy::allows(uid_t uid, const std::vector<gid_t>& groups) const {
   if (star) return true;
   for (gid_t g : groups) {
     std::string gn = group_name(g);
-    if (!gn.empty() && std::find(allow_groups.begin(), allow_groups.end(), gn) != allow_groups.end())
+    if (!gn.empty() &&
+        std::find(allow_groups.begin(), allow_groups.end(), gn) != allow_groups.end())
       return true;
   }
   return false;

@@ -32,7 +32,7 @@ struct ServicePolicy {
   uint32_t max_memory_mib = 4096;  // per guest
   uint32_t max_vcpus = 4;          // per guest
   uint32_t default_memory_mib = 512;
-  bool allow_root_in_guest = true;  // xen only: the job may run as root inside its domain
+  bool allow_root_in_guest = true;           // xen only: the job may run as root inside its domain
   std::map<std::string, GuestImage> images;  // "default" unless the file names others
   std::string agent;                         // local: ringbox-agent (default: beside us)
   uint32_t max_output_mb = 1024;             // per stream

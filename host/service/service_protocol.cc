@@ -20,8 +20,7 @@ uint32_t get_u32(const std::byte* p) {
 }
 
 // Waits until sock is readable or the deadline passes.
-Result<void> wait_readable(int sock, std::chrono::steady_clock::time_point deadline,
-                           bool limited) {
+Result<void> wait_readable(int sock, std::chrono::steady_clock::time_point deadline, bool limited) {
   for (;;) {
     int ms = -1;
     if (limited) {

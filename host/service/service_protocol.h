@@ -58,8 +58,7 @@ std::vector<std::byte> encode_service_message(const ServiceMessage& m);
 Result<ServiceMessage> decode_service_message(std::span<const std::byte> payload);
 
 // Sends one frame with fds attached (they stay open here).
-Result<void> send_service_message(int sock, const ServiceMessage& m,
-                                  std::span<const int> fds = {});
+Result<void> send_service_message(int sock, const ServiceMessage& m, std::span<const int> fds = {});
 // Receives one frame within timeout_ms (-1: no limit). Descriptors that came with it are put
 // in *fds (closed and refused when fds is null). kPeerGone on a clean hang-up before a frame.
 Result<ServiceMessage> recv_service_message(int sock, int timeout_ms,

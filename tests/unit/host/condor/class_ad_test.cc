@@ -68,10 +68,10 @@ TEST_CASE("literals of every kind", "[condor][classad]") {
 }
 
 TEST_CASE("what is not a literal is kept as expression text", "[condor][classad]") {
-  for (const char* e : {"ifthenelse(MemoryUsage =!= undefined, MemoryUsage, 128)",
-                        "{ \"a\", \"b\" }", "[ a = 1 ]", "\"a\" + \"b\"", R"("bad\q escape")",
-                        "\"unterminated", "99999999999999999999999", "0x10", "+5", "1.5.5",
-                        "true && false", "-", ""}) {
+  for (const char* e :
+       {"ifthenelse(MemoryUsage =!= undefined, MemoryUsage, 128)", "{ \"a\", \"b\" }", "[ a = 1 ]",
+        "\"a\" + \"b\"", R"("bad\q escape")", "\"unterminated", "99999999999999999999999", "0x10",
+        "+5", "1.5.5", "true && false", "-", ""}) {
     ClassAdValue v = parse_classad_value(e);
     INFO(e);
     CHECK(v.kind == Kind::kExpression);

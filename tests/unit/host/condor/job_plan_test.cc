@@ -66,9 +66,9 @@ TEST_CASE("eager takes RingboxInputs, else TransferInput's base names", "[condor
                       {kScratch + "/condor_exec.exe"}, {}, kScratch);
   REQUIRE(exe);
   CHECK(exe->request.all("input") == std::vector<std::string>{"a.txt", "condor_exec.exe"});
-  auto ti = plan_job(
-      ad("RingboxMode = \"eager\"\nTransferInput = \"/home/u/in.dat,data/x.bin,http://h/y,dir/\"\n"),
-      ClassAd{}, {"x"}, {}, kScratch);
+  auto ti = plan_job(ad("RingboxMode = \"eager\"\nTransferInput = "
+                        "\"/home/u/in.dat,data/x.bin,http://h/y,dir/\"\n"),
+                     ClassAd{}, {"x"}, {}, kScratch);
   REQUIRE(ti);
   CHECK(ti->request.all("input") == std::vector<std::string>{"in.dat", "x.bin"});
 }
@@ -94,8 +94,8 @@ TEST_CASE("bad attributes are setup errors that name the attribute", "[condor][p
 }
 
 TEST_CASE("vacate budget: the smaller of the machine's and the job's", "[condor][plan]") {
-  auto plan = plan_job(ad("JobMaxVacateTime = 20\n"), ad("MachineMaxVacateTime = 10 * 60\n"),
-                       {"x"}, {}, kScratch);
+  auto plan = plan_job(ad("JobMaxVacateTime = 20\n"), ad("MachineMaxVacateTime = 10 * 60\n"), {"x"},
+                       {}, kScratch);
   REQUIRE(plan);
   CHECK(plan->stop_budget_ms == 20000);
   CHECK(plan->request.get("grace_ms") == "16000");

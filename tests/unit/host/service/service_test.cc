@@ -87,9 +87,10 @@ TEST_CASE("the service policy file", "[service][policy]") {
 }
 
 TEST_CASE("a request becomes a RunConfig within the policy's caps", "[service][policy]") {
-  auto policy = parse_service_policy("transport = local\nallow_users = *\nmax_memory_mib = 1024\n"
-                                     "max_vcpus = 2\n",
-                                     "p");
+  auto policy = parse_service_policy(
+      "transport = local\nallow_users = *\nmax_memory_mib = 1024\n"
+      "max_vcpus = 2\n",
+      "p");
   REQUIRE(policy);
   ServiceMessage m;
   m.add("op", "run");
