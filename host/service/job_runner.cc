@@ -129,24 +129,25 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   fcfg.policy =
       files::Policy::read_write();  // the job owns its scratch dir; its user's rights apply
   std::unique_ptr<files::FileService> service;
-  std::unique_ptr<job::JobSession> session;
   {
-    // Opened with the client's rights: a descriptor it could only read is not reopened for
-    // writing by root.
+    // The export is opened with the client's rights (and served with them, below).
     auto as_user = ScopedFsIdentity::enter(id);
     if (!as_user) return fail(sock, as_user.error().message());
     auto s = files::FileService::create(std::move(fcfg));
     if (!s) return fail(sock, "serve the scratch directory: " + s.error().message());
     service = std::move(*s);
-    job::JobSessionConfig jcfg;
-    jcfg.spec = cfg->spec;
-    jcfg.stdout_path = cfg->stdout_path;
-    jcfg.stderr_path = cfg->stderr_path;
-    jcfg.max_output_bytes = cfg->max_output_bytes << 20;
-    auto j = job::JobSession::create(jcfg);
-    if (!j) return fail(sock, "open the job's output files: " + j.error().message());
-    session = std::move(*j);
   }
+  // The output files are the wrapper's own descriptors, checked to be open for writing
+  // (check_request_fds): reopening them for writing gives nothing the client did not hold
+  // already, whoever owns the file (the starter may have created it).
+  job::JobSessionConfig jcfg;
+  jcfg.spec = cfg->spec;
+  jcfg.stdout_path = cfg->stdout_path;
+  jcfg.stderr_path = cfg->stderr_path;
+  jcfg.max_output_bytes = cfg->max_output_bytes << 20;
+  auto made = job::JobSession::create(jcfg);
+  if (!made) return fail(sock, "open the job's output files: " + made.error().message());
+  std::unique_ptr<job::JobSession> session = std::move(*made);
   HostHandler handler(*service, *session);
   AsUserHandler as_user(handler, id);
 
