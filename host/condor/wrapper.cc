@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -113,8 +114,14 @@ int wrapper_main(const std::vector<std::string>& argv) {
     return setup_failure("cannot reach ringbox's service: " + sock.error().message() +
                          " (is it running on this node? `systemctl status ringbox-hostd`)");
   int fds[3] = {dir.get(), STDOUT_FILENO, STDERR_FILENO};
-  if (auto s = service::send_service_message(sock->get(), plan->request, fds); !s)
+  if (auto s = service::send_service_message(sock->get(), plan->request, fds); !s) {
+    // The service refuses some clients as soon as they connect (policy, max_domains) and
+    // hangs up: its reason is waiting in the socket.
+    auto why = service::recv_service_message(sock->get(), 1000);
+    if (why && why->get("op") == "result" && why->has("message"))
+      return setup_failure(why->get("message"));
     return setup_failure("send the job to ringbox's service: " + s.error().message());
+  }
   dir.reset();
 
   bool stopping = false;
@@ -148,7 +155,8 @@ int wrapper_main(const std::vector<std::string>& argv) {
           service::ServiceMessage stop;
           stop.add("op", "stop");
           (void)service::send_service_message(sock->get(), stop);
-          give_up_at = Clock::now() + std::chrono::milliseconds(plan->stop_budget_ms * 95 / 100);
+          give_up_at =
+              Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
         }
       }
     }
@@ -174,6 +182,12 @@ int wrapper_main(const std::vector<std::string>& argv) {
 int cmd_condor(const std::vector<std::string>& args) {
   std::vector<std::string> job = args;
   if (!job.empty() && job[0] == "--") job.erase(job.begin());
+  // A job whose executable is this wrapper, on a node whose USER_JOB_WRAPPER is this wrapper
+  // too: one wrapper is enough (the inner one could not reach the service from the guest).
+  struct stat self, first;
+  if (!job.empty() && ::stat("/proc/self/exe", &self) == 0 && ::stat(job[0].c_str(), &first) == 0 &&
+      self.st_dev == first.st_dev && self.st_ino == first.st_ino)
+    job.erase(job.begin());
   if (!job.empty() && (job[0] == "--help" || job[0] == "-h")) {
     std::cout << "usage: ringbox-condor JOB ARGS...   (HTCondor's USER_JOB_WRAPPER, or a "
                  "vanilla job's executable; docs/condor.md)\n";

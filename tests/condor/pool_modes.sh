@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Real pool, local transport: one job per mode (remote-io, lazy-file, eager) through
-# USER_JOB_WRAPPER = ringbox-condor and ringbox's service. Each reads a 3 MiB input that
+# USER_JOB_WRAPPER = ringbox-condor and ringbox's service, and one that names ringbox-condor as
+# its executable (the wrapper steps aside for itself). Each reads a 3 MiB input that
 # HTCondor transferred, writes it back as a new top-level file and a file of its arguments,
 # writes stdout and stderr, and exits 3. Checks: the outputs reach the submitter byte-identical,
 # stdout/stderr are the job's, ExitCode = 3 (the job's status, not the wrapper's), and no agent,
@@ -30,14 +31,24 @@ JOB
 chmod 755 "$D/jobs/job.sh" "$D/jobs/sig.sh"
 head -c 3145728 /dev/urandom > "$D/jobs/in.dat"
 
-clusters=()
-for mode in remote-io lazy-file eager; do
-  mkdir -p "$D/jobs/$mode"
-  cat > "$D/jobs/$mode/job.sub" <<SUB
+# NAME MODE: job.sh in mode MODE; NAME "as-executable": the wrapper named as the job's
+# executable (arguments = the real job) on a node whose USER_JOB_WRAPPER is that wrapper too.
+write_sub() {
+  local exe_lines
+  if [ "$1" = as-executable ]; then
+    exe_lines="executable = $WRAPPER_BIN
+transfer_executable = false
+arguments = \"./job.sh alpha 'beta gamma'\"
+transfer_input_files = ../in.dat, ../job.sh"
+  else
+    exe_lines="executable = ../job.sh
+arguments = \"alpha 'beta gamma'\"
+transfer_input_files = ../in.dat"
+  fi
+  mkdir -p "$D/jobs/$1"
+  cat > "$D/jobs/$1/job.sub" <<SUB
 universe = vanilla
-executable = ../job.sh
-arguments = "alpha 'beta gamma'"
-transfer_input_files = ../in.dat
+$exe_lines
 should_transfer_files = YES
 when_to_transfer_output = ON_EXIT
 output = job.out
@@ -46,10 +57,17 @@ log = job.log
 request_memory = 64
 request_cpus = 1
 requirements = HasRingbox =?= True
-+RingboxMode = "$mode"
++RingboxMode = "$2"
 queue
 SUB
-  clusters+=("$(submit "$D/jobs/$mode")")
+}
+
+names=(remote-io lazy-file eager as-executable)
+modes=(remote-io lazy-file eager lazy-file)
+clusters=()
+for i in "${!names[@]}"; do
+  write_sub "${names[$i]}" "${modes[$i]}"
+  clusters+=("$(submit "$D/jobs/${names[$i]}")")
 done
 mkdir -p "$D/jobs/signal"
 cat > "$D/jobs/signal/job.sub" <<SUB
@@ -66,9 +84,9 @@ sig_cluster=$(submit "$D/jobs/signal")
 say "submitted ${clusters[*]} and $sig_cluster"
 wait_gone 300 "${clusters[@]}" "$sig_cluster"
 
-i=0
-for mode in remote-io lazy-file eager; do
-  c=${clusters[$i]}; i=$((i + 1))
+for i in "${!names[@]}"; do
+  mode=${names[$i]}
+  c=${clusters[$i]}
   dir=$D/jobs/$mode
   status=$(job_attr "$c" JobStatus)
   code=$(job_attr "$c" ExitCode)
@@ -96,4 +114,4 @@ grep -qx "about to die" "$D/jobs/signal/job.out" || fail "the signal job's stdou
 
 wait_no_leftovers 10 "after every job ended"
 grep -q "isolates nothing" "$D/service.log" || fail "the service log does not say local isolates nothing"
-echo "PASS: remote-io, lazy-file and eager through the real pool; exit status and signal reported"
+echo "PASS: remote-io, lazy-file, eager and the wrapper as executable through the real pool; exit status and signal reported"

@@ -32,10 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_service() {  # allow_users
+start_service() {  # allow_users [more policy lines]
   [ -z "$SERVICE_PID" ] || { kill -TERM "$SERVICE_PID"; wait "$SERVICE_PID" || true; }
-  printf 'transport = local\nallow_users = %s\nagent = %s\n' "$1" "$RINGBOX_BIN/ringbox-agent" \
-    > "$D/hostd.conf"
+  printf 'transport = local\nallow_users = %s\nagent = %s\n%s\n' "$1" "$RINGBOX_BIN/ringbox-agent" \
+    "${2:-}" > "$D/hostd.conf"
   rm -f "$D/rb/hostd.sock"
   TMPDIR=$D/rbtmp "$RINGBOX_BIN/ringbox-host" daemon --socket "$D/rb/hostd.sock" \
     --policy "$D/hostd.conf" >>"$D/service.log" 2>&1 &
@@ -96,6 +96,38 @@ set -e
 [ $rc = 125 ] || fail "a bad attribute gave exit $rc, not 125"
 grep -q "RingboxMode must be a string" "$D/scratch/.job_wrapper_failure" || fail "wrapper error file: $(cat "$D/scratch/.job_wrapper_failure")"
 echo "== bad attribute: 125 and the error file"
+
+# Hostile clients: each refused cleanly, and the service still runs jobs afterwards.
+setpriv --reuid=$U --regid=$U --clear-groups /usr/bin/python3 "$(dirname "$0")/hostile_client.py" \
+  "$D/rb/hostd.sock" "$D/scratch" || fail "a hostile client was not refused cleanly"
+kill -0 "$SERVICE_PID" || fail "the service died of a hostile client"
+echo "== hostile clients refused; the service lives"
+
+# max_domains = 1: a second job while one runs is refused; SIGKILL of the first wrapper (no
+# HTCondor here) ends its job: the service notices the hang-up.
+start_service '*' 'max_domains = 1'
+printf '#!/bin/sh\nexec sleep 120\n' > "$D/scratch/long.sh"
+chown $U:$U "$D/scratch/long.sh"
+chmod 0755 "$D/scratch/long.sh"
+printf 'RingboxMode = "remote-io"\n' > "$D/job.ad"
+(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
+   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
+   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
+first=$!
+for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
+pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the first job did not start"
+wrapper remote-io
+[ "$(cat "$D/rc")" = 125 ] || fail "a job beyond max_domains got exit $(cat "$D/rc")"
+grep -q "runs 1 ringbox jobs already" "$D/scratch/.job_wrapper_failure" ||
+  fail "max_domains refusal: $(cat "$D/scratch/.job_wrapper_failure")"
+kill -KILL $first
+for _ in $(seq 1 100); do
+  pgrep -u 65534 -f "sleep 120" >/dev/null || pgrep -P "$SERVICE_PID" >/dev/null || break
+  sleep 0.1
+done
+! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its SIGKILLed wrapper"
+! pgrep -P "$SERVICE_PID" >/dev/null || fail "the service's job process outlived its wrapper"
+echo "== max_domains refuses a second job; a SIGKILLed wrapper takes its job with it"
 
 start_service nobody
 wrapper remote-io
