@@ -6,7 +6,9 @@
 #     creates belong to the wrapper's user;
 #   - the policy: a user not in allow_users is refused, the wrapper exits 125 and writes the
 #     reason to $_CONDOR_WRAPPER_ERROR_FILE;
-#   - a job ad the wrapper cannot use (bad attribute) is a setup failure, not a job result.
+#   - a job ad the wrapper cannot use (bad attribute) is a setup failure, not a job result;
+#   - hostile clients are refused cleanly; max_domains; a SIGKILLed wrapper ends its job;
+#   - SIGTERM to the wrapper with a hung service still ends it within JobMaxVacateTime.
 # Local transport (isolates nothing; the checks are about the service). Label: condor.
 set -euo pipefail
 : "${RINGBOX_BIN:?set RINGBOX_BIN to the bin directory of the build}"
@@ -128,6 +130,33 @@ done
 ! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its SIGKILLed wrapper"
 ! pgrep -P "$SERVICE_PID" >/dev/null || fail "the service's job process outlived its wrapper"
 echo "== max_domains refuses a second job; a SIGKILLed wrapper takes its job with it"
+
+# The vacate budget holds even when the service hangs: JobMaxVacateTime = 3, the service's job
+# process stopped (SIGSTOP), SIGTERM to the wrapper: it must die of SIGTERM within the budget;
+# once the service runs again it sees the hang-up and ends the job.
+start_service '*'
+printf 'RingboxMode = "remote-io"\nJobMaxVacateTime = 3\n' > "$D/job.ad"
+(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
+   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
+   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
+w=$!
+for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
+child=$(pgrep -P "$SERVICE_PID" | head -n1)
+[ -n "$child" ] || fail "no service job process for the long job"
+kill -STOP "$child"
+t0=$(date +%s%N)
+kill -TERM $w
+set +e
+wait $w
+rc=$?
+set -e
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+kill -CONT "$child"
+[ $rc = 143 ] || fail "the wrapper ended with status $rc, not by SIGTERM (143)"
+[ $ms -le 3500 ] || fail "the wrapper took $ms ms to stop; the budget is 3000 ms"
+for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sleep 0.1; done
+! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's vacate"
+echo "== SIGTERM with a hung service: the wrapper died of SIGTERM after $ms ms (budget 3000 ms); the job ended"
 
 start_service nobody
 wrapper remote-io
