@@ -58,12 +58,23 @@ std::unique_ptr<Served> serve(rpc::Handler& h, ring::Geometry g, rpc::ServerOpti
 
 }  // namespace
 
-TEST_CASE("hello negotiates version 1 over the ring", "[rpc]") {
+TEST_CASE("hello negotiates the highest common version over the ring", "[rpc]") {
   JitterHandler h;
   auto s = serve(h, {4, 16}, {});
   auto v = rpc::negotiate_version(*s->client);
   REQUIRE(v);
-  CHECK(*v == 1);
+  CHECK(*v == proto::kVersionMax);
+}
+
+TEST_CASE("hello from a version-1 peer is refused with kProto", "[rpc]") {
+  JitterHandler h;
+  auto s = serve(h, {4, 16}, {});
+  rpc::Call c;
+  c.opcode = Opcode::kHello;
+  c.arg = {1, 1, 0, 0};
+  auto r = s->client->call(c);
+  REQUIRE(r);
+  CHECK(r->status == -static_cast<int32_t>(proto::WireError::kProto));
 }
 
 TEST_CASE("ping echoes its payload and bulk opcodes check their bytes", "[rpc]") {

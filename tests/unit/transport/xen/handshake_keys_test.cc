@@ -16,7 +16,7 @@ namespace {
 RawFrontendKeys good_keys() {
   ring::Geometry g;  // the default geometry: 519 region pages, one directory page
   RawFrontendKeys k;
-  k.protocol_version = "1";
+  k.protocol_version = std::to_string(proto::kVersionMax);
   k.ring_order = std::to_string(g.ring_order);
   k.data_pages = std::to_string(g.data_pages);
   k.dir_refs = "2041";
@@ -111,7 +111,7 @@ TEST_CASE("directory page counts follow the region size", "[xen][keys]") {
 TEST_CASE("a well-formed frontend key set validates", "[xen][keys]") {
   auto p = validate_frontend_keys(good_keys());
   REQUIRE(p);
-  CHECK(p->version == 1);
+  CHECK(p->version == proto::kVersionMax);
   CHECK(p->geometry.ring_order == proto::kDefaultRingOrder);
   CHECK(p->geometry.data_pages == proto::kDefaultDataPages);
   CHECK(p->dir_refs == std::vector<uint32_t>{2041});
