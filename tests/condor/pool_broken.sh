@@ -4,6 +4,7 @@
 # job with a made-up exit code.
 #   a bad attribute       +RingboxMode = "turbo"
 #   refused by policy     request_memory above the service's max_memory_mib
+#   no Xen                transport xen on a machine that is not a Xen dom0 (where it is not)
 #   no service            the service is not running
 source "$(dirname "$0")/pool_lib.sh"
 
@@ -41,7 +42,19 @@ SUB
 expect_idle bad-attribute '+RingboxMode = "turbo"' 'RingboxMode "turbo" is not a ringbox mode'
 expect_idle policy 'request_memory = 100
 +RingboxImage = "missing"' "no guest image named 'missing'"
+if [ ! -e /proc/xen/privcmd ] && [ ! -e /dev/xen/privcmd ]; then
+  # transport xen on a machine that is no Xen dom0: libxl cannot start, the job waits.
+  stop_service
+  kernel=$(ls /boot/vmlinuz-* 2>/dev/null | head -n1)
+  initrd=$(ls /boot/initrd.img-* 2>/dev/null | head -n1)
+  if [ -n "$kernel" ] && [ -n "$initrd" ]; then
+    start_service xen "image.default = $kernel $initrd"
+    expect_idle no-xen '' "this is not a Xen domain"
+  else
+    say "no-xen: skipped (no /boot kernel and initrd to name as the guest image)"
+  fi
+fi
 stop_service
 expect_idle no-service '' "cannot reach ringbox's service"
 wait_no_leftovers 5 "after the refused jobs"
-echo "PASS: bad attribute, refusal by policy and a missing service put the job back to idle"
+echo "PASS: bad attribute, refusal by policy, no Xen and a missing service put the job back to idle"

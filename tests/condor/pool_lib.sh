@@ -67,22 +67,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The service's policy: the local transport, jobs of `nobody` (the pool's job user) only.
+# The service's policy: the local transport unless $1 names another, jobs of `nobody` (the
+# pool's job user) only; $2: more policy lines.
 write_policy() {
   cat > "$D/hostd.conf" <<POLICY
 # ringbox service policy for the pool tests
-transport = local
+transport = ${1:-local}
 allow_users = nobody
 max_domains = 4
 max_domains_per_user = 4
 max_memory_mib = 4096
 max_vcpus = 4
 agent = $AGENT_BIN
+${2:-}
 POLICY
 }
 
-start_service() {
-  write_policy
+start_service() {  # [transport] [policy lines]
+  write_policy "$@"
+  rm -f "$SOCK"
   TMPDIR=$D/rbtmp "$HOST_BIN" daemon --socket "$SOCK" --policy "$D/hostd.conf" \
     >>"$D/service.log" 2>&1 &
   SERVICE_PID=$!
