@@ -158,6 +158,25 @@ for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sle
 ! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's vacate"
 echo "== SIGTERM with a hung service: the wrapper died of SIGTERM after $ms ms (budget 3000 ms); the job ended"
 
+# SIGQUIT (a hard stop): the wrapper hangs up at once and dies of SIGQUIT; the job ends.
+(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
+   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
+   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
+w=$!
+for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
+pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the SIGQUIT job did not start"
+t0=$(date +%s%N)
+kill -QUIT $w
+set +e
+wait $w
+rc=$?
+set -e
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $rc = 131 ] || fail "after SIGQUIT the wrapper ended with status $rc, not by SIGQUIT (131)"
+for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sleep 0.1; done
+! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's SIGQUIT"
+echo "== SIGQUIT: the wrapper died of SIGQUIT after $ms ms; the job ended"
+
 start_service nobody
 wrapper remote-io
 [ "$(cat "$D/rc")" = 125 ] || fail "a user outside allow_users got exit $(cat "$D/rc"), not 125"
