@@ -3,11 +3,13 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "host/condor/wrapper.h"
 #include "host/domain/boot_command.h"
 #include "host/domain/reaper_main.h"
 #include "host/host_handler.h"
 #include "host/run/run_command.h"
 #include "host/serve.h"
+#include "host/service/daemon.h"
 #include "shared/util/log.h"
 
 namespace po = boost::program_options;
@@ -59,6 +61,8 @@ void usage() {
                "  run     run one job in a guest, serving its files and output (docs/jobs.md)\n"
                "  boot    create a guest domain through libxl and own it until it ends\n"
                "          (docs/domain-lifecycle.md)\n"
+               "  daemon  ringbox's root service for HTCondor's job wrapper (docs/condor.md)\n"
+               "  condor  the HTCondor job wrapper, as ringbox-condor (docs/condor.md)\n"
                "run `ringbox-host COMMAND --help` for the options of a command\n";
 }
 
@@ -76,6 +80,8 @@ int host_main(int argc, char** argv) {
     if (cmd == "serve") return cmd_serve(args);
     if (cmd == "run") return run::cmd_run(args);
     if (cmd == "boot") return domain::cmd_boot(args);
+    if (cmd == "daemon") return service::cmd_daemon(args);
+    if (cmd == "condor") return condor::cmd_condor(args);
     // Internal, started by `boot` and `run --transport xen` (host/domain/reaper.h).
     if (cmd == domain::kReaperCommand) return domain::reaper_main(args);
   } catch (const po::error& e) {

@@ -1,0 +1,199 @@
+#include "host/condor/wrapper.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include "host/condor/class_ad.h"
+#include "host/condor/job_plan.h"
+#include "host/service/service_protocol.h"
+#include "shared/util/unique_fd.h"
+
+extern char** environ;
+
+namespace ringbox::host::condor {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// HTCondor's wrapper-failure channel (UserProc::JobReaper, src/condor_starter.V6.1/
+// user_proc.cpp): a non-empty file there plus a non-zero exit is a setup failure, and the job
+// goes back to the queue instead of completing.
+int setup_failure(const std::string& message) {
+  std::string text = "ringbox: " + message + "\n";
+  std::cerr << text << std::flush;
+  if (const char* path = std::getenv("_CONDOR_WRAPPER_ERROR_FILE"); path && *path) {
+    UniqueFd f(::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+    if (f) (void)!::write(f.get(), text.data(), text.size());
+  }
+  return kSetupFailureStatus;
+}
+
+// Ends this process with sig as the job's end, as a shell does (no core file).
+[[noreturn]] void die_by_signal(int sig) {
+  std::cout.flush();
+  std::cerr.flush();
+  rlimit none{0, 0};
+  ::setrlimit(RLIMIT_CORE, &none);
+  ::signal(sig, SIG_DFL);
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, sig);
+  ::sigprocmask(SIG_UNBLOCK, &s, nullptr);
+  ::raise(sig);
+  // A signal whose default is to be ignored (SIGCHLD, SIGURG, ...) did not end us.
+  ::_exit(128 + sig);
+}
+
+Result<UniqueFd> connect_service(const std::string& path) {
+  sockaddr_un addr{};
+  if (path.size() >= sizeof(addr.sun_path))
+    return make_error(Errc::kInvalidArgument, "socket path too long: " + path);
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) return sys_error("create a socket");
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0)
+    return sys_error("connect to " + path);
+  return s;
+}
+
+Result<ClassAd> read_ad(const char* env_name) {
+  const char* path = std::getenv(env_name);
+  if (!path || !*path) return ClassAd{};  // not under HTCondor: defaults for everything
+  return ClassAd::read_file(path);
+}
+
+}  // namespace
+
+int wrapper_main(const std::vector<std::string>& argv) {
+  // Before anything can take long: the stop signals are read from a signalfd, never lost.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGQUIT}) sigaddset(&sigs, s);
+  ::sigprocmask(SIG_BLOCK, &sigs, nullptr);
+  UniqueFd sigfd(::signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) return setup_failure(sys_error("create a signalfd").message());
+
+  auto job = read_ad("_CONDOR_JOB_AD");
+  if (!job) return setup_failure("read the job ad: " + job.error().message());
+  auto machine = read_ad("_CONDOR_MACHINE_AD");
+  if (!machine) return setup_failure("read the machine ad: " + machine.error().message());
+  std::string scratch = env_or("_CONDOR_SCRATCH_DIR", "");
+  if (scratch.empty()) {
+    std::vector<char> cwd(4096);
+    if (!::getcwd(cwd.data(), cwd.size())) return setup_failure("no scratch directory");
+    scratch = cwd.data();
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  auto plan = plan_job(*job, *machine, argv, env, scratch);
+  if (!plan) return setup_failure(plan.error().message());
+
+  UniqueFd dir(::open(scratch.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return setup_failure(sys_error("open the scratch directory " + scratch).message());
+  std::string socket_path = env_or(kSocketEnv, service::kDefaultServiceSocket);
+  auto sock = connect_service(socket_path);
+  if (!sock)
+    return setup_failure("cannot reach ringbox's service: " + sock.error().message() +
+                         " (is it running on this node? `systemctl status ringbox-hostd`)");
+  int fds[3] = {dir.get(), STDOUT_FILENO, STDERR_FILENO};
+  if (auto s = service::send_service_message(sock->get(), plan->request, fds); !s) {
+    // The service refuses some clients as soon as they connect (policy, max_domains) and
+    // hangs up: its reason is waiting in the socket.
+    auto why = service::recv_service_message(sock->get(), 1000);
+    if (why && why->get("op") == "result" && why->has("message"))
+      return setup_failure(why->get("message"));
+    return setup_failure("send the job to ringbox's service: " + s.error().message());
+  }
+  dir.reset();
+
+  bool stopping = false;
+  auto give_up_at = Clock::time_point::max();
+  for (;;) {
+    int timeout = -1;
+    if (give_up_at != Clock::time_point::max()) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(give_up_at - Clock::now()).count();
+      if (left <= 0) {
+        // The service kills the guest when our end closes.
+        std::cerr << "ringbox: the job did not stop in time; its guest is killed\n";
+        sock->reset();
+        die_by_signal(SIGTERM);
+      }
+      timeout = static_cast<int>(left);
+    }
+    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {sock->get(), POLLIN, 0}};
+    if (::poll(p, 2, timeout) < 0 && errno != EINTR)
+      return setup_failure(sys_error("poll").message());
+    if (p[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGQUIT) {
+          sock->reset();
+          die_by_signal(SIGQUIT);
+        }
+        if (!stopping) {
+          stopping = true;
+          service::ServiceMessage stop;
+          stop.add("op", "stop");
+          (void)service::send_service_message(sock->get(), stop);
+          give_up_at =
+              Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
+        }
+      }
+    }
+    if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    auto m = service::recv_service_message(sock->get(), 10000);
+    if (!m) {
+      if (stopping) die_by_signal(SIGTERM);
+      return setup_failure("ringbox's service ended the job without a result (" +
+                           m.error().message() +
+                           "); see the service's log (`journalctl -u "
+                           "ringbox-hostd`)");
+    }
+    if (m->get("op") != "result") continue;  // "started"
+    std::string kind = m->get("kind");
+    int value = std::atoi(m->get("value", "0").c_str());
+    if (kind == "exited") return value;
+    if (kind == "signaled" && value > 0 && value < 65) die_by_signal(value);
+    if (stopping) die_by_signal(SIGTERM);
+    return setup_failure(m->get("message", "ringbox's service reported a failure"));
+  }
+}
+
+int cmd_condor(const std::vector<std::string>& args) {
+  std::vector<std::string> job = args;
+  if (!job.empty() && job[0] == "--") job.erase(job.begin());
+  // A job whose executable is this wrapper, on a node whose USER_JOB_WRAPPER is this wrapper
+  // too: one wrapper is enough (the inner one could not reach the service from the guest).
+  struct stat self, first;
+  if (!job.empty() && ::stat("/proc/self/exe", &self) == 0 && ::stat(job[0].c_str(), &first) == 0 &&
+      self.st_dev == first.st_dev && self.st_ino == first.st_ino)
+    job.erase(job.begin());
+  if (!job.empty() && (job[0] == "--help" || job[0] == "-h")) {
+    std::cout << "usage: ringbox-condor JOB ARGS...   (HTCondor's USER_JOB_WRAPPER, or a "
+                 "vanilla job's executable; docs/condor.md)\n";
+    return 0;
+  }
+  return wrapper_main(job);
+}
+
+}  // namespace ringbox::host::condor

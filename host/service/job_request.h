@@ -1,0 +1,41 @@
+// From a wrapper's op=run message (service_protocol.h) and the admin's policy to the RunConfig
+// that host/run's launchers and the job runner take: every field checked, every cap applied.
+// A refusal says what was refused and which policy key or job attribute to change.
+//
+// Trust: the message comes from an unprivileged local user; nothing in it is trusted. The
+// export and output files are not paths from the message but the descriptors it carried,
+// reached as /proc/self/fd/N, so the service never looks a user-chosen path up as root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "host/run/run_config.h"
+#include "host/service/service_policy.h"
+#include "host/service/service_protocol.h"
+
+namespace ringbox::host::service {
+
+// Who is on the other end of the socket (SO_PEERCRED, SO_PEERGROUPS).
+struct ClientCredentials {
+  pid_t pid = 0;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary, as the client process had them
+};
+
+inline constexpr int kMaxStopGraceMs = 600000;  // HTCondor's default MaxVacateTime
+inline constexpr int kDefaultStopGraceMs = 10000;
+
+// fds: the export directory, the job's stdout, the job's stderr (in this order), already
+// checked by check_request_fds. Errors are kInvalidArgument with a message for the job's owner.
+Result<run::RunConfig> build_run_config(const ServiceMessage& request, const ServicePolicy& policy,
+                                        const std::vector<int>& fds);
+
+// The descriptors an op=run carries: exactly three; the first a directory, the other two
+// open for writing and not directories.
+Result<void> check_request_fds(const std::vector<UniqueFd>& fds);
+
+}  // namespace ringbox::host::service

@@ -1,0 +1,143 @@
+// ringbox's root service, the parts that need no guest: its wire messages with descriptors,
+// its policy file, and turning a request into a RunConfig (host/service/).
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdlib>
+
+#include "host/service/job_request.h"
+#include "host/service/service_policy.h"
+#include "host/service/service_protocol.h"
+
+using namespace ringbox;
+using namespace ringbox::host::service;
+
+TEST_CASE("a service message and its descriptors cross a socket", "[service]") {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  ServiceMessage m;
+  m.add("op", "run");
+  m.add("arg", "./job");
+  m.add("arg", std::string("with\0nul", 8));
+  int fds[2] = {STDIN_FILENO, STDERR_FILENO};
+  REQUIRE(send_service_message(a.get(), m, fds));
+  std::vector<UniqueFd> got;
+  auto r = recv_service_message(b.get(), 1000, &got);
+  REQUIRE(r);
+  CHECK(r->get("op") == "run");
+  CHECK(r->all("arg") == std::vector<std::string>{"./job", std::string("with\0nul", 8)});
+  CHECK(got.size() == 2);
+  // Without a place for descriptors, a message that carries some is refused.
+  REQUIRE(send_service_message(a.get(), m, fds));
+  CHECK(!recv_service_message(b.get(), 1000, nullptr));
+}
+
+TEST_CASE("hostile service frames are refused cleanly", "[service]") {
+  auto frame = [](std::vector<unsigned char> bytes) {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    UniqueFd a(sv[0]), b(sv[1]);
+    REQUIRE(::write(a.get(), bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    a.reset();
+    return recv_service_message(b.get(), 1000);
+  };
+  CHECK(frame({}).error().code == Errc::kPeerGone);
+  CHECK(frame({0xff, 0xff, 0xff, 0x7f}).error().code == Errc::kTooLarge);
+  CHECK(!frame({8, 0, 0, 0, 200, 0, 0, 0, 'a', 'b', 'c', 'd'}));  // field overruns
+  CHECK(!frame({2, 0, 0, 0, 1}));                                 // cut short
+  CHECK(frame({0, 0, 0, 0}).has_value());                         // empty is a message
+  // A slow peer that never finishes is timed out.
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+  UniqueFd a(sv[0]), b(sv[1]);
+  unsigned char part[] = {10, 0, 0, 0, 1};
+  REQUIRE(::write(a.get(), part, sizeof(part)) == 5);
+  CHECK(recv_service_message(b.get(), 200).error().code == Errc::kTimeout);
+}
+
+TEST_CASE("the service policy file", "[service][policy]") {
+  auto p = parse_service_policy(
+      "# test\ntransport = local\nallow_users = nobody, alice\nmax_domains = 2\n"
+      "max_memory_mib = 1024\nmax_vcpus = 2\nimage.small = /k /r  # comment\n",
+      "hostd.conf");
+  REQUIRE(p);
+  CHECK(p->transport == "local");
+  CHECK(p->allow_users == std::vector<std::string>{"nobody", "alice"});
+  CHECK(p->max_domains == 2);
+  CHECK(p->images.at("small").ramdisk == "/r");
+  CHECK(p->images.count("default") == 1);
+  CHECK(p->allows(65534, {}));  // nobody
+  CHECK(!p->allows(0, {}));     // root only when named
+  for (const char* bad : {"transport = kvm\n", "max_domains = -1\n", "max_vcpus = 0\n",
+                          "nonsense = 1\n", "max_domains = 2\nmax_domains = 3\n", "no equals\n",
+                          "image.x = /only-kernel\n", "allow_root_in_guest = maybe\n"}) {
+    auto r = parse_service_policy(bad, "hostd.conf");
+    INFO(bad);
+    REQUIRE(!r);
+    CHECK(r.error().what.find("hostd.conf line") != std::string::npos);
+  }
+  auto star = parse_service_policy("allow_users = *\n", "p");
+  REQUIRE(star);
+  CHECK(star->allows(65534, {}));
+  CHECK(!star->allows(0, {}));
+}
+
+TEST_CASE("a request becomes a RunConfig within the policy's caps", "[service][policy]") {
+  auto policy = parse_service_policy(
+      "transport = local\nallow_users = *\nmax_memory_mib = 1024\n"
+      "max_vcpus = 2\n",
+      "p");
+  REQUIRE(policy);
+  ServiceMessage m;
+  m.add("op", "run");
+  m.add("mode", "remote-io");
+  m.add("arg", "./job.sh");
+  m.add("env", "A=1");
+  m.add("memory_mib", "512");
+  m.add("vcpus", "2");
+  auto cfg = build_run_config(m, *policy, {5, 6, 7});
+  REQUIRE(cfg);
+  CHECK(cfg->transport == "local");
+  CHECK(cfg->export_dir == "/proc/self/fd/5");
+  CHECK(cfg->stderr_path == "/proc/self/fd/7");
+  CHECK(cfg->spec.uid == 65534);
+  CHECK(cfg->spec.env.size() == 2);  // a default PATH first
+  CHECK(cfg->domain.memory_mib == 512);
+
+  auto refused = [&](const char* key, const char* value, const char* says) {
+    ServiceMessage r = m;
+    r.add(key, value);
+    for (auto& f : r.fields)
+      if (f.first == key) f.second = value;
+    auto c = build_run_config(r, *policy, {5, 6, 7});
+    INFO(key << "=" << value);
+    REQUIRE(!c);
+    CHECK(c.error().what.find(says) != std::string::npos);
+  };
+  refused("memory_mib", "4096", "max_memory_mib");
+  refused("vcpus", "3", "max_vcpus");
+  refused("vcpus", "x", "not a whole number");
+  refused("mode", "node", "not one ringbox runs");
+  refused("image", "other", "no guest image named 'other'");
+  refused("root", "1", "local transport");
+  refused("input", "../x", "not a path inside");
+}
+
+TEST_CASE("request descriptors: a directory, then two writable non-directories", "[service]") {
+  std::vector<UniqueFd> fds;
+  fds.emplace_back(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  fds.emplace_back(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  fds.emplace_back(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  CHECK(check_request_fds(fds));
+  // A file opened only for reading must not be reopened for writing by root.
+  fds[2].reset(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  CHECK(!check_request_fds(fds));
+  fds[2].reset(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  CHECK(!check_request_fds(fds));
+  fds.pop_back();
+  CHECK(!check_request_fds(fds));
+}
