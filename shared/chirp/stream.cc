@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -205,6 +206,30 @@ Result<void> Stream::write_all(std::span<const iovec> parts_in) {
 Result<void> Stream::write_all(std::string_view s) {
   iovec v{const_cast<char*>(s.data()), s.size()};
   return write_all(std::span<const iovec>(&v, 1));
+}
+
+Result<void> Stream::send_file(int file_fd, uint64_t offset, uint64_t len) {
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  auto deadline = payload_deadline(len);
+  auto off = static_cast<off_t>(offset);
+  while (len > 0) {
+    size_t step = static_cast<size_t>(std::min<uint64_t>(len, 1u << 30));
+    ssize_t n = ::sendfile(fd_.get(), file_fd, &off, step);
+    if (n > 0) {
+      len -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) return make_error(Errc::kPeerBroken, "file ended before the promised size");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      RINGBOX_TRY(wait(POLLOUT, deadline));
+      continue;
+    }
+    if (errno == EPIPE || errno == ECONNRESET)
+      return make_error(Errc::kPeerGone, "Chirp peer closed the connection while we sent a file");
+    return sys_error("sendfile to Chirp connection");
+  }
+  return ok();
 }
 
 Result<UniqueFd> tcp_connect_timeout(const std::string& host, uint16_t port, int timeout_ms) {

@@ -48,6 +48,9 @@ class Stream {
   // Writes every byte of every part.
   Result<void> write_all(std::span<const iovec> parts);
   Result<void> write_all(std::string_view s);
+  // Sends len bytes of file_fd from offset (sendfile(2), no copy through user space). kPeerBroken
+  // if the file ends early: the peer was promised len bytes, so the stream is unusable.
+  Result<void> send_file(int file_fd, uint64_t offset, uint64_t len);
 
   // Closes the socket (the peer sees EOF).
   void close() { fd_.reset(); }

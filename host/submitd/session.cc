@@ -1,0 +1,573 @@
+#include "host/submitd/session.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <optional>
+
+#include "shared/chirp/chirp_proto.h"
+#include "shared/util/log.h"
+
+namespace ringbox::submitd {
+namespace {
+
+using chirp::Status;
+
+constexpr int64_t kMaxFdNumber = INT32_MAX;
+constexpr size_t kListingFlushBytes = 64 * 1024;
+constexpr size_t kPutChunkBytes = 1u << 20;
+constexpr int64_t kMaxReadlinkBytes = 4096;
+
+std::optional<int64_t> num(const std::string& s, int64_t lo, int64_t hi) {
+  auto v = chirp::parse_int(s, lo, hi);
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+chirp::StatLine to_line(const struct stat& st) {
+  return chirp::StatLine{static_cast<int64_t>(st.st_dev),     static_cast<int64_t>(st.st_ino),
+                         static_cast<int64_t>(st.st_mode),    static_cast<int64_t>(st.st_nlink),
+                         static_cast<int64_t>(st.st_uid),     static_cast<int64_t>(st.st_gid),
+                         static_cast<int64_t>(st.st_rdev),    static_cast<int64_t>(st.st_size),
+                         static_cast<int64_t>(st.st_blksize), static_cast<int64_t>(st.st_blocks),
+                         static_cast<int64_t>(st.st_atime),   static_cast<int64_t>(st.st_mtime),
+                         static_cast<int64_t>(st.st_ctime)};
+}
+
+std::string statfs_line(const struct statfs& sf) {
+  return chirp::encode_statfs_line(
+      chirp::StatfsLine{static_cast<int64_t>(sf.f_type), static_cast<int64_t>(sf.f_bsize),
+                        static_cast<int64_t>(sf.f_blocks), static_cast<int64_t>(sf.f_bfree),
+                        static_cast<int64_t>(sf.f_bavail), static_cast<int64_t>(sf.f_files),
+                        static_cast<int64_t>(sf.f_ffree)});
+}
+
+int err_of(const Error& e) {
+  return e.sys_errno ? e.sys_errno : EINVAL;
+}
+
+// Deletes name in dirfd and everything beneath it without following symlinks. Returns 0 or an
+// errno.
+int remove_tree(int dirfd, const std::string& name, int depth_left) {
+  struct stat st {};
+  if (::fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (!S_ISDIR(st.st_mode)) return ::unlinkat(dirfd, name.c_str(), 0) == 0 ? 0 : errno;
+  if (depth_left <= 0) return ELOOP;
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd), ::closedir);
+  if (!d) {
+    int e = errno;
+    ::close(fd);
+    return e;
+  }
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d.get())) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(std::move(n));
+  }
+  for (const auto& n : names) {
+    int e = remove_tree(::dirfd(d.get()), n, depth_left - 1);
+    if (e != 0 && e != ENOENT) return e;
+  }
+  return ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+Result<void> Session::reply(int64_t v) {
+  return s_.write_all(chirp::encode_result(v));
+}
+
+Result<void> Session::reply_errno(int err) {
+  return reply(static_cast<int64_t>(chirp::status_from_errno(err)));
+}
+
+Result<void> Session::reply_error(const Error& e) {
+  return reply_errno(err_of(e));
+}
+
+Result<void> Session::reply_stat(const struct stat& st) {
+  return s_.write_all("0\n" + chirp::encode_stat_line(to_line(st)));
+}
+
+Session::OpenFile* Session::file(const std::string& arg) {
+  auto fd = num(arg, 0, kMaxFdNumber);
+  if (!fd) return nullptr;
+  auto it = files_.find(*fd);
+  return it == files_.end() ? nullptr : &it->second;
+}
+
+Result<void> Session::serve() {
+  for (;;) {
+    auto line = s_.read_line(chirp::kMaxRequestLineBytes);
+    if (!line) {
+      if (line.error().code == Errc::kTooLarge) {
+        (void)reply(static_cast<int64_t>(Status::kTooBig));  // then close, as HTCondor does
+      }
+      return std::move(line.error());
+    }
+    auto req = chirp::parse_request_line(*line);
+    if (!req) {
+      (void)reply(static_cast<int64_t>(Status::kInvalidRequest));
+      return make_error(Errc::kProtocol,
+                        "malformed request from " + who_.subject + ": " + req.error().what);
+    }
+    bool close_after = false;
+    RINGBOX_TRY(dispatch(*req, close_after));
+    if (close_after)
+      return make_error(Errc::kProtocol, "request '" + req->command + "' from " + who_.subject +
+                                             " cannot be followed; connection closed");
+  }
+}
+
+Result<void> Session::dispatch(const chirp::RequestLine& req, bool& close_after) {
+  const std::string& c = req.command;
+  const Args& a = req.args;
+  if (c == "open") return do_open(a);
+  if (c == "close") return do_close(a);
+  if (c == "pread") return do_pread(a, false);
+  if (c == "read") return do_pread(a, true);
+  if (c == "pwrite") return do_pwrite(a, false, close_after);
+  if (c == "write") return do_pwrite(a, true, close_after);
+  if (c == "lseek") return do_lseek(a);
+  if (c == "fstat") return do_fstat(a);
+  if (c == "fstatfs") return do_fstatfs(a);
+  if (c == "fsync") return do_fsync(a);
+  if (c == "ftruncate") return do_ftruncate(a);
+  if (c == "fchmod") return do_fchmod(a);
+  if (c == "stat") return do_stat(a, true);
+  if (c == "lstat") return do_stat(a, false);
+  if (c == "statfs") return do_statfs(a);
+  if (c == "access") return do_access(a);
+  if (c == "chmod") return do_chmod(a);
+  if (c == "truncate") return do_truncate(a);
+  if (c == "utime") return do_utime(a);
+  if (c == "unlink") return do_unlink(a);
+  if (c == "rmdir") return do_rmdir(a);
+  if (c == "rmall") return do_rmall(a);
+  if (c == "mkdir") return do_mkdir(a);
+  if (c == "rename") return do_rename(a);
+  if (c == "link") return do_link(a);
+  if (c == "symlink") return do_symlink(a);
+  if (c == "readlink") return do_readlink(a);
+  if (c == "getdir") return do_getdir(a, false);
+  if (c == "getlongdir") return do_getdir(a, true);
+  if (c == "getfile") return do_getfile(a);
+  if (c == "putfile") return do_putfile(a, close_after);
+  if (c == "whoami") return do_whoami(a);
+  // Unknown, or known but not offered here (chown, xattrs, tickets, jobs, stateful streams):
+  // cctools answers -8 and keeps the connection; so do we.
+  return reply(static_cast<int64_t>(Status::kInvalidRequest));
+}
+
+Result<void> Session::do_open(const Args& a) {
+  if (a.size() != 3) return reply(-8);
+  auto flags = chirp::parse_open_flags(a[1]);
+  auto mode = num(a[2], 0, INT32_MAX);
+  if (!flags || !mode) return reply(-8);
+  if (files_.size() >= static_cast<size_t>(limits_.max_open_files))
+    return reply(static_cast<int64_t>(Status::kTooManyOpen));
+  // O_NONBLOCK: opening a FIFO planted in the export must not park this thread.
+  auto fd = root_.open_at(a[0], *flags | O_NOCTTY | O_NONBLOCK, static_cast<int>(*mode & 07777));
+  if (!fd) return reply_error(fd.error());
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return reply_errno(errno);
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) return reply_errno(EACCES);
+  ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK);
+  int64_t n = 0;
+  while (files_.count(n)) ++n;
+  files_[n] = OpenFile{std::move(*fd), 0};
+  return s_.write_all(chirp::encode_result(n) + chirp::encode_stat_line(to_line(st)));
+}
+
+Result<void> Session::do_close(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto fd = num(a[0], 0, kMaxFdNumber);
+  if (!fd || !files_.count(*fd)) return reply(static_cast<int64_t>(Status::kBadFd));
+  auto r = files_[*fd].fd.close();
+  files_.erase(*fd);
+  if (!r) return reply_error(r.error());
+  return reply(0);
+}
+
+Result<void> Session::do_pread(const Args& a, bool stateful) {
+  if (a.size() != (stateful ? 2u : 3u)) return reply(-8);
+  auto len = num(a[1], 0, INT64_MAX);
+  auto off = stateful ? std::optional<int64_t>(0) : num(a[2], 0, INT64_MAX);
+  if (!len || !off) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  int64_t at = stateful ? f->offset : *off;
+  size_t n =
+      static_cast<size_t>(std::min<int64_t>(*len, static_cast<int64_t>(limits_.max_io_bytes)));
+  if (io_.size() < n) io_.resize(n);
+  ssize_t got = 0;
+  while (static_cast<size_t>(got) < n) {
+    ssize_t r = ::pread(f->fd.get(), io_.data() + got, n - got, at + got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return reply_errno(errno);
+    if (r == 0) break;
+    got += r;
+  }
+  if (stateful) f->offset += got;
+  std::string head = chirp::encode_result(got);
+  iovec parts[2] = {{head.data(), head.size()}, {io_.data(), static_cast<size_t>(got)}};
+  return s_.write_all(std::span<const iovec>(parts, 2));
+}
+
+Result<void> Session::do_pwrite(const Args& a, bool stateful, bool& close_after) {
+  if (a.size() != (stateful ? 2u : 3u)) {
+    close_after = true;  // the payload length is unknown: nothing after it can be parsed
+    return reply(-8);
+  }
+  auto len = num(a[1], 0, INT64_MAX);
+  auto off = stateful ? std::optional<int64_t>(0) : num(a[2], 0, INT64_MAX);
+  if (!len || !off) {
+    close_after = true;
+    return reply(-8);
+  }
+  if (static_cast<uint64_t>(*len) > limits_.max_io_bytes) {
+    close_after = true;
+    return reply(static_cast<int64_t>(Status::kTooBig));
+  }
+  size_t n = static_cast<size_t>(*len);
+  if (io_.size() < n) io_.resize(n);
+  RINGBOX_TRY(s_.read_exact(std::as_writable_bytes(std::span<char>(io_.data(), n))));
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  int64_t at = stateful ? f->offset : *off;
+  size_t put = 0;
+  while (put < n) {
+    ssize_t r = ::pwrite(f->fd.get(), io_.data() + put, n - put, at + static_cast<int64_t>(put));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) {
+      if (put == 0) return reply_errno(errno);
+      break;
+    }
+    put += static_cast<size_t>(r);
+  }
+  if (stateful) f->offset += static_cast<int64_t>(put);
+  return reply(static_cast<int64_t>(put));
+}
+
+Result<void> Session::do_lseek(const Args& a) {
+  if (a.size() != 3) return reply(-8);
+  auto off = num(a[1], INT64_MIN / 2, INT64_MAX / 2);
+  auto whence = num(a[2], 0, 2);
+  if (!off || !whence) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  int64_t base = 0;
+  if (*whence == 1) base = f->offset;
+  if (*whence == 2) {
+    struct stat st {};
+    if (::fstat(f->fd.get(), &st) != 0) return reply_errno(errno);
+    base = st.st_size;
+  }
+  int64_t pos = base + *off;  // both within INT64_MAX / 2 in magnitude: no overflow
+  if (pos < 0) return reply(-8);
+  f->offset = pos;
+  return reply(pos);
+}
+
+Result<void> Session::do_fstat(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  struct stat st {};
+  if (::fstat(f->fd.get(), &st) != 0) return reply_errno(errno);
+  return reply_stat(st);
+}
+
+Result<void> Session::do_fstatfs(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  struct statfs sf {};
+  if (::fstatfs(f->fd.get(), &sf) != 0) return reply_errno(errno);
+  return s_.write_all("0\n" + statfs_line(sf));
+}
+
+Result<void> Session::do_fsync(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  if (::fsync(f->fd.get()) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_ftruncate(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto len = num(a[1], 0, INT64_MAX);
+  if (!len) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  if (::ftruncate(f->fd.get(), *len) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_fchmod(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto mode = num(a[1], 0, INT32_MAX);
+  if (!mode) return reply(-8);
+  OpenFile* f = file(a[0]);
+  if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
+  if (::fchmod(f->fd.get(), static_cast<mode_t>(*mode & 07777)) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_stat(const Args& a, bool follow) {
+  if (a.size() != 1) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0, follow);
+  if (!fd) return reply_error(fd.error());
+  struct stat st {};
+  if (::fstatat(fd->get(), "", &st, AT_EMPTY_PATH) != 0) return reply_errno(errno);
+  return reply_stat(st);
+}
+
+Result<void> Session::do_statfs(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0);
+  if (!fd) return reply_error(fd.error());
+  struct statfs sf {};
+  if (::fstatfs(fd->get(), &sf) != 0) return reply_errno(errno);
+  return s_.write_all("0\n" + statfs_line(sf));
+}
+
+Result<void> Session::do_access(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto mode = num(a[1], 0, 7);
+  if (!mode) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0);
+  if (!fd) return reply_error(fd.error());
+  if (::access(proc_fd_path(fd->get()).c_str(), static_cast<int>(*mode)) != 0)
+    return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_chmod(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto mode = num(a[1], 0, INT32_MAX);
+  if (!mode) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0);
+  if (!fd) return reply_error(fd.error());
+  if (::chmod(proc_fd_path(fd->get()).c_str(), static_cast<mode_t>(*mode & 07777)) != 0)
+    return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_truncate(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto len = num(a[1], 0, INT64_MAX);
+  if (!len) return reply(-8);
+  auto fd = root_.open_at(a[0], O_WRONLY | O_NONBLOCK | O_NOCTTY, 0);
+  if (!fd) return reply_error(fd.error());
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return reply_errno(errno);
+  if (!S_ISREG(st.st_mode)) return reply_errno(EINVAL);
+  if (::ftruncate(fd->get(), *len) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_utime(const Args& a) {
+  if (a.size() != 3) return reply(-8);
+  auto at = num(a[1], INT32_MIN, INT64_MAX / 2);
+  auto mt = num(a[2], INT32_MIN, INT64_MAX / 2);
+  if (!at || !mt) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0);
+  if (!fd) return reply_error(fd.error());
+  timespec ts[2] = {{static_cast<time_t>(*at), 0}, {static_cast<time_t>(*mt), 0}};
+  if (::utimensat(AT_FDCWD, proc_fd_path(fd->get()).c_str(), ts, 0) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_unlink(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto p = root_.parent(a[0]);
+  if (!p) return reply_error(p.error());
+  if (::unlinkat(p->dir.get(), p->name.c_str(), 0) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_rmdir(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto p = root_.parent(a[0]);
+  if (!p) return reply_error(p.error());
+  if (::unlinkat(p->dir.get(), p->name.c_str(), AT_REMOVEDIR) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_rmall(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto p = root_.parent(a[0]);
+  if (!p) return reply_error(p.error());
+  int e = remove_tree(p->dir.get(), p->name, limits_.rmall_max_depth);
+  return e == 0 ? reply(0) : reply_errno(e);
+}
+
+Result<void> Session::do_mkdir(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto mode = num(a[1], 0, INT32_MAX);
+  if (!mode) return reply(-8);
+  auto p = root_.parent(a[0]);
+  if (!p) return reply_error(p.error());
+  if (::mkdirat(p->dir.get(), p->name.c_str(), static_cast<mode_t>(*mode & 07777)) != 0)
+    return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_rename(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto from = root_.parent(a[0]);
+  if (!from) return reply_error(from.error());
+  auto to = root_.parent(a[1]);
+  if (!to) return reply_error(to.error());
+  if (::renameat(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str()) != 0)
+    return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_link(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto from = root_.parent(a[0]);
+  if (!from) return reply_error(from.error());
+  auto to = root_.parent(a[1]);
+  if (!to) return reply_error(to.error());
+  if (::linkat(from->dir.get(), from->name.c_str(), to->dir.get(), to->name.c_str(), 0) != 0)
+    return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_symlink(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  // The target is stored as text; following it later is confined like any other lookup.
+  auto to = root_.parent(a[1]);
+  if (!to) return reply_error(to.error());
+  if (::symlinkat(a[0].c_str(), to->dir.get(), to->name.c_str()) != 0) return reply_errno(errno);
+  return reply(0);
+}
+
+Result<void> Session::do_readlink(const Args& a) {
+  if (a.size() != 2) return reply(-8);
+  auto max = num(a[1], 0, INT64_MAX);
+  if (!max) return reply(-8);
+  auto fd = root_.open_at(a[0], O_PATH, 0, false);
+  if (!fd) return reply_error(fd.error());
+  char buf[kMaxReadlinkBytes];
+  ssize_t n = ::readlinkat(fd->get(), "", buf, sizeof(buf));
+  if (n < 0) return reply_errno(errno);
+  n = std::min<ssize_t>(n, static_cast<ssize_t>(std::min<int64_t>(*max, kMaxReadlinkBytes)));
+  return s_.write_all(chirp::encode_result(n) + std::string(buf, static_cast<size_t>(n)));
+}
+
+Result<void> Session::do_getdir(const Args& a, bool with_stat) {
+  if (a.size() != 1) return reply(-8);
+  auto fd = root_.open_at(a[0], O_RDONLY | O_DIRECTORY, 0);
+  if (!fd) return reply_error(fd.error());
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::fdopendir(fd->get()), ::closedir);
+  if (!d) return reply_errno(errno);
+  fd->release();  // the DIR owns it now
+  std::string out = "0\n";
+  while (dirent* e = ::readdir(d.get())) {
+    std::string_view name = e->d_name;
+    // A name with a newline cannot be framed in a line list; it is left out rather than let
+    // it forge entries.
+    if (name.find('\n') != std::string_view::npos) continue;
+    if (with_stat) {
+      struct stat st {};
+      if (::fstatat(::dirfd(d.get()), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+      out.append(name);
+      out.push_back('\n');
+      out += chirp::encode_stat_line(to_line(st));
+    } else {
+      out.append(name);
+      out.push_back('\n');
+    }
+    if (out.size() >= kListingFlushBytes) {
+      RINGBOX_TRY(s_.write_all(out));
+      out.clear();
+    }
+  }
+  out.push_back('\n');
+  return s_.write_all(out);
+}
+
+Result<void> Session::do_getfile(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto fd = root_.open_at(a[0], O_RDONLY | O_NONBLOCK | O_NOCTTY, 0);
+  if (!fd) return reply_error(fd.error());
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return reply_errno(errno);
+  if (S_ISDIR(st.st_mode)) return reply_errno(EISDIR);
+  if (!S_ISREG(st.st_mode)) return reply_errno(EACCES);
+  RINGBOX_TRY(reply(st.st_size));
+  return s_.send_file(fd->get(), 0, static_cast<uint64_t>(st.st_size));
+}
+
+Result<void> Session::do_putfile(const Args& a, bool& close_after) {
+  if (a.size() != 3) {
+    close_after = true;
+    return reply(-8);
+  }
+  auto mode = num(a[1], 0, INT32_MAX);
+  auto len = num(a[2], 0, INT64_MAX);
+  if (!mode || !len) {
+    close_after = true;
+    return reply(-8);
+  }
+  // Phase 1: nothing is sent by the client until our go-ahead, so a refusal here keeps the
+  // stream in step.
+  auto fd = root_.open_at(a[0], O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_NOCTTY,
+                          static_cast<int>(*mode & 07777));
+  if (!fd) return reply_error(fd.error());
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return reply_errno(errno);
+  if (!S_ISREG(st.st_mode)) return reply_errno(EACCES);
+  RINGBOX_TRY(reply(0));
+  auto remove_partial = [&] {
+    if (auto p = root_.parent(a[0])) ::unlinkat(p->dir.get(), p->name.c_str(), 0);
+  };
+  auto total = static_cast<uint64_t>(*len);
+  size_t chunk = static_cast<size_t>(std::min<uint64_t>(total, kPutChunkBytes));
+  if (io_.size() < chunk) io_.resize(chunk);
+  int write_err = 0;
+  for (uint64_t done = 0; done < total;) {
+    size_t step = static_cast<size_t>(std::min<uint64_t>(chunk, total - done));
+    auto r = s_.read_exact(std::as_writable_bytes(std::span<char>(io_.data(), step)));
+    if (!r) {
+      remove_partial();  // the client left mid-file: no half file stays behind
+      return r;
+    }
+    for (size_t put = 0; put < step && write_err == 0;) {
+      ssize_t w = ::pwrite(fd->get(), io_.data() + put, step - put, static_cast<off_t>(done + put));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0)
+        write_err = errno;
+      else
+        put += static_cast<size_t>(w);
+    }
+    done += step;  // after a write error the rest is read and dropped, to stay in step
+  }
+  if (write_err) {
+    remove_partial();
+    return reply_errno(write_err);
+  }
+  return reply(*len);
+}
+
+Result<void> Session::do_whoami(const Args& a) {
+  if (a.size() != 1) return reply(-8);
+  auto max = num(a[0], 0, INT64_MAX);
+  if (!max) return reply(-8);
+  std::string s = who_.subject.substr(0, static_cast<size_t>(std::min<int64_t>(*max, 1024)));
+  return s_.write_all(chirp::encode_result(static_cast<int64_t>(s.size())) + s);
+}
+
+}  // namespace ringbox::submitd
