@@ -24,6 +24,15 @@ long raw_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode) {
   return fd;
 }
 
+// openat2 says EXDEV when a walk would leave the root (".." above it, an absolute or escaping
+// symlink) and ELOOP for a magic link: to the client both mean "not yours" (-2), not a
+// cross-device rename.
+Error confinement_error(std::string what) {
+  int err = errno;
+  if (err == EXDEV) err = EACCES;
+  return sys_error(err, std::move(what));
+}
+
 }  // namespace
 
 std::string proc_fd_path(int fd) {
@@ -68,7 +77,7 @@ Result<UniqueFd> ConfinedDir::open_at(std::string_view chirp_path, int flags, in
   if (!follow_last) flags |= O_NOFOLLOW;
   long fd = raw_openat2(root_.get(), rel.c_str(), static_cast<uint64_t>(flags),
                         static_cast<uint64_t>(mode));
-  if (fd < 0) return sys_error("open '" + rel + "' beneath " + dir_);
+  if (fd < 0) return confinement_error("open '" + rel + "' beneath " + dir_);
   return UniqueFd(static_cast<int>(fd));
 }
 
@@ -80,7 +89,7 @@ Result<Parent> ConfinedDir::parent(std::string_view chirp_path) const {
   if (name == "." || name == ".." || name.empty())
     return Error{Errc::kInvalidArgument, EINVAL, "'" + rel + "' names no entry of a directory"};
   long fd = raw_openat2(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY, 0);
-  if (fd < 0) return sys_error("open directory '" + dir + "' beneath " + dir_);
+  if (fd < 0) return confinement_error("open directory '" + dir + "' beneath " + dir_);
   return Parent{UniqueFd(static_cast<int>(fd)), name};
 }
 

@@ -107,7 +107,13 @@ Result<RequestLine> parse_request_line(std::string_view line) {
   if (line.size() >= kMaxRequestLineBytes)
     return protocol_error("request line longer than " + std::to_string(kMaxRequestLineBytes - 1) +
                           " bytes");
-  line = chomp(line);
+  // Strip the LF and a CR before it, unless that CR is backslash-escaped (part of a word).
+  if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+  if (!line.empty() && line.back() == '\r') {
+    size_t slashes = 0;
+    while (slashes + 1 < line.size() && line[line.size() - 2 - slashes] == '\\') ++slashes;
+    if (slashes % 2 == 0) line.remove_suffix(1);
+  }
   RequestLine req;
   std::vector<std::string_view> words;
   size_t pos = 0;

@@ -164,6 +164,9 @@ int64_t Connection::max_number() const {
 }
 
 Result<std::string> Connection::word(std::string_view path) const {
+  if (ep_.escaping == Escaping::kBackslash && path.find('\n') != std::string_view::npos)
+    return Error{Errc::kInvalidArgument, EINVAL,
+                 "path with a newline cannot be sent to an HTCondor Chirp proxy"};
   std::string w = encode_word(remote_path(path), ep_.escaping);
   if (w.size() > kMaxClientLineBytes - 64)
     return make_error(Errc::kTooLarge,
@@ -355,12 +358,12 @@ Result<std::vector<DirEntry>> Connection::getdir(std::string_view path, bool wit
   for (;;) {
     auto name = next_line();
     if (!name) return std::move(name.error());
+    if (!name->empty() && name->back() == '\r') name->pop_back();
     if (name->empty()) break;
     if (out.size() == kMaxDirEntries)
       return transport_failure(make_error(Errc::kProtocol, "directory has too many entries"), what);
     DirEntry e;
     e.name = std::move(*name);
-    if (!e.name.empty() && e.name.back() == '\r') e.name.pop_back();
     if (with_stat) {
       auto line = next_line();
       if (!line) return std::move(line.error());

@@ -42,6 +42,9 @@ class Connection {
   // order). The error names the endpoint and the method that was refused.
   static Result<Connection> open(const Endpoint& ep, const Timeouts& t, int connect_ms);
 
+  // Wraps a stream that is already past authentication (tests, fuzzers).
+  static Connection adopt(Endpoint ep, Stream s) { return Connection(std::move(ep), std::move(s)); }
+
   const Endpoint& endpoint() const { return ep_; }
   bool broken() const { return broken_; }
   const std::string& subject() const { return subject_; }  // "address:127.0.0.1", "cookie"
