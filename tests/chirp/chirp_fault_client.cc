@@ -16,6 +16,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "shared/chirp/client.h"
@@ -47,7 +48,7 @@ int fail(const std::string& what) {
 
 int main(int argc, char** argv) {
   std::string url, mode, dir;
-  int peer_gone_ms = 20'000, reply_ms = 2'000;
+  int peer_gone_ms = 20'000, reply_ms = 2'000, pace_ms = 10;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i], v = argv[i + 1];
     if (k == "--url")
@@ -94,6 +95,9 @@ int main(int argc, char** argv) {
   constexpr int kBlocks = 200;
   constexpr size_t kBlock = 256 << 10;
   for (int i = 0; i < kBlocks; ++i) {
+    // Paced, so the run outlasts several kill/restart cycles of the test however fast the
+    // machine is.
+    std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
     std::string b = block(i, kBlock);
     auto w = c.pwrite(o->first, std::as_bytes(std::span(b)), static_cast<uint64_t>(i) * kBlock);
     if (!w || *w != kBlock)
