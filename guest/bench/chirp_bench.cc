@@ -38,6 +38,7 @@ struct Options {
   std::string submitd;       // path of ringbox-submitd
   std::string chirp_server;  // path of cctools chirp_server ("" = look it up; "none" = skip)
   std::string out;
+  std::string dir;  // where the exports live; default /dev/shm (tmpfs: measures Chirp, not a disk)
   bool json = false;
 };
 
@@ -158,13 +159,20 @@ class Echo {
     if (!c) return;
     int one = 1;
     ::setsockopt(c.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    std::vector<char> buf;
+    std::vector<char> buf(1 << 20);
     for (;;) {
-      uint64_t hdr[2];  // request bytes, reply bytes
+      uint64_t hdr[2];  // request bytes, reply bytes (either may be far larger than buf)
       if (!read_full(c.get(), hdr, sizeof(hdr))) return;
-      buf.resize(std::max(hdr[0], hdr[1]));
-      if (!read_full(c.get(), buf.data(), hdr[0])) return;
-      if (::send(c.get(), buf.data(), hdr[1], MSG_NOSIGNAL) != static_cast<ssize_t>(hdr[1])) return;
+      for (uint64_t left = hdr[0]; left > 0;) {
+        size_t step = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+        if (!read_full(c.get(), buf.data(), step)) return;
+        left -= step;
+      }
+      for (uint64_t left = hdr[1]; left > 0;) {
+        size_t step = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+        if (::send(c.get(), buf.data(), step, MSG_NOSIGNAL) != static_cast<ssize_t>(step)) return;
+        left -= step;
+      }
     }
   }
   static bool read_full(int fd, void* p, size_t n) {
@@ -215,6 +223,27 @@ Result<PathResult> measure_echo(uint16_t port, const Options& o) {
     });
     if (!l) return std::move(l.error());
     res.rtt.push_back(*l);
+  }
+  // Raw streams of the same total, 1 MiB writes, for the streaming rows.
+  const uint64_t total = o.bulk_mib << 20;
+  buf.assign(1 << 20, 'z');
+  for (bool up : {true, false}) {
+    auto t0 = Clock::now();
+    uint64_t hdr[2] = {up ? total : 0, up ? 1 : total};
+    if (::send(c, hdr, sizeof(hdr), MSG_NOSIGNAL) != sizeof(hdr)) return sys_error("send");
+    for (uint64_t left = up ? total : 0; left > 0;) {
+      size_t step = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
+      ssize_t n = ::send(c, buf.data(), step, MSG_NOSIGNAL);
+      if (n <= 0) return sys_error("send stream");
+      left -= static_cast<uint64_t>(n);
+    }
+    for (uint64_t left = up ? 1 : total; left > 0;) {
+      ssize_t n =
+          ::recv(c, buf.data(), static_cast<size_t>(std::min<uint64_t>(left, buf.size())), 0);
+      if (n <= 0) return sys_error("recv stream");
+      left -= static_cast<uint64_t>(n);
+    }
+    res.bulk.push_back(rate(up ? "stream-up" : "stream-down", total, t0));
   }
   return res;
 }
@@ -296,9 +325,9 @@ std::string num(double v) {
 }
 
 std::string to_json(const std::vector<PathResult>& paths, const Options& o) {
-  std::string s = "{\n  \"benchmark\": \"chirp\",\n  \"config\": \"loopback, one connection, " +
-                  std::to_string(o.iterations) + " calls per op, " + std::to_string(o.bulk_mib) +
-                  " MiB streamed\",\n  \"paths\": [\n";
+  std::string s = "{\n  \"benchmark\": \"chirp\",\n  \"config\": \"loopback, exports in " + o.dir +
+                  ", one connection, " + std::to_string(o.iterations) + " calls per op, " +
+                  std::to_string(o.bulk_mib) + " MiB streamed\",\n  \"paths\": [\n";
   for (size_t i = 0; i < paths.size(); ++i) {
     const auto& p = paths[i];
     s += "    {\"path\": \"" + p.path + "\", \"rtt\": [";
@@ -378,7 +407,7 @@ int run_chirp_bench(int argc, char** argv) {
       o.json = true;
     else {
       std::cerr << "usage: ringbox-bench chirp [--iterations N] [--bulk-mib N] [--submitd PATH]\n"
-                   "         [--chirp-server PATH|none] [--json] [--out FILE]\n";
+                   "         [--chirp-server PATH|none] [--dir DIR] [--json] [--out FILE]\n";
       return k == "--help" || k == "-h" ? 0 : 2;
     }
   }
@@ -387,9 +416,10 @@ int run_chirp_bench(int argc, char** argv) {
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  char tmpl[] = "/tmp/ringbox-bench-chirp.XXXXXX";
-  if (!::mkdtemp(tmpl)) {
-    std::perror("mkdtemp");
+  if (o.dir.empty()) o.dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+  std::string tmpl = o.dir + "/ringbox-bench-chirp.XXXXXX";
+  if (!::mkdtemp(tmpl.data())) {
+    std::perror(("mkdtemp in " + o.dir).c_str());
     return 1;
   }
   fs::path work = tmpl;

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to start a personal HTCondor pool"
 PC=""
 for d in "${RINGBOX_HTCONDOR_DIR:-}" "$RINGBOX_SOURCE_DIR/../shared/htcondor" \
-         "$RINGBOX_SOURCE_DIR/../../shared/htcondor" /work/shared/htcondor; do
+         "$RINGBOX_SOURCE_DIR/../../shared/htcondor"; do
   [[ -n $d && -x $d/personal-condor ]] && { PC=$d/personal-condor; break; }
 done
 if [[ -z $PC ]]; then
