@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 
@@ -117,8 +118,13 @@ void Server::run() {
 void Server::serve_client(UniqueFd fd, std::string peer) {
   int raw = fd.get();
   {
-    chirp::Stream s(std::move(fd), cfg_.timeouts);
+    // Until authenticated a client gets the short request deadline even while idle: an
+    // anonymous connection must not hold one of the --max-clients slots for long.
+    chirp::Timeouts pre = cfg_.timeouts;
+    pre.idle_ms = std::min(pre.idle_ms, pre.line_ms);
+    chirp::Stream s(std::move(fd), pre);
     auto who = authenticate(s, peer, cfg_.auth);
+    s.set_timeouts(cfg_.timeouts);
     if (!who) {
       log::info("client " + peer + " not authenticated: " + who.error().message());
     } else {
