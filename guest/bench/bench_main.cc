@@ -11,6 +11,7 @@
 #include <iostream>
 #include <memory>
 
+#include "guest/bench/chirp_bench.h"
 #include "guest/bench/measure.h"
 #include "guest/bench/randread.h"
 #include "guest/bench/report.h"
@@ -202,6 +203,8 @@ int cmd_client(const Params& p, const std::vector<std::string>& targets) {
 
 int main(int argc, char** argv) {
   log::set_program("ringbox-bench");
+  // chirp has its own options (servers to start, no ring geometry).
+  if (argc >= 2 && std::string(argv[1]) == "chirp") return bench::run_chirp_bench(argc, argv);
   // randread runs as a job inside a view, with its own tiny argument list.
   if (argc >= 2 && std::string(argv[1]) == "randread") {
     if (argc < 4) {
@@ -217,8 +220,11 @@ int main(int argc, char** argv) {
   po::options_description desc(
       "usage: ringbox-bench ring|client [options]\n"
       "       ringbox-bench randread FILE COUNT [BLOCK]\n"
+      "       ringbox-bench chirp [--iterations N] [--bulk-mib N] [--json] [--out FILE]\n"
       "  ring      local ring vs TCP loopback, servers started by the benchmark\n"
       "  client    measure each --target against an already running ringbox-host\n"
+      "  chirp     Chirp per-call latency and streaming: ringbox-submitd vs cctools chirp_server,\n"
+      "            next to a raw TCP echo (servers started by the benchmark)\n"
       "  randread  COUNT random preads of BLOCK bytes from FILE, one JSON line (run it as a job)\n"
       "options");
   desc.add_options()("help,h", "show this help")("json", po::bool_switch(&p.json),

@@ -1,0 +1,285 @@
+#include "shared/chirp/stream.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace ringbox::chirp {
+namespace {
+
+constexpr size_t kBufferBytes = 64 * 1024;
+// Reads at least this large bypass the buffer (straight into the caller's memory).
+constexpr size_t kDirectReadBytes = 16 * 1024;
+
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  deadline - std::chrono::steady_clock::now())
+                  .count();
+  return left <= 0 ? 0 : static_cast<int>(std::min<int64_t>(left, INT32_MAX));
+}
+
+}  // namespace
+
+Stream::Stream(UniqueFd fd, Timeouts t) : fd_(std::move(fd)), t_(t) {
+  buf_.resize(kBufferBytes);
+  if (fd_) {
+    int fl = ::fcntl(fd_.get(), F_GETFL);
+    if (fl >= 0) ::fcntl(fd_.get(), F_SETFL, fl | O_NONBLOCK);
+  }
+}
+
+Result<void> Stream::wait(short events, Clock::time_point deadline) {
+  for (;;) {
+    pollfd p{fd_.get(), events, 0};
+    int ms = remaining_ms(deadline);
+    int n = ::poll(&p, 1, ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("poll on Chirp connection");
+    }
+    if (n == 0) return make_error(Errc::kTimeout, "Chirp peer sent nothing within the deadline");
+    if (p.revents & events) return ok();
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+      return make_error(Errc::kPeerGone, "Chirp peer closed the connection");
+  }
+}
+
+Result<size_t> Stream::fill(Clock::time_point deadline) {
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  if (rpos_ == wpos_) rpos_ = wpos_ = 0;
+  if (wpos_ == buf_.size() && rpos_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + rpos_, wpos_ - rpos_);
+    wpos_ -= rpos_;
+    rpos_ = 0;
+  }
+  for (;;) {
+    ssize_t n = ::recv(fd_.get(), buf_.data() + wpos_, buf_.size() - wpos_, 0);
+    if (n > 0) {
+      wpos_ += static_cast<size_t>(n);
+      return static_cast<size_t>(n);
+    }
+    if (n == 0) return make_error(Errc::kPeerGone, "Chirp peer closed the connection");
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      if (errno == ECONNRESET || errno == EPIPE)
+        return make_error(Errc::kPeerGone, "Chirp peer reset the connection");
+      return sys_error("recv on Chirp connection");
+    }
+    RINGBOX_TRY(wait(POLLIN, deadline));
+  }
+}
+
+Result<std::string> Stream::read_line(size_t max_bytes) {
+  auto deadline = Clock::now() + std::chrono::milliseconds(t_.idle_ms);
+  bool started = buffered() > 0;
+  if (started) deadline = Clock::now() + std::chrono::milliseconds(t_.line_ms);
+  size_t scanned = 0;
+  for (;;) {
+    const char* begin = buf_.data() + rpos_;
+    size_t avail = wpos_ - rpos_;
+    const void* nl =
+        avail > scanned ? std::memchr(begin + scanned, '\n', avail - scanned) : nullptr;
+    if (nl) {
+      size_t len = static_cast<const char*>(nl) - begin;
+      if (len + 1 > max_bytes)
+        return make_error(Errc::kTooLarge,
+                          "Chirp line longer than " + std::to_string(max_bytes) + " bytes");
+      std::string line(begin, len);
+      rpos_ += len + 1;
+      return line;
+    }
+    scanned = avail;
+    if (avail >= max_bytes || avail >= buf_.size())
+      return make_error(Errc::kTooLarge,
+                        "Chirp line longer than " + std::to_string(max_bytes) + " bytes");
+    // fill() may move the unread bytes to the front; scanned counts from rpos_, so it holds.
+    RINGBOX_TRY(fill(deadline));
+    if (!started) {
+      started = true;
+      deadline = Clock::now() + std::chrono::milliseconds(t_.line_ms);
+    }
+  }
+}
+
+Stream::Clock::time_point Stream::payload_deadline(uint64_t bytes) const {
+  int64_t rate = std::max<int64_t>(1, t_.min_rate_bytes_per_s);
+  int64_t extra_ms = static_cast<int64_t>(bytes / static_cast<uint64_t>(rate)) * 1000;
+  return Clock::now() + std::chrono::milliseconds(t_.io_ms + extra_ms);
+}
+
+Result<void> Stream::read_exact(std::span<std::byte> out) {
+  auto deadline = payload_deadline(out.size());
+  size_t done = 0;
+  size_t take = std::min(out.size(), buffered());
+  std::memcpy(out.data(), buf_.data() + rpos_, take);
+  rpos_ += take;
+  done = take;
+  while (done < out.size()) {
+    size_t want = out.size() - done;
+    if (want >= kDirectReadBytes) {
+      ssize_t n = ::recv(fd_.get(), out.data() + done, want, 0);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+        continue;
+      }
+      if (n == 0)
+        return make_error(Errc::kPeerGone, "Chirp peer closed the connection mid-payload");
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        if (errno == ECONNRESET)
+          return make_error(Errc::kPeerGone, "Chirp peer reset the connection mid-payload");
+        return sys_error("recv payload on Chirp connection");
+      }
+      RINGBOX_TRY(wait(POLLIN, deadline));
+      continue;
+    }
+    RINGBOX_TRY(fill(deadline));
+    take = std::min(want, buffered());
+    std::memcpy(out.data() + done, buf_.data() + rpos_, take);
+    rpos_ += take;
+    done += take;
+  }
+  return ok();
+}
+
+Result<void> Stream::discard(uint64_t n) {
+  std::byte scratch[16 * 1024];
+  while (n > 0) {
+    size_t step = static_cast<size_t>(std::min<uint64_t>(n, sizeof(scratch)));
+    RINGBOX_TRY(read_exact(std::span<std::byte>(scratch, step)));
+    n -= step;
+  }
+  return ok();
+}
+
+Result<void> Stream::write_all(std::span<const iovec> parts_in) {
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  iovec parts[8];
+  size_t count = std::min(parts_in.size(), std::size(parts));
+  uint64_t total = 0;
+  for (size_t i = 0; i < count; ++i) {
+    parts[i] = parts_in[i];
+    total += parts[i].iov_len;
+  }
+  auto deadline = payload_deadline(total);
+  size_t first = 0;
+  while (first < count) {
+    if (parts[first].iov_len == 0) {
+      ++first;
+      continue;
+    }
+    msghdr msg{};
+    msg.msg_iov = parts + first;
+    msg.msg_iovlen = count - first;
+    ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        RINGBOX_TRY(wait(POLLOUT, deadline));
+        continue;
+      }
+      if (errno == EPIPE || errno == ECONNRESET)
+        return make_error(Errc::kPeerGone, "Chirp peer closed the connection while we wrote");
+      return sys_error("send on Chirp connection");
+    }
+    auto left = static_cast<size_t>(n);
+    while (left > 0 && first < count) {
+      size_t step = std::min(left, parts[first].iov_len);
+      parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + step;
+      parts[first].iov_len -= step;
+      left -= step;
+      if (parts[first].iov_len == 0) ++first;
+    }
+  }
+  return ok();
+}
+
+Result<void> Stream::write_all(std::string_view s) {
+  iovec v{const_cast<char*>(s.data()), s.size()};
+  return write_all(std::span<const iovec>(&v, 1));
+}
+
+Result<void> Stream::send_file(int file_fd, uint64_t offset, uint64_t len) {
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  auto deadline = payload_deadline(len);
+  auto off = static_cast<off_t>(offset);
+  while (len > 0) {
+    size_t step = static_cast<size_t>(std::min<uint64_t>(len, 1u << 30));
+    ssize_t n = ::sendfile(fd_.get(), file_fd, &off, step);
+    if (n > 0) {
+      len -= static_cast<uint64_t>(n);
+      continue;
+    }
+    if (n == 0) return make_error(Errc::kPeerBroken, "file ended before the promised size");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      RINGBOX_TRY(wait(POLLOUT, deadline));
+      continue;
+    }
+    if (errno == EPIPE || errno == ECONNRESET)
+      return make_error(Errc::kPeerGone, "Chirp peer closed the connection while we sent a file");
+    return sys_error("sendfile to Chirp connection");
+  }
+  return ok();
+}
+
+Result<UniqueFd> tcp_connect_timeout(const std::string& host, uint16_t port, int timeout_ms) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  std::string port_s = std::to_string(port);
+  int rc = ::getaddrinfo(host.c_str(), port_s.c_str(), &hints, &res);
+  if (rc != 0)
+    return make_error(Errc::kInvalidArgument,
+                      "resolve Chirp server " + host + ": " + ::gai_strerror(rc));
+  std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, ::freeaddrinfo);
+  Error last = make_error(Errc::kPeerGone, "connect to Chirp server " + host + ":" + port_s);
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    UniqueFd fd(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) {
+      last = sys_error("socket for Chirp server " + host);
+      continue;
+    }
+    if (::connect(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0) {
+      if (errno != EINPROGRESS) {
+        last = sys_error(errno, "connect to Chirp server " + host + ":" + port_s);
+        last.code = Errc::kPeerGone;
+        continue;
+      }
+      pollfd p{fd.get(), POLLOUT, 0};
+      int n;
+      do n = ::poll(&p, 1, timeout_ms);
+      while (n < 0 && errno == EINTR);
+      if (n == 0) {
+        last = make_error(Errc::kTimeout, "connect to Chirp server " + host + ":" + port_s +
+                                              ": no answer within " + std::to_string(timeout_ms) +
+                                              " ms");
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof(err);
+      ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        last = sys_error(err, "connect to Chirp server " + host + ":" + port_s);
+        last.code = Errc::kPeerGone;
+        continue;
+      }
+    }
+    int one = 1;
+    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+  }
+  return last;
+}
+
+}  // namespace ringbox::chirp
