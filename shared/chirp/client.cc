@@ -422,7 +422,14 @@ Result<void> ChirpClient::put_file(const std::string& path, int mode, uint64_t l
   bool one_call =
       ep_.kind != PeerKind::kCondorProxy || length <= static_cast<uint64_t>(kCondorMaxCallBytes);
   Result<void> stored = ok();
-  if (one_call) {
+  if (length == 0) {
+    // An empty file is an open with create+truncate and a close: a zero-length putfile gets
+    // one reply from HTCondor's proxy but two from cctools and ringbox-submitd, and a client
+    // cannot tell which server is behind a .chirp.config.
+    auto o = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    if (!o) return std::move(o.error());
+    stored = close(o->first);
+  } else if (one_call) {
     auto r = run<uint64_t>("putfile " + path, [&](Pooled& p, bool) {
       return p.conn->putfile(tmp, mode, length, source);
     });

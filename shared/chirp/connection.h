@@ -83,8 +83,10 @@ class Connection {
   // getfile: streams the file to sink in chunks; returns its size. On the HTCondor proxy an
   // empty file answers -5 (TOO_BIG): that is reported as such; ChirpClient handles it.
   Result<uint64_t> getfile(std::string_view path, const FileSink& sink);
-  // putfile: creates/truncates path with mode and streams length bytes from source. length
-  // must be <= max_call_bytes(). On the HTCondor proxy a zero length gets one reply only.
+  // putfile: creates/truncates path with mode and streams length bytes from source. On the
+  // HTCondor proxy (PeerKind::kCondorProxy) length must be <= 256 MiB and a zero length gets
+  // one reply only, so this reads one; a ringbox-submitd or cctools server behind a
+  // .chirp.config sends two. ChirpClient::put_file therefore never sends a zero-length putfile.
   Result<uint64_t> putfile(std::string_view path, int mode, uint64_t length,
                            const FileSource& source);
 
