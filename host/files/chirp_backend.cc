@@ -342,8 +342,8 @@ Result<void> ChirpBackend::unlink(const std::string& path) {
 
 Result<void> ChirpBackend::rename(const std::string& from, const std::string& to, unsigned flags) {
   if (flags & RENAME_EXCHANGE)
-    return sys_error(EINVAL, "rename " + quoted(from) + " with " + quoted(to) +
-                                 ": Chirp cannot exchange two names");
+    return sys_error(EOPNOTSUPP, "rename " + quoted(from) + " with " + quoted(to) +
+                                     ": Chirp cannot exchange two names");
   if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE))
     return sys_error(EINVAL, "rename " + quoted(from) + ": unknown flags");
   if (flags & RENAME_NOREPLACE) {  // checked, then renamed: not atomic against the submit side

@@ -11,10 +11,10 @@
 // nanoseconds); statfs; getfile = open + pread + close per chunk; uploads = a hidden
 // ".ringbox-put.*" temporary written with pwrite, fsync, chmod, then rename over the target.
 //
-// What Chirp lacks: fallocate (EOPNOTSUPP), RENAME_EXCHANGE (EINVAL, as renameat2 on a file
-// system without it), O_APPEND (appends are written at the size fstat reports, not atomic
-// against other writers), a no-follow open: a symlink planted on the submit side between the
-// lstat and the call is followed by the server (which still keeps it beneath its root).
+// What Chirp lacks: fallocate (EOPNOTSUPP), RENAME_EXCHANGE (EOPNOTSUPP), O_APPEND (appends are
+// written at the size fstat reports, not atomic against other writers), a no-follow open: a symlink
+// planted on the submit side between the lstat and the call is followed by the server (which still
+// keeps it beneath its root).
 #pragma once
 
 #include <memory>
