@@ -4,8 +4,8 @@
 // requests, enforces the job's policy, keeps the handle table and the putfile stage, and maps
 // errors to the wire. A FileBackend only does file-system work, on paths the service has
 // already checked. Two implementations: `export` (ExportBackend, export_backend.h: a local
-// directory, openat2 beneath the root) and, later, `chirp` (a Chirp client to the submit
-// machine, issue 9).
+// directory, openat2 beneath the root) and `chirp` (ChirpBackend, chirp_backend.h: a Chirp
+// client to the submit machine, issue 9).
 //
 // Paths: every path argument is a canonical wire path (proto::is_canonical_path; "." is the
 // export root) relative to the back end's root. Except for lookup(), the service passes only

@@ -4,8 +4,8 @@
 // It is the part every file back end shares (file_backend.h): decoding and checking guest
 // requests, symlink-free lookup through the back end, the job's policy (checked before anything
 // is acted on or relayed), the handle table, the putfile staging rules, the setuid/setgid rule,
-// and the mapping of errors to the wire. The back end (ExportBackend: a local directory; later a
-// Chirp client) does the file-system work on the checked, symlink-free paths.
+// and the mapping of errors to the wire. The back end (ExportBackend: a local directory;
+// ChirpBackend: a Chirp client) does the file-system work on the checked, symlink-free paths.
 //
 // Trust: the guest is hostile. Every path or name the service interprets is copied out of the
 // request buffer (SharedBytes::copy_string) and checked on the copy (proto::decode_*); file

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <thread>
 
+#include "host/files/chirp_backend.h"
 #include "host/files/file_service.h"
 #include "host/host_handler.h"
 #include "host/job/job_session.h"
@@ -17,6 +18,16 @@
 
 namespace ringbox::host::run {
 namespace {
+
+// Where the job's files are, as the option that said so ("--export /srv/job").
+std::string files_option(const RunConfig& cfg) {
+  if (!cfg.submit_url.empty()) return "--submit " + cfg.submit_url;
+  if (!cfg.chirp_config.empty()) return "--chirp-config " + cfg.chirp_config;
+  return "--export " + cfg.export_dir;
+}
+std::string files_source(const RunConfig& cfg) {
+  return files_option(cfg).substr(2);
+}
 
 Result<files::Policy> make_policy(const RunConfig& cfg) {
   // No rules at all: the job owns its export, as a job owns its scratch directory.
@@ -91,9 +102,20 @@ int run_job(const RunConfig& cfg) {
   files::FileServiceConfig fcfg;
   fcfg.export_dir = cfg.export_dir;
   fcfg.policy = std::move(*policy);
+  if (cfg.export_dir.empty()) {  // else the default: an ExportBackend on export_dir
+    auto ep = cfg.submit_url.empty() ? chirp::read_chirp_config(cfg.chirp_config)
+                                     : chirp::parse_chirp_url(cfg.submit_url);
+    auto backend = ep ? files::ChirpBackend::create(std::move(*ep)) : ep.error();
+    if (!backend) {
+      log::error("reach the job's files at " + files_source(cfg) + ": " +
+                 backend.error().message() + " (is the Chirp server running and allowing us?)");
+      return kRingboxFailureStatus;
+    }
+    fcfg.backend = std::move(*backend);
+  }
   auto service = files::FileService::create(std::move(fcfg));
   if (!service) {
-    log::error("serve the export " + cfg.export_dir + ": " + service.error().message());
+    log::error("serve the job's files " + files_source(cfg) + ": " + service.error().message());
     return kRingboxFailureStatus;
   }
   job::JobSessionConfig jcfg;
@@ -120,8 +142,8 @@ int run_job(const RunConfig& cfg) {
     std::cerr << "ringbox-host run: WARNING: --transport " << cfg.transport
               << " runs the job as an ordinary process on this machine and isolates nothing; "
                  "use --transport xen to sandbox it\n";
-  log::info("job: mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + ", export " +
-            cfg.export_dir + ", policy " + (*service)->policy().describe());
+  log::info("job: mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + ", files " +
+            files_source(cfg) + ", policy " + (*service)->policy().describe());
   auto guest = launch_guest(cfg);
   if (!guest) {
     log::error("launch the guest: " + guest.error().message());
@@ -155,8 +177,8 @@ int run_job(const RunConfig& cfg) {
   if (!cfg.transfer_log.empty()) {
     auto w = transfers.write(cfg.transfer_log,
                              "ringbox-host run --transport " + cfg.transport + " --mode " +
-                                 std::string(proto::job_mode_name(cfg.spec.mode)) + " --export " +
-                                 cfg.export_dir);
+                                 std::string(proto::job_mode_name(cfg.spec.mode)) + " " +
+                                 files_option(cfg));
     if (!w) log::error(w.error().message());
   }
 

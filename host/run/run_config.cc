@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 #include <sstream>
 
+#include "shared/chirp/endpoint.h"
 #include "shared/protocol/codec.h"
 
 namespace po = boost::program_options;
@@ -85,14 +86,19 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   int pin_cpu = -1;
   po::options_description desc(
       "ringbox-host run: run one job in a guest and serve its files and output\n"
-      "usage: ringbox-host run --mode M --export DIR [options] -- CMD ARGS...");
+      "usage: ringbox-host run --mode M (--export DIR | --submit chirp://HOST:PORT[/DIR] | "
+      "--chirp-config FILE) [options] -- CMD ARGS...");
   desc.add_options()("help,h", "show this help")(
       "transport", po::value(&cfg.transport)->default_value("local"),
       "local: the agent as a process on this machine (isolates nothing); tcp: the same, over "
       "TCP on the loopback instead of a ring (the network path, for comparison); xen: a PV "
       "domain")("mode", po::value(&mode)->required(),
                 "remote-io | lazy-file | eager (docs/modes.md)")(
-      "export", po::value(&cfg.export_dir)->required(), "the job's files on this side")(
+      "export", po::value(&cfg.export_dir), "the job's files in this directory (the default)")(
+      "submit", po::value(&cfg.submit_url),
+      "the job's files on a Chirp server (ringbox-submitd, chirp_server): chirp://HOST:PORT[/DIR]")(
+      "chirp-config", po::value(&cfg.chirp_config),
+      "the job's files through HTCondor's IO proxy or submitd: its .chirp.config file")(
       "input", po::value(&cfg.spec.inputs), "a declared input, relative to --export (repeat)")(
       "output", po::value(&cfg.spec.outputs), "a declared output, relative to --export (repeat)")(
       "readable", po::value(&cfg.readable), "policy: a path the job may read (repeat)")(
@@ -161,9 +167,22 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
     return bad("--spin-us must be 0.." + std::to_string(kMaxSpinUs) + " microseconds");
   if (cfg.workers < 2)
     return bad("--workers must be at least 2 (the guest's event poll holds one)");
+  int sources = !cfg.export_dir.empty() + !cfg.submit_url.empty() + !cfg.chirp_config.empty();
+  if (sources != 1)
+    return bad(
+        "give exactly one of --export DIR, --submit chirp://HOST:PORT[/DIR] and "
+        "--chirp-config FILE (where the job's files are)");
   struct stat st;
-  if (::stat(cfg.export_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+  if (!cfg.export_dir.empty() && (::stat(cfg.export_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)))
     return bad("--export " + cfg.export_dir + " is not a directory");
+  if (!cfg.submit_url.empty()) {
+    if (auto ep = chirp::parse_chirp_url(cfg.submit_url); !ep)
+      return bad("--submit: " + ep.error().message());
+  }
+  if (!cfg.chirp_config.empty()) {
+    if (auto ep = chirp::read_chirp_config(cfg.chirp_config); !ep)
+      return bad("--chirp-config: " + ep.error().message());
+  }
   if (auto t = check_transport_options(cfg, vm, pin_cpu); !t) return bad(t.error().message());
 
   cfg.spec.argv = command;

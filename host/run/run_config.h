@@ -1,6 +1,8 @@
 // `ringbox-host run`: the options of one job run, and their parsing.
 //
-//   ringbox-host run --transport local|tcp|xen --mode M --export DIR [--input P]... [--output P]...
+//   ringbox-host run --transport local|tcp|xen --mode M
+//       (--export DIR | --submit chirp://HOST:PORT[/DIR] | --chirp-config FILE)
+//       [--input P]... [--output P]...
 //       [--readable P]... [--writable P]... [--stdout F] [--stderr F] [--root]
 //       [--transfer-log F] [xen: --kernel K --ramdisk R --memory-mib M --vcpus N --pin-cpu C
 //       --kernel-args S --name N] -- CMD ARGS...
@@ -21,8 +23,10 @@ namespace ringbox::host::run {
 
 struct RunConfig {
   std::string transport = "local";
-  proto::JobSpec spec;  // argv, env, cwd, mode, inputs, outputs, uid/gid
-  std::string export_dir;
+  proto::JobSpec spec;       // argv, env, cwd, mode, inputs, outputs, uid/gid
+  std::string export_dir;    // --export: the job's files in a local directory (the default)
+  std::string submit_url;    // --submit chirp://HOST:PORT[/DIR]: the files through Chirp
+  std::string chirp_config;  // --chirp-config FILE: the same, from HTCondor's .chirp.config
   std::vector<std::string> readable;
   std::vector<std::string> writable;
   std::string stdout_path = "_condor_stdout";

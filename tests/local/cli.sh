@@ -62,6 +62,24 @@ run_job remote-io --memory-mib 512 -- true
 expect_rc 2 "--memory-mib with the local transport"
 expect_grep "is for --transport xen" "$HOSTLOG" "domain options need the xen transport"
 
+# Where the files are: exactly one of --export, --submit and --chirp-config; a Chirp server
+# that is not there fails the run before any guest starts, naming it.
+run_job remote-io --submit chirp://127.0.0.1:1 -- true
+expect_rc 2 "--export with --submit"
+expect_grep "give exactly one of --export DIR, --submit" "$HOSTLOG" "export and submit exclusive"
+set +e
+TMPDIR="$RUNTMP" timeout 60 "$HOST" run --mode remote-io --submit chirp://127.0.0.1:1 \
+  --stdout "$OUT" --stderr "$ERR" -- true 2>"$HOSTLOG"
+RC=$?
+set -e
+[ "$RC" != 0 ] && [ "$RC" != 2 ] && [ "$RC" != 124 ] || fail "unreachable Chirp server: status $RC"
+expect_grep "reach the job's files at submit chirp://127.0.0.1:1" "$HOSTLOG" "the server is named"
+set +e
+"$HOST" run --mode remote-io --chirp-config "$T/no-such.chirp.config" -- true 2>"$HOSTLOG"
+RC=$?
+set -e
+expect_rc 2 "--chirp-config naming no file"
+
 # --transport xen. The guest image's default place (/boot/ringbox, the nested dom0's) does not
 # exist here: a usage error naming it. With a kernel and ramdisk that exist, this machine is
 # not a Xen dom0: the domain cannot be created, status 125 with the reason.

@@ -39,6 +39,34 @@ OUT="$T/job.stdout"
 ERR="$T/job.stderr"
 HOSTLOG="$T/host.log"
 
+# RINGBOX_FILES=submitd serves $EXPORT through ringbox-submitd (address auth on 127.0.0.1, a
+# free port) and runs jobs with --submit chirp://127.0.0.1:PORT; RINGBOX_FILES=chirp-config
+# does the same with cookie auth and --chirp-config (a .chirp.config submitd wrote). Otherwise
+# jobs run with --export $EXPORT.
+FILES=${RINGBOX_FILES:-export}
+FILES_ARGS=(--export "$EXPORT")
+SUBMITD_PID=
+start_files_server() {
+  local auth=(--auth address)
+  [ "$FILES" = chirp-config ] && auth=(--auth cookie --write-chirp-config "$T/chirp.config")
+  "$RINGBOX_BIN/ringbox-submitd" --root "$EXPORT" --port 0 --port-file "$T/submitd.port" \
+    "${auth[@]}" >>"$T/submitd.log" 2>&1 &
+  SUBMITD_PID=$!
+  local i
+  for i in $(seq 1 100); do [ -s "$T/submitd.port" ] && break; sleep 0.05; done
+  [ -s "$T/submitd.port" ] || fail "ringbox-submitd did not start: $(cat "$T/submitd.log")"
+  if [ "$FILES" = chirp-config ]; then
+    FILES_ARGS=(--chirp-config "$T/chirp.config")
+  else
+    FILES_ARGS=(--submit "chirp://127.0.0.1:$(cat "$T/submitd.port")")
+  fi
+}
+case "$FILES" in
+  export) ;;
+  submitd | chirp-config) start_files_server ;;
+  *) fail "unknown RINGBOX_FILES=$FILES (export, submitd or chirp-config)" ;;
+esac
+
 cleanup() {
   local rc=$?
   set +e
@@ -46,6 +74,10 @@ cleanup() {
   if [ -n "${RUN_PID:-}" ] && kill -0 "$RUN_PID" 2>/dev/null; then
     kill -KILL $(pgrep -P "$RUN_PID") "$RUN_PID" 2>/dev/null
     wait "$RUN_PID" 2>/dev/null
+  fi
+  if [ -n "${SUBMITD_PID:-}" ]; then
+    kill "$SUBMITD_PID" 2>/dev/null
+    wait "$SUBMITD_PID" 2>/dev/null
   fi
   # A failed test may leave a mount behind; never let it outlive the test.
   grep -o " $RUNTMP[^ ]*" /proc/self/mountinfo 2>/dev/null | while read -r m; do
@@ -64,6 +96,10 @@ dump() {
     cat "$ERR" 2>/dev/null || true
     echo "--- ringbox-host log"
     cat "$HOSTLOG" 2>/dev/null || true
+    if [ -n "$SUBMITD_PID" ]; then
+      echo "--- ringbox-submitd log"
+      cat "$T/submitd.log" 2>/dev/null || true
+    fi
     echo "---"
   } >&2
 }
@@ -75,12 +111,17 @@ run_job() {
   rm -f "$OUT" "$ERR" "$HOSTLOG"  # never read a previous run's output
   set +e
   TMPDIR="$RUNTMP" timeout "${JOB_TIMEOUT:-180}" "$HOST" run --transport "$TRANSPORT" \
-    --mode "$mode" --export "$EXPORT" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG"
+    --mode "$mode" "${FILES_ARGS[@]}" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG"
   RC=$?
   set -e
   # Proof the run took the transport asked for (a usage error prints no warning at all).
   if [ "$RC" -ne 2 ] && ! grep -q -- "--transport $TRANSPORT runs the job" "$HOSTLOG"; then
     fail "the run did not report --transport $TRANSPORT"
+  fi
+  # And proof the files went through Chirp when asked to.
+  if [ "$RC" -ne 2 ] && [ "$FILES" != export ] && ! grep -q "file service on chirp" "$HOSTLOG"; then
+    dump
+    fail "the run did not serve the files through Chirp"
   fi
 }
 
@@ -91,7 +132,7 @@ start_job() {
   shift
   rm -f "$OUT" "$ERR" "$HOSTLOG"
   TMPDIR="$RUNTMP" "$HOST" run --transport "$TRANSPORT" --mode "$mode" \
-    --export "$EXPORT" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG" &
+    "${FILES_ARGS[@]}" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG" &
   RUN_PID=$!
 }
 # The agent ringbox-host started (its only child), once it is there.
