@@ -405,17 +405,17 @@ enum FallocateFlags : uint64_t {
 
 // kSetattr payload head.
 enum SetattrValid : uint32_t {
-  kSetMode = 1u << 0,       // mode = new permission bits
-  kSetAtime = 1u << 1,      // atime_ns
-  kSetAtimeNow = 1u << 2,   // the host's current time (kSetAtime ignored)
-  kSetMtime = 1u << 3,      // mtime_ns
-  kSetMtimeNow = 1u << 4,   // the host's current time (kSetMtime ignored)
+  kSetMode = 1u << 0,      // mode = new permission bits
+  kSetAtime = 1u << 1,     // atime_ns
+  kSetAtimeNow = 1u << 2,  // the host's current time (kSetAtime ignored)
+  kSetMtime = 1u << 3,     // mtime_ns
+  kSetMtimeNow = 1u << 4,  // the host's current time (kSetMtime ignored)
   kSetKnownBits = (1u << 5) - 1,
 };
 struct WireSetattr {
-  uint32_t valid;     // SetattrValid bits; 0 changes nothing (the reply still carries the stat)
-  uint32_t mode;      // permission bits, <= 07777
-  int64_t atime_ns;   // nanoseconds since the epoch (may be negative)
+  uint32_t valid;    // SetattrValid bits; 0 changes nothing (the reply still carries the stat)
+  uint32_t mode;     // permission bits, <= 07777
+  int64_t atime_ns;  // nanoseconds since the epoch (may be negative)
   int64_t mtime_ns;
   uint64_t reserved;  // zero
 };
