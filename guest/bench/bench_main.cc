@@ -208,18 +208,19 @@ int main(int argc, char** argv) {
   // randread runs as a job inside a view, with its own tiny argument list.
   if (argc >= 2 && std::string(argv[1]) == "randread") {
     if (argc < 4) {
-      std::cerr << "usage: ringbox-bench randread FILE COUNT [BLOCK]\n";
+      std::cerr << "usage: ringbox-bench randread FILE COUNT [BLOCK [direct]]\n";
       return 2;
     }
     return bench::run_randread(argv[2], std::stoull(argv[3]),
-                               argc > 4 ? std::stoull(argv[4]) : 4096);
+                               argc > 4 ? std::stoull(argv[4]) : 4096,
+                               argc > 5 && std::string(argv[5]) == "direct");
   }
   Params p;
   std::string cmd;
   std::vector<std::string> targets;
   po::options_description desc(
       "usage: ringbox-bench ring|client [options]\n"
-      "       ringbox-bench randread FILE COUNT [BLOCK]\n"
+      "       ringbox-bench randread FILE COUNT [BLOCK [direct]]\n"
       "       ringbox-bench chirp [--iterations N] [--bulk-mib N] [--json] [--out FILE]\n"
       "  ring      local ring vs TCP loopback, servers started by the benchmark\n"
       "  client    measure each --target against an already running ringbox-host\n"

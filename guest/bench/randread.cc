@@ -16,15 +16,15 @@
 
 namespace ringbox::bench {
 
-int run_randread(const std::string& path, uint64_t count, uint64_t block) {
+int run_randread(const std::string& path, uint64_t count, uint64_t block, bool want_direct) {
   using Clock = std::chrono::steady_clock;
   auto t_open = Clock::now();
-  // O_DIRECT: every pread goes to the file system, never to the guest's page cache (the view
-  // keeps pages in both modes so that MAP_SHARED works; see docs/modes.md). A file system that
-  // refuses O_DIRECT (tmpfs) is read through the cache, and the JSON says so.
-  bool direct = true;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_DIRECT);
-  if (fd < 0 && errno == EINVAL) {
+  // O_DIRECT (when asked): every pread goes to the file system, never to the guest's page cache
+  // (the view keeps pages in both modes so that MAP_SHARED works; see docs/modes.md). A file
+  // system that refuses O_DIRECT (tmpfs) is read through the cache, and the JSON says so.
+  bool direct = want_direct;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
+  if (fd < 0 && errno == EINVAL && direct) {
     direct = false;
     fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   }

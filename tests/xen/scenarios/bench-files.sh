@@ -35,8 +35,10 @@ mark data-made
 for mode in remote-io lazy-file; do
   for s in $BENCH_SIZES; do
     tag=bench-$mode-$s
+    direct=
+    [ "$mode" = remote-io ] && direct=direct  # one ring call per read (bench/randread.h)
     job_run_start "$tag" "$mode" --readable . -- sh -c \
-      "cp ./ringbox-bench /tmp/rb && /tmp/rb randread data-$s $BENCH_READS 4096"
+      "cp ./ringbox-bench /tmp/rb && /tmp/rb randread data-$s $BENCH_READS 4096 $direct"
     job_watch_domain
     job_run_wait
     [ "$JOB_RC" -eq 0 ] || job_fail "$mode $s: the job ended with status $JOB_RC"
