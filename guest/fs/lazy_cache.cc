@@ -43,6 +43,11 @@ uint64_t LazyCache::room_left() const {
   return left;
 }
 
+uint64_t LazyCache::room() const {
+  std::lock_guard lk(mu_);
+  return room_left();
+}
+
 std::shared_ptr<CachedFile> LazyCache::find(const std::string& path) const {
   std::lock_guard lk(mu_);
   auto it = entries_.find(path);

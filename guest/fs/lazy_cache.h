@@ -101,6 +101,9 @@ class LazyCache {
   // its other names to it (kLink), then applies the noted directory times again.
   WritebackReport write_back();
   uint64_t fetched_bytes() const;
+  // Bytes a fetch may still take: max_bytes less what is fetched or promised, and at most the
+  // cache file system's free space less its reserve.
+  uint64_t room() const;
 
  private:
   LazyCache(Remote& remote, std::string dir, uint64_t max_bytes)

@@ -37,7 +37,26 @@ bool later(const struct timespec& a, const struct timespec& b) {
 }  // namespace
 
 View::View(Remote& remote, LazyCache* cache, ViewOptions opts)
-    : remote_(remote), cache_(cache), opts_(opts) {}
+    : remote_(remote), cache_(cache), opts_(opts) {
+  if (auto_mode()) fetcher_ = std::thread([this] { fetch_loop(); });
+}
+
+View::~View() {
+  if (!fetcher_.joinable()) return;
+  {
+    std::lock_guard lk(fetch_mu_);
+    fetch_stop_ = true;
+  }
+  fetch_cv_.notify_all();
+  fetcher_.join();
+  auto s = stats();
+  log::info("auto: files fetched at open " + std::to_string(s.auto_fetched_at_open) +
+            ", opens served remotely " + std::to_string(s.auto_remote_opens) +
+            ", files fetched after remote reads " + std::to_string(s.auto_switched) +
+            " (round trip " + std::to_string(static_cast<int>(auto_policy_.rtt_us())) +
+            " us, fetch " + std::to_string(static_cast<int>(auto_policy_.fetch_bytes_per_us())) +
+            " MB/s)");
+}
 
 ViewStats View::stats() const {
   std::lock_guard lk(handles_mu_);
@@ -122,6 +141,8 @@ void View::reply_entry(fuse_req_t req, const std::string& path, const Result<str
   fuse_entry_param e{};
   e.ino = inodes_.remember(path, S_ISDIR(st->st_mode));
   if (lazy() && S_ISREG(st->st_mode)) note_copy(e.ino, cache_->find(path));
+  // auto: the size from the lookup lets an open decide without a round trip of its own.
+  if (auto_mode() && S_ISREG(st->st_mode)) (void)auto_file(e.ino, st->st_size);
   if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) {
     if (auto n = nodes_.find(path)) {
       std::lock_guard lk(meta_mu_);
@@ -222,6 +243,10 @@ void View::forget(fuse_ino_t ino, uint64_t nlookup) {
     std::lock_guard lk(meta_mu_);
     node_inos_.erase(ino);
     ino_files_.erase(ino);
+    if (auto_mode()) {
+      std::lock_guard fl(fetch_mu_);
+      auto_files_.erase(ino);
+    }
   }
 }
 

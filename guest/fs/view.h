@@ -12,6 +12,11 @@
 //              The kernel may cache entries, attributes and pages for kLazyTimeoutS: every
 //              change to the job's view is made through this mount, so the kernel's caches
 //              stay right.
+//   auto       lazy-file, except that a read-only open of a file not in the cache is decided
+//              per file by AutoPolicy: fetched at open, or served remotely (pages kept in the
+//              guest's page cache, the kernel reading ahead) until its remote reads have cost
+//              a fraction of a fetch, when a background thread fetches it and the reads go
+//              local (view_auto.cc, docs/modes.md).
 //
 // What the job sees, as on a local file system (issue 8): every file is owned by the job's
 // uid/gid (the host's owners mean nothing in the guest); chown to those ids succeeds and
@@ -30,13 +35,18 @@
 #define FUSE_USE_VERSION 35
 #include <fuse3/fuse_lowlevel.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "guest/fs/auto_policy.h"
 #include "guest/fs/inode_table.h"
 #include "guest/fs/lazy_cache.h"
 #include "guest/fs/local_nodes.h"
@@ -49,7 +59,7 @@ inline constexpr double kLazyTimeoutS = 5.0;
 inline constexpr unsigned kMaxWriteBytes = 1u << 20;
 
 struct ViewOptions {
-  proto::JobMode mode = proto::JobMode::kRemoteIo;  // kRemoteIo or kLazyFile
+  proto::JobMode mode = proto::JobMode::kRemoteIo;  // kRemoteIo, kLazyFile or kAuto
   uint32_t uid = 0;                                 // presented as the owner of every file
   uint32_t gid = 0;
 };
@@ -58,12 +68,21 @@ struct ViewStats {
   uint64_t remote_opens = 0;
   uint64_t local_opens = 0;
   uint64_t fallback_opens = 0;  // lazy-file opens served by remote I/O (cache full)
+  // auto: read-only opens of uncached files fetched at open, served remotely, and of the
+  // latter, files fetched in the background later.
+  uint64_t auto_fetched_at_open = 0;
+  uint64_t auto_remote_opens = 0;
+  uint64_t auto_switched = 0;
 };
 
 class View {
  public:
-  // cache must be non-null in lazy-file mode and is unused otherwise.
+  // cache must be non-null in lazy-file and auto mode and is unused otherwise.
   View(Remote& remote, LazyCache* cache, ViewOptions opts);
+  // Waits for auto mode's background fetch in progress (if any); queued ones are dropped.
+  ~View();
+  View(const View&) = delete;
+  View& operator=(const View&) = delete;
   static const fuse_lowlevel_ops& operations();
   ViewStats stats() const;
 
@@ -97,13 +116,21 @@ class View {
   void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
 
  private:
-  // An open file: a host handle (remote-io, or a lazy-file open that did not fit the cache) or
-  // the cached local copy.
+  // auto: a file read remotely (all its opens) until its copy is there.
+  struct AutoFile {
+    std::atomic<uint64_t> size{0};
+    AutoReads reads;  // guarded by the policy
+    std::mutex mu;
+    std::shared_ptr<CachedFile> copy;  // set once the background fetch is done
+  };
+  // An open file: a host handle (remote-io, a lazy-file open that did not fit the cache, an
+  // auto open served remotely) or the cached local copy.
   struct OpenFile {
     uint64_t ino = 0;  // the kernel's inode: stat of an unlinked open file goes by handle
     bool local = false;
     uint64_t handle = 0;
     std::shared_ptr<CachedFile> cached;
+    std::shared_ptr<AutoFile> autof;  // auto mode's remote-served opens only
   };
   struct DirEntry {
     std::string name;
@@ -114,7 +141,11 @@ class View {
     std::vector<DirEntry> entries;
   };
 
-  bool lazy() const { return opts_.mode == proto::JobMode::kLazyFile; }
+  // lazy-file and auto: the cache, the write-back, the kernel's caches.
+  bool lazy() const {
+    return opts_.mode == proto::JobMode::kLazyFile || opts_.mode == proto::JobMode::kAuto;
+  }
+  bool auto_mode() const { return opts_.mode == proto::JobMode::kAuto; }
   double timeout() const { return lazy() ? kLazyTimeoutS : 0.0; }
   // The presented attributes of a host file, of a cached copy and of a local node.
   struct stat presented(const proto::WireStat& ws) const;
@@ -148,7 +179,19 @@ class View {
   Result<void> setattr_path(uint64_t ino, const std::optional<std::string>& path,
                             const struct stat& attr, int to_set, fuse_file_info* fi);
 
-  Result<OpenFile> open_lazy(const std::string& path, int flags);
+  Result<OpenFile> open_lazy(uint64_t ino, const std::string& path, int flags);
+  // auto (view_auto.cc): a read-only open of an uncached file, served remotely, or nullopt
+  // when the policy fetches it at open (the caller then fetches it as lazy-file does).
+  Result<std::optional<OpenFile>> open_auto(uint64_t ino, const std::string& path, int flags);
+  // The remote-read account of inode ino (shared by all its opens until the kernel forgets
+  // it), created with size when new.
+  std::shared_ptr<AutoFile> auto_file(uint64_t ino, uint64_t size);
+  // The cache's fetch, timed for the policy in auto mode.
+  Result<std::shared_ptr<CachedFile>> fetch_copy(const std::string& path);
+  // A read of an auto open served remotely: from its copy once there, else from the host
+  // (queueing the background fetch when the policy says so).
+  void read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off);
+  void fetch_loop();
   uint64_t add_file(OpenFile f);
   OpenFile* file(uint64_t fh);
   std::shared_ptr<OpenFile> open_file_of(uint64_t ino);
@@ -181,6 +224,15 @@ class View {
   std::unordered_map<uint64_t, std::shared_ptr<OpenFile>> files_;
   std::unordered_map<uint64_t, std::unique_ptr<OpenDir>> dirs_;
   ViewStats stats_;
+
+  // auto: the policy and the background fetcher (one file at a time; the ring is shared).
+  AutoPolicy auto_policy_;
+  std::mutex fetch_mu_;
+  std::condition_variable fetch_cv_;
+  std::deque<std::pair<uint64_t, std::shared_ptr<AutoFile>>> fetch_queue_;
+  bool fetch_stop_ = false;
+  std::unordered_map<uint64_t, std::shared_ptr<AutoFile>> auto_files_;  // under fetch_mu_
+  std::thread fetcher_;
 };
 
 }  // namespace ringbox::guest::fs

@@ -40,7 +40,7 @@ View::OpenFile* View::file(uint64_t fh) {
   return it == files_.end() ? nullptr : it->second.get();
 }
 
-Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
+Result<View::OpenFile> View::open_lazy(uint64_t ino, const std::string& path, int flags) {
   OpenFile of;
   of.local = true;
   auto f = cache_->find(path);
@@ -58,8 +58,13 @@ Result<View::OpenFile> View::open_lazy(const std::string& path, int flags) {
     of.cached = *created;
     return of;
   }
+  if (!f && auto_mode() && !writable(flags)) {
+    auto decided = open_auto(ino, path, flags);
+    if (!decided) return std::move(decided.error());
+    if (*decided) return std::move(**decided);
+  }
   if (!f) {
-    auto fetched = cache_->fetch(path);
+    auto fetched = fetch_copy(path);
     if (!fetched) {
       if (fetched.error().code != Errc::kTooLarge) return std::move(fetched.error());
       if (writable(flags)) return std::move(fetched.error());  // ENOSPC: see lazy_cache.h
@@ -114,7 +119,7 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       }
     }
   } else if (lazy()) {
-    auto r = open_lazy(*path, fi->flags);
+    auto r = open_lazy(ino, *path, fi->flags);
     if (!r) {
       reply_error(req, r.error());
       return;
@@ -131,13 +136,15 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   of.ino = ino;
   if (of.local) note_copy(ino, of.cached);
   bool local = of.local;
+  bool keep = of.local || of.autof;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
-  // Page cache in both modes (so MAP_SHARED works). remote-io: dropped at every open, so an
+  // Page cache in every mode (so MAP_SHARED works). remote-io: dropped at every open, so an
   // open sees the submit side's bytes (O_DIRECT skips it altogether). lazy-file: the cached
-  // copy changes only through this mount, so the kernel may keep its pages.
+  // copy changes only through this mount, so the kernel may keep its pages; auto keeps the
+  // pages of a file it serves remotely too (they are its block cache).
   fi->direct_io = 0;
-  fi->keep_cache = local ? 1 : 0;
+  fi->keep_cache = keep ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: undo, or the host handle would leak.
     std::lock_guard lk(handles_mu_);
@@ -215,6 +222,10 @@ void View::read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_in
   OpenFile* f = file(fi->fh);
   if (!f) {
     fuse_reply_err(req, EBADF);
+    return;
+  }
+  if (f->autof) {
+    read_auto(req, *f, size, off);
     return;
   }
   if (f->local) {

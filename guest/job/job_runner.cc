@@ -177,7 +177,7 @@ Result<Staging> build_view(rpc::Client& client, fs::Remote& remote, const proto:
     s.cwd = *cwd;
     return s;
   }
-  if (spec.mode == proto::JobMode::kLazyFile) {
+  if (spec.mode == proto::JobMode::kLazyFile || spec.mode == proto::JobMode::kAuto) {
     auto dir = make_dir(opts.work_dir + "/cache", 0700);
     if (!dir) return std::move(dir.error());
     auto cache = fs::LazyCache::create(remote, *dir, opts.cache_max_bytes);
@@ -203,9 +203,10 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
     log::error("get the job from the host: " + spec.error().message());
     return 1;
   }
-  if (spec->mode == proto::JobMode::kAuto || spec->mode == proto::JobMode::kNode) {
+  if (spec->mode == proto::JobMode::kNode) {
     report_to_job_stderr(client, std::string("mode '") + proto::job_mode_name(spec->mode) +
-                                     "' is not implemented yet; use remote-io, lazy-file or eager");
+                                     "' is not implemented yet; use auto, remote-io, lazy-file or "
+                                     "eager");
     return 3;
   }
   // Orphans of the job become our children, so nothing of it outlives the agent's clean-up.

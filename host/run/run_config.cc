@@ -86,14 +86,14 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   int pin_cpu = -1;
   po::options_description desc(
       "ringbox-host run: run one job in a guest and serve its files and output\n"
-      "usage: ringbox-host run --mode M (--export DIR | --submit chirp://HOST:PORT[/DIR] | "
+      "usage: ringbox-host run [--mode M] (--export DIR | --submit chirp://HOST:PORT[/DIR] | "
       "--chirp-config FILE) [options] -- CMD ARGS...");
   desc.add_options()("help,h", "show this help")(
       "transport", po::value(&cfg.transport)->default_value("local"),
       "local: the agent as a process on this machine (isolates nothing); tcp: the same, over "
       "TCP on the loopback instead of a ring (the network path, for comparison); xen: a PV "
-      "domain")("mode", po::value(&mode)->required(),
-                "remote-io | lazy-file | eager (docs/modes.md)")(
+      "domain")("mode", po::value(&mode)->default_value("auto"),
+                "auto | remote-io | lazy-file | eager (docs/modes.md)")(
       "export", po::value(&cfg.export_dir), "the job's files in this directory (the default)")(
       "submit", po::value(&cfg.submit_url),
       "the job's files on a Chirp server (ringbox-submitd, chirp_server): chirp://HOST:PORT[/DIR]")(
@@ -159,9 +159,10 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   if (cfg.transport != "local" && cfg.transport != "tcp" && cfg.transport != "xen")
     return bad("unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
   if (!proto::parse_job_mode(mode, cfg.spec.mode))
-    return bad("unknown mode '" + mode + "' (use remote-io, lazy-file or eager)");
-  if (cfg.spec.mode == proto::JobMode::kAuto || cfg.spec.mode == proto::JobMode::kNode)
-    return bad("mode '" + mode + "' is not implemented yet; use remote-io, lazy-file or eager");
+    return bad("unknown mode '" + mode + "' (use auto, remote-io, lazy-file or eager)");
+  if (cfg.spec.mode == proto::JobMode::kNode)
+    return bad("mode '" + mode +
+               "' is not implemented yet; use auto, remote-io, lazy-file or eager");
   if (command.empty()) return bad("no command to run: put it after '--'");
   if (cfg.spin_us < 0 || cfg.spin_us > kMaxSpinUs)
     return bad("--spin-us must be 0.." + std::to_string(kMaxSpinUs) + " microseconds");

@@ -5,7 +5,7 @@
 # every read is a chain of ring calls split at the message limit; in lazy-file the file
 # streams whole through the data area (kGetfile) into the guest's cache first.
 source "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: big_file.sh remote-io|lazy-file}
+MODE=${1:?usage: big_file.sh auto|remote-io|lazy-file}
 SIZE_MIB=${BIG_FILE_MIB:-256}  # the chirp tests use 32 (blocks past the end read as empty)
 
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$EXPORT/big"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The run command's contract at its edges: the local transport's warning, refusals with a
-# clear message and status 2 (mode auto, no command, a path outside the export, options of the
+# clear message and status 2 (mode node, no command, a path outside the export, options of the
 # other transport), --transfer-log, a working directory inside the export, environment
 # variables, --root, and --transport xen where Xen is absent: a missing guest kernel is a usage
 # error (2), a machine that is not a dom0 a launch failure (125) with the reason (the nested
@@ -31,9 +31,9 @@ run_job remote-io --root -- id -u
 expect_rc 0 "job as root"
 expect_grep "^0$" "$OUT" "--root runs the job as uid 0"
 
-run_job auto -- true
-expect_rc 2 "mode auto"
-expect_grep "not implemented yet" "$HOSTLOG" "mode auto is refused, not pretended"
+run_job node -- true
+expect_rc 2 "mode node"
+expect_grep "not implemented yet" "$HOSTLOG" "mode node is refused, not pretended"
 
 run_job remote-io
 expect_rc 2 "no command"

@@ -3,7 +3,7 @@
 # lazy-file or eager): every input reaches the job (a checksum over all of them, and the
 # count), every output reaches the export with the right contents.
 source "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: many_files.sh remote-io|lazy-file|eager}
+MODE=${1:?usage: many_files.sh auto|remote-io|lazy-file|eager}
 N=1000
 
 mkdir -p "$EXPORT/in" "$EXPORT/outs"

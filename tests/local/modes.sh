@@ -7,7 +7,7 @@
 # signal gives 128+N (and, except in remote-io, returns no outputs), and a command that does
 # not exist gives 127.
 source "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: modes.sh remote-io|lazy-file|eager}
+MODE=${1:?usage: modes.sh auto|remote-io|lazy-file|eager}
 
 mkdir -p "$EXPORT/in/sub"
 echo "contents of a" >"$EXPORT/in/a.txt"

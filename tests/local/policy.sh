@@ -10,7 +10,7 @@
 #    write-back in lazy-file (the run exits 125, saying which output was not returned),
 #    while the allowed output still arrives and the refused one never appears.
 source "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: policy.sh remote-io|lazy-file}
+MODE=${1:?usage: policy.sh auto|remote-io|lazy-file}
 
 mkdir -p "$EXPORT/pub" "$EXPORT/private" "$EXPORT/out" "$T/outside_dir"
 echo "public data" >"$EXPORT/pub/ok.txt"

@@ -12,7 +12,7 @@
 #  - FIFOs and sockets are local IPC objects: they live in the guest and never reach the export.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-MODE=${1:?usage: posix_probe.sh remote-io|lazy-file|eager}
+MODE=${1:?usage: posix_probe.sh auto|remote-io|lazy-file|eager}
 PROBE="$RINGBOX_BIN/ringbox-posix-probe"
 [ -x "$PROBE" ] || fail "no ringbox-posix-probe in $RINGBOX_BIN"
 

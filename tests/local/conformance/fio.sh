@@ -6,7 +6,7 @@
 # reached the export (and the reference's): what the job wrote must be what the submit side has
 # (the bytes themselves differ between runs: fio's verify headers hold times).
 source "$(dirname "$0")/../lib.sh"
-MODE=${1:?usage: fio.sh remote-io|lazy-file|eager}
+MODE=${1:?usage: fio.sh auto|remote-io|lazy-file|eager}
 JOB='
 run() {
   name=$1; shift

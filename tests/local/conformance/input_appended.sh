@@ -5,7 +5,7 @@
 # the job started; fstat and read() agree), never EIO; --transfer-log records only fetches
 # that completed (one fetch of big.dat, of the size the file had when that fetch began).
 source "$(dirname "$0")/../lib.sh"
-MODE=${1:?usage: input_appended.sh lazy-file|eager}
+MODE=${1:?usage: input_appended.sh auto|lazy-file|eager}
 FAILED=()
 note() { FAILED+=("$1"); echo "CHECK $1 ($MODE)" >&2; }
 

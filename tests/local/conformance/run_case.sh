@@ -29,7 +29,7 @@
 #   check_view()  (optional) extra checks after the comparison (MODE, RC, OUT, ERR are set).
 # Every mismatch is reported as "CHECK <what>: local=<...> view=<...>" and the test fails.
 source "$(dirname "$0")/../lib.sh"
-MODE=${1:?usage: run_case.sh remote-io|lazy-file|eager CASE}
+MODE=${1:?usage: run_case.sh auto|remote-io|lazy-file|eager CASE}
 CASE=${2:?usage: run_case.sh MODE CASE}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3

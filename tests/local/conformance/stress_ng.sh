@@ -4,7 +4,7 @@
 # status (0 passed, 2 failed a check, 3 could not run, ...) and its failure lines. Small op
 # counts and timeouts keep the suite short on a 2-core machine.
 source "$(dirname "$0")/../lib.sh"
-MODE=${1:?usage: stress_ng.sh remote-io|lazy-file|eager}
+MODE=${1:?usage: stress_ng.sh auto|remote-io|lazy-file|eager}
 JOB='
 for s in rename link symlink chmod utime dir dentry mmap fallocate fstat lockf readahead seek; do
   # One bogo-op of link/symlink makes and checks thousands of links: ~2 s locally, ~15-20 s in

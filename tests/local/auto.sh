@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# auto mode's per-file choice (guest/fs/auto_policy.h), on a job whose files call for each of
+# its three outcomes, checked by what moved (the transfer log) and by the bytes the job read:
+#   small.txt  20 KiB, read whole: fetched at open (at most kAlwaysFetchBytes);
+#   mid        8 MiB, 5 random 4 KiB reads: stays remote (a fetch would cost far more than
+#              kOpenFetchRtts round trips, and 5 reads never reach kSwitchFraction of it);
+#   big        48 MiB, 20,000 random 4 KiB reads: served remotely at first, then fetched in the
+#              background once the reads have cost half a fetch; later reads are local.
+# Every read's bytes are hashed in the job and by the same script on the export: equal. The
+# job also appends to a copy of small.txt (written back at exit, as lazy-file does).
+source "$(dirname "$0")/lib.sh"
+
+head -c 20480 /dev/urandom >"$EXPORT/small.txt"
+head -c $((8 << 20)) /dev/urandom >"$EXPORT/mid"
+head -c $((48 << 20)) /dev/urandom >"$EXPORT/big"
+cat >"$EXPORT/reads.py" <<'PY'
+import hashlib, os, random, sys
+def sample(name, count):
+    h, rng = hashlib.sha256(), random.Random(name)
+    fd = os.open(name, os.O_RDONLY)
+    blocks = os.fstat(fd).st_size // 4096
+    for _ in range(count):
+        h.update(os.pread(fd, 4096, rng.randrange(blocks) * 4096))
+    os.close(fd)
+    return h.hexdigest()
+with open("small.txt", "rb") as f:
+    print("small.txt", hashlib.sha256(f.read()).hexdigest())
+print("mid", sample("mid", 5))
+print("big", sample("big", 20000))
+PY
+(cd "$EXPORT" && python3 reads.py) >"$T/reads.expected"
+
+run_job auto --transfer-log "$T/transfers" -- sh -c \
+  'python3 reads.py > reads.out && cp small.txt small.copy && echo tail >> small.copy'
+expect_rc 0 "auto job"
+expect_same "$T/reads.expected" "$EXPORT/reads.out" "the bytes the job read in auto mode"
+{ cat "$EXPORT/small.txt"; echo tail; } >"$T/small.copy.expected"
+expect_same "$T/small.copy.expected" "$EXPORT/small.copy" "an output written in auto mode"
+
+fetched=$(awk -F'\t' '$1 == "fetched" {print $3}' "$T/transfers" | sort | tr '\n' ' ')
+[ "$fetched" = "big reads.py small.txt " ] ||
+  fail "auto fetched '$fetched'; expected big (after its remote reads), reads.py and small.txt (at open), not mid"
+expect_grep "auto: files fetched at open [1-9][0-9]*, opens served remotely [1-9][0-9]*, files fetched after remote reads 1 " \
+  "$HOSTLOG" "the agent's account of its choices"
+expect_clean "auto job"
+echo "PASS: auto fetched small files at open, kept a sparsely read one remote, moved a heavily read one"
