@@ -2,12 +2,12 @@
 # view-posix: the job's view against a local directory in real NIC-less Xen domains (issue "The
 # job's view behaves like a local file system"). ringbox-posix-probe
 # (tests/conformance/posix_probe.cc, static) runs as the job from the export in each mode
-# (remote-io, lazy-file, eager), and again in dom0 in a local directory on the same file system
+# (auto, remote-io, lazy-file, eager), and again in dom0 in a local directory on the same file system
 # as uid 65534, as the job runs. The printed results and the tree left behind (on the export
 # after the write-back) must be the same; tests/local/posix_probe.sh runs the same comparison on
 # the local transport and names the two differences allowed (docs/modes.md).
 #
-# Time: about 60-120 s (three job domains, one boot).
+# Time: about 80-150 s (four job domains, one boot).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-run.sh
@@ -26,7 +26,7 @@ manifest() { "$PROBE" --manifest "$1" | grep -v '^o '; }
 normalise "$base/ref.out" >"$base/ref.norm"
 manifest "$base/ref/p" >"$base/ref.tree"
 
-for mode in remote-io lazy-file eager; do
+for mode in auto remote-io lazy-file eager; do
   step "$mode: the probe as the job, from the export"
   JOB_EXPORT=$base/export-$mode
   mkdir -p "$JOB_EXPORT"
@@ -53,4 +53,4 @@ for mode in remote-io lazy-file eager; do
   job_no_upload_leftovers "$JOB_EXPORT"
   step "RESULT $mode: $(grep -c . "$JOB_OUT") results and $(grep -c . "$base/$mode.tree") tree entries as in a local directory ($JOB_SECONDS s)"
 done
-step "the view behaved as a local directory in remote-io, lazy-file and eager, in NIC-less domains"
+step "the view behaved as a local directory in auto, remote-io, lazy-file and eager, in NIC-less domains"
