@@ -60,7 +60,8 @@ CacheEntry LazyCache::entry(const std::string& path) const {
   return it == entries_.end() ? CacheEntry{} : it->second;
 }
 
-Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path) {
+Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path,
+                                                     const std::atomic<bool>* cancel) {
   std::unique_lock lk(mu_);
   if (auto it = entries_.find(path); it != entries_.end()) return it->second.file;
   if (auto it = pending_.find(path); it != pending_.end()) {
@@ -100,7 +101,7 @@ Result<std::shared_ptr<CachedFile>> LazyCache::fetch(const std::string& path) {
         result = std::move(fd.error());
       } else {
         // Allow a little growth between stat and fetch, but never past what is left.
-        auto got = remote_.getfile(path, fd->get(), promised + (room - promised) / 2);
+        auto got = remote_.getfile(path, fd->get(), promised + (room - promised) / 2, cancel);
         if (!got) {
           result = std::move(got.error());
         } else {

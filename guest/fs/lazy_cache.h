@@ -70,8 +70,10 @@ class LazyCache {
   std::shared_ptr<CachedFile> find(const std::string& path) const;
   // The entry at path (file null when there is none).
   CacheEntry entry(const std::string& path) const;
-  // The cached copy of path, fetched whole on first use.
-  Result<std::shared_ptr<CachedFile>> fetch(const std::string& path);
+  // The cached copy of path, fetched whole on first use. A fetch stops between chunks (Errc::
+  // kCancelled, nothing entered) once *cancel is true.
+  Result<std::shared_ptr<CachedFile>> fetch(const std::string& path,
+                                            const std::atomic<bool>* cancel = nullptr);
   // A new local file at path (replacing any cached entry there), dirty from the start.
   Result<std::shared_ptr<CachedFile>> create_local(const std::string& path, mode_t perm,
                                                    bool exists_remote);

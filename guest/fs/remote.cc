@@ -332,7 +332,8 @@ Result<void> Remote::fallocate(uint64_t handle, int posix_mode, uint64_t off, ui
   return ok();
 }
 
-Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_bytes) {
+Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_bytes,
+                                 const std::atomic<bool>* cancel) {
   auto in = path_payload(path);
   std::vector<std::byte> chunk(max_payload());
   for (int attempt = 0; attempt < kGetfileAttempts; ++attempt) {
@@ -341,6 +342,9 @@ Result<uint64_t> Remote::getfile(std::string_view path, int fd, uint64_t max_byt
     uint64_t off = 0, total = 0;
     bool first = true;
     for (;;) {
+      if (cancel && cancel->load())
+        return Error{Errc::kCancelled, ECANCELED,
+                     "the fetch of '" + std::string(path) + "' was cancelled"};
       rpc::Call c;
       c.opcode = Opcode::kGetfile;
       c.arg[0] = off;

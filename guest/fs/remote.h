@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -77,7 +78,8 @@ class Remote {
   // larger than max_bytes. The copy is what the file held when the fetch began, as cp(1) reads
   // it: bytes appended meanwhile are not part of it. A file that shrinks while it streams is
   // fetched again from the start, up to kGetfileAttempts times, then EIO. Returns the size.
-  Result<uint64_t> getfile(std::string_view path, int fd, uint64_t max_bytes);
+  Result<uint64_t> getfile(std::string_view path, int fd, uint64_t max_bytes,
+                           const std::atomic<bool>* cancel = nullptr);
   // Streams fd's contents (from 0 to its current size) to path, committed with the final
   // chunk: the host replaces the target atomically, so nothing is visible before that. perm:
   // the new file's permission bits, exactly (the host clears setuid/setgid). Chunks go one at a

@@ -42,11 +42,16 @@ View::View(Remote& remote, LazyCache* cache, ViewOptions opts)
 }
 
 View::~View() {
+  stop_background();
+}
+
+void View::stop_background() {
   if (!fetcher_.joinable()) return;
   {
     std::lock_guard lk(fetch_mu_);
     fetch_stop_ = true;
   }
+  fetch_cancel_ = true;
   fetch_cv_.notify_all();
   fetcher_.join();
   auto s = stats();

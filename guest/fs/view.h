@@ -79,7 +79,9 @@ class View {
  public:
   // cache must be non-null in lazy-file and auto mode and is unused otherwise.
   View(Remote& remote, LazyCache* cache, ViewOptions opts);
-  // Waits for auto mode's background fetch in progress (if any); queued ones are dropped.
+  // auto: stops the background fetcher (a fetch in progress at its next chunk; queued ones are
+  // dropped) and logs what the policy chose. Once the job is done; the destructor calls it too.
+  void stop_background();
   ~View();
   View(const View&) = delete;
   View& operator=(const View&) = delete;
@@ -187,7 +189,8 @@ class View {
   // it), created with size when new.
   std::shared_ptr<AutoFile> auto_file(uint64_t ino, uint64_t size);
   // The cache's fetch, timed for the policy in auto mode.
-  Result<std::shared_ptr<CachedFile>> fetch_copy(const std::string& path);
+  Result<std::shared_ptr<CachedFile>> fetch_copy(const std::string& path,
+                                                 const std::atomic<bool>* cancel = nullptr);
   // A read of an auto open served remotely: from its copy once there, else from the host
   // (queueing the background fetch when the policy says so).
   void read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off);
@@ -231,6 +234,7 @@ class View {
   std::condition_variable fetch_cv_;
   std::deque<std::pair<uint64_t, std::shared_ptr<AutoFile>>> fetch_queue_;
   bool fetch_stop_ = false;
+  std::atomic<bool> fetch_cancel_{false};  // stops a background fetch between chunks
   std::unordered_map<uint64_t, std::shared_ptr<AutoFile>> auto_files_;  // under fetch_mu_
   std::thread fetcher_;
 };

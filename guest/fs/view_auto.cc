@@ -25,9 +25,10 @@ void reply_from_copy(fuse_req_t req, const CachedFile& copy, size_t size, off_t 
 }
 }  // namespace
 
-Result<std::shared_ptr<CachedFile>> View::fetch_copy(const std::string& path) {
+Result<std::shared_ptr<CachedFile>> View::fetch_copy(const std::string& path,
+                                                     const std::atomic<bool>* cancel) {
   auto t0 = Clock::now();
-  auto fetched = cache_->fetch(path);
+  auto fetched = cache_->fetch(path, cancel);
   if (fetched && auto_mode()) auto_policy_.note_fetch((*fetched)->remote.size, us_since(t0));
   return fetched;
 }
@@ -129,8 +130,12 @@ void View::fetch_loop() {
     // unlinked or replaced stays remote (its handle still reads the old file).
     auto path = inodes_.path(ino);
     if (!path) continue;
-    auto fetched = fetch_copy(*path);
+    auto fetched = fetch_copy(*path, &fetch_cancel_);
     if (!fetched) {
+      if (fetched.error().code == Errc::kCancelled) {
+        log::info("auto: the background fetch of '" + *path + "' was cancelled: the job is done");
+        return;
+      }
       log::info("auto: '" + *path + "' stays remote: " + fetched.error().message());
       continue;
     }

@@ -256,6 +256,8 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   if (staging->mount) {
     if (auto r = staging->mount->unmount(); !r) log::warn(r.error().message());
   }
+  // auto: a background fetch still running would only delay the write-back.
+  if (staging->view) staging->view->stop_background();
 
   proto::ExitKind kind =
       WIFSIGNALED(status) ? proto::ExitKind::kSignaled : proto::ExitKind::kExited;
