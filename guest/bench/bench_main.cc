@@ -110,8 +110,8 @@ int cmd_ring(const Params& p) {
                   std::to_string(p.bulk_message >> 10) + " KiB messages";
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 1;
+  // The UniqueFd owns sv[1]: it closes the parent's copy when spawn_ring_host returns.
   pid_t ring_host = spawn_ring_host(UniqueFd(sv[1]), p.spin_us);
-  ::close(sv[1]);
   {
     auto ch = transport::local_connect(UniqueFd(sv[0]), p.geometry);
     if (!ch) {
