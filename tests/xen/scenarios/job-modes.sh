@@ -33,8 +33,11 @@
 # cache and the eager inputs, and must hold LARGE + MEDIUM + 8 MiB of other inputs.
 #
 # Time: about 100 s on an idle 2-core host, 200-235 s when other QEMUs and compiles share it
-# (every ring round trip waits for the host to schedule a virtual CPU); run it by hand with
-# `scripts/nested/run-scenario job-modes --timeout 400` on a busy machine.
+# (every ring round trip waits for the host to schedule a virtual CPU), before step 3b, which
+# adds one more lazy-file run (as long as step 3's); run it by hand with
+# `scripts/nested/run-scenario job-modes --timeout 600` on a busy machine, and pick steps with
+# `--dom0-args RINGBOX_JOB_MODES_STEPS=3:3b` (smaller data: RINGBOX_JOB_LARGE_MIB=32
+# RINGBOX_JOB_MEDIUM_MIB=8 in the same --dom0-args).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-data.sh
