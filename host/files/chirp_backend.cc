@@ -12,13 +12,12 @@
 #include <random>
 #include <vector>
 
+#include "host/files/export_root.h"  // kMaxSymlinkHops, kMaxResolveSteps: one rule for both
 #include "host/files/lexical_path.h"
 #include "shared/protocol/codec.h"
 
 namespace ringbox::host::files {
 namespace {
-
-constexpr int kMaxLinks = 40;  // as the kernel's path walk (and ExportRoot)
 
 // An error from the client, with an errno the service can map (EIO when the peer gave none).
 Error relayed(Error e) {
@@ -222,7 +221,12 @@ Result<Lookup> ChirpBackend::lookup(std::string_view path, Follow follow) const 
   int links = 0;
   struct stat st {};
   bool have_st = false;
-  while (!todo.empty()) {
+  // Every component costs the submit side an lstat: bound the walk as ExportRoot does, so link
+  // texts like "a/../a/../..." cannot make one lookup cost tens of thousands of calls.
+  for (int steps = 0; !todo.empty(); ++steps) {
+    if (steps >= kMaxResolveSteps)
+      return sys_error(ELOOP, "resolve " + quoted(path) + ": more than " +
+                                  std::to_string(kMaxResolveSteps) + " components to walk");
     std::string name = std::move(todo.back());
     todo.pop_back();
     have_st = false;
@@ -239,8 +243,9 @@ Result<Lookup> ChirpBackend::lookup(std::string_view path, Follow follow) const 
     st = to_stat(*l);
     bool last = todo.empty();
     if (S_ISLNK(st.st_mode) && (!last || follow == Follow::kYes)) {
-      if (++links > kMaxLinks)
-        return sys_error(ELOOP, "resolve " + quoted(path) + ": more than 40 symlinks");
+      if (++links > kMaxSymlinkHops)
+        return sys_error(ELOOP, "resolve " + quoted(path) + ": more than " +
+                                    std::to_string(kMaxSymlinkHops) + " symlinks");
       auto target = client_->readlink(here);
       if (!target) return relayed(std::move(target.error()));
       if (target->empty() || target->front() == '/')

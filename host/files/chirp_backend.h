@@ -4,7 +4,8 @@
 // exactly-once); the policy is checked by FileService before anything is relayed.
 //
 // Mapping (docs/submit-side.md has the table): lookup = lstat/readlink per component, expanded
-// here inside the root (absolute or climbing targets EXDEV, > 40 links ELOOP); open = lstat +
+// here inside the root (absolute or climbing targets EXDEV, > 40 links or > 4096 components
+// walked ELOOP, the bounds of ExportRoot); open = lstat +
 // open (its stat line); pread/pwrite (never read/write); fstat/fsync/ftruncate; readdir =
 // getlongdir, the cookie being the index of the next entry; mkdir/create then chmod (Chirp
 // servers apply their umask, ringbox modes are exact); utime in whole seconds (Chirp carries no

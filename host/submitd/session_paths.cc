@@ -230,26 +230,13 @@ Result<void> Session::do_putfile(const Args& a, bool& close_after) {
   auto remove_partial = [&] {
     if (auto p = root_.parent(a[0])) ::unlinkat(p->dir.get(), p->name.c_str(), 0);
   };
-  auto total = static_cast<uint64_t>(*len);
-  size_t chunk = static_cast<size_t>(std::min<uint64_t>(total, kPutChunkBytes));
-  if (io_.size() < chunk) io_.resize(chunk);
+  // socket -> pipe -> file (splice(2)); after a write error the rest is read and dropped, to
+  // stay in step.
   int write_err = 0;
-  for (uint64_t done = 0; done < total;) {
-    size_t step = static_cast<size_t>(std::min<uint64_t>(chunk, total - done));
-    auto r = s_.read_exact(std::as_writable_bytes(std::span<char>(io_.data(), step)));
-    if (!r) {
-      remove_partial();  // the client left mid-file: no half file stays behind
-      return r;
-    }
-    for (size_t put = 0; put < step && write_err == 0;) {
-      ssize_t w = ::pwrite(fd->get(), io_.data() + put, step - put, static_cast<off_t>(done + put));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0)
-        write_err = errno;
-      else
-        put += static_cast<size_t>(w);
-    }
-    done += step;  // after a write error the rest is read and dropped, to stay in step
+  auto r = s_.recv_to_file(fd->get(), 0, static_cast<uint64_t>(*len), &write_err);
+  if (!r) {
+    remove_partial();  // the client left mid-file: no half file stays behind
+    return r;
   }
   if (write_err) {
     remove_partial();

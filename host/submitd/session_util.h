@@ -13,7 +13,6 @@ namespace ringbox::submitd::detail {
 
 inline constexpr int64_t kMaxFdNumber = INT32_MAX;
 inline constexpr size_t kListingFlushBytes = 64 * 1024;  // getdir output is sent in pieces
-inline constexpr size_t kPutChunkBytes = 1u << 20;       // putfile receive chunk
 inline constexpr int64_t kMaxReadlinkBytes = 4096;
 inline constexpr size_t kSendfileBytes = 64 * 1024;  // reads at least this large use sendfile(2)
 

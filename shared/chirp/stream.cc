@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +20,56 @@ namespace {
 constexpr size_t kBufferBytes = 64 * 1024;
 // Reads at least this large bypass the buffer (straight into the caller's memory).
 constexpr size_t kDirectReadBytes = 16 * 1024;
+// recv_to_file's pipe: the most one splice(2) moves from the socket (F_SETPIPE_SZ; a smaller
+// default pipe is used when the kernel refuses, e.g. above fs.pipe-max-size for non-root).
+constexpr int kPipeBytes = 1 << 20;
+
+// Writes all of data at off; 0 or the errno of the failed pwrite(2).
+int pwrite_all(int fd, const char* data, size_t n, uint64_t off) {
+  while (n > 0) {
+    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return errno;
+    if (w == 0) return EIO;
+    data += w;
+    n -= static_cast<size_t>(w);
+    off += static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+// Moves n bytes that are in the pipe rd to file_fd at off: splice(2) while it works, else
+// read + pwrite (EINVAL: no splice_write on that file system), and once a write failed
+// (*file_errno set) reads and drops them. Errors are only the pipe's own.
+Result<void> drain_pipe(int rd, int file_fd, uint64_t off, size_t n, int* file_errno,
+                        bool* can_splice) {
+  char scratch[16 * 1024];
+  while (n > 0) {
+    if (*file_errno == 0 && *can_splice) {
+      auto o = static_cast<loff_t>(off);
+      ssize_t w = ::splice(rd, nullptr, file_fd, &o, n, SPLICE_F_MOVE);
+      if (w > 0) {
+        n -= static_cast<size_t>(w);
+        off += static_cast<uint64_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EINVAL) {
+        *can_splice = false;
+        continue;
+      }
+      *file_errno = w < 0 ? errno : EIO;
+      continue;
+    }
+    ssize_t r = ::read(rd, scratch, std::min(n, sizeof(scratch)));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return sys_error("read from recv_to_file's pipe");
+    if (*file_errno == 0) *file_errno = pwrite_all(file_fd, scratch, static_cast<size_t>(r), off);
+    n -= static_cast<size_t>(r);
+    off += static_cast<uint64_t>(r);
+  }
+  return ok();
+}
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -206,6 +257,46 @@ Result<void> Stream::write_all(std::span<const iovec> parts_in) {
 Result<void> Stream::write_all(std::string_view s) {
   iovec v{const_cast<char*>(s.data()), s.size()};
   return write_all(std::span<const iovec>(&v, 1));
+}
+
+Result<void> Stream::recv_to_file(int file_fd, uint64_t offset, uint64_t len, int* file_errno) {
+  *file_errno = 0;
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  auto deadline = payload_deadline(len);
+  size_t take = static_cast<size_t>(std::min<uint64_t>(len, buffered()));
+  if (take > 0) {
+    *file_errno = pwrite_all(file_fd, buf_.data() + rpos_, take, offset);
+    rpos_ += take;
+  }
+  uint64_t done = take;
+  if (done == len) return ok();
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return sys_error("pipe for a Chirp upload");
+  UniqueFd rd(p[0]), wr(p[1]);
+  int pipe_bytes = ::fcntl(wr.get(), F_SETPIPE_SZ, kPipeBytes);
+  if (pipe_bytes <= 0) pipe_bytes = ::fcntl(wr.get(), F_GETPIPE_SZ);
+  if (pipe_bytes <= 0) pipe_bytes = 64 * 1024;
+  bool can_splice = true;
+  while (done < len) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(len - done, pipe_bytes));
+    ssize_t n =
+        ::splice(fd_.get(), nullptr, wr.get(), nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n == 0) return make_error(Errc::kPeerGone, "Chirp peer closed the connection mid-payload");
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        RINGBOX_TRY(wait(POLLIN, deadline));
+        continue;
+      }
+      if (errno == ECONNRESET)
+        return make_error(Errc::kPeerGone, "Chirp peer reset the connection mid-payload");
+      return sys_error("splice from Chirp connection");
+    }
+    RINGBOX_TRY(drain_pipe(rd.get(), file_fd, offset + done, static_cast<size_t>(n), file_errno,
+                           &can_splice));
+    done += static_cast<uint64_t>(n);
+  }
+  return ok();
 }
 
 Result<void> Stream::send_file(int file_fd, uint64_t offset, uint64_t len) {

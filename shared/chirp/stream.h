@@ -48,6 +48,13 @@ class Stream {
   // Writes every byte of every part.
   Result<void> write_all(std::span<const iovec> parts);
   Result<void> write_all(std::string_view s);
+  // Receives exactly len payload bytes into the regular file file_fd at offset: the bytes
+  // already buffered with pwrite(2), the rest socket -> pipe -> file with splice(2), so no byte
+  // is copied through user space (recv + pwrite when the file system cannot splice). A failed
+  // write to the file does not stop the receive: the rest is read and dropped, so the stream
+  // stays in step, and *file_errno holds the write's errno (0 when every byte was written).
+  // Errors are the stream's own (kPeerGone, kTimeout, ...): then the stream is unusable.
+  Result<void> recv_to_file(int file_fd, uint64_t offset, uint64_t len, int* file_errno);
   // Sends len bytes of file_fd from offset (sendfile(2), no copy through user space). kPeerBroken
   // if the file ends early: the peer was promised len bytes, so the stream is unusable.
   Result<void> send_file(int file_fd, uint64_t offset, uint64_t len);

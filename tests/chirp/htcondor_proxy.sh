@@ -4,7 +4,17 @@
 # directory, and is checked there against the submit-side files (byte-identical), quirks
 # included: 32-bit numbers, 256 MiB per call (a 300 MiB file each way), empty files (getfile
 # answers -5), the single reply to a zero-length putfile, byte-counted getdir.
+#
+# Then ringbox-host's chirp BACK END through the same live proxy: once the check is done the job
+# writes where its .chirp.config is and waits; meanwhile the test runs `ringbox-host run
+# --transport local --chirp-config THAT_FILE` in every mode (remote-io, lazy-file, eager), each
+# job working in a directory of the job's Iwd on the submit side, and compares the result byte
+# for byte with the same job against a local directory (backend_job.sh). ringbox-host runs
+# beside the HTCondor job, as root, not inside it: a vanilla job runs as nobody, which can
+# neither mount FUSE with allow_other nor start the agent (../shared/htcondor/README); the
+# HTCondor wrapper's root service is what runs jobs for real pools (docs/condor.md).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/backend_job.sh"
 [[ $(id -u) == 0 ]] || skip "needs root to start a personal HTCondor pool"
 PC=""
 for d in "${RINGBOX_HTCONDOR_DIR:-}" "$RINGBOX_SOURCE_DIR/../shared/htcondor" \
@@ -31,8 +41,14 @@ cat >"$JOBS/job.sh" <<'JOB'
 # Runs on the execute side; IWD is the submit directory (same machine here, so the checker can
 # compare what arrived through the proxy with the files themselves).
 echo "chirp config: $_CONDOR_CHIRP_CONFIG"
-exec ./chirp-client-check --chirp-config "$_CONDOR_CHIRP_CONFIG" --server-dir "$1" \
+./chirp-client-check --chirp-config "$_CONDOR_CHIRP_CONFIG" --server-dir "$1" \
   --subdir condor-check --large-mib 300
+rc=$?
+# Keep the proxy up while the test drives ringbox-host's back end through it (at most 400 s).
+echo "$_CONDOR_CHIRP_CONFIG" >"$1/proxy-config.tmp" && mv "$1/proxy-config.tmp" "$1/proxy-config"
+n=0
+while [ ! -e "$1/release" ] && [ $n -lt 4000 ]; do sleep 0.1; n=$((n + 1)); done
+exit $rc
 JOB
 chmod 755 "$JOBS/job.sh"
 cat >"$JOBS/job.sub" <<SUB
@@ -50,6 +66,20 @@ queue
 SUB
 chown -R nobody: "$JOBS"
 "$PC" user "$POOL" condor_submit job.sub >"$WORK/submit.log" 2>&1 || { cat "$WORK/submit.log"; fail "condor_submit"; }
+# ringbox-host's back end through the live proxy, once the job is waiting.
+for _ in $(seq 4000); do [[ -s $JOBS/proxy-config ]] && break; sleep 0.1; done
+[[ -s $JOBS/proxy-config ]] || { cat "$JOBS/job.out" "$JOBS/job.err" 2>/dev/null; fail "the job never reached its wait"; }
+proxy_config=$(cat "$JOBS/proxy-config")
+for mode in remote-io lazy-file eager; do
+  ref=$WORK/ref-$mode
+  prepare_pair "$mode" "$JOBS/be-$mode"
+  t0=$EPOCHREALTIME
+  run_backend_job "$mode" "ref-$mode" . --export "$ref"
+  run_backend_job "$mode" "condor-$mode" "be-$mode" --chirp-config "$proxy_config"
+  compare_runs "$mode" "ref-$mode" "$ref" "condor-$mode" "$JOBS/be-$mode"
+  pass "ringbox-host --chirp-config through the starter proxy, $mode: identical to the local directory ($(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s)"
+done
+touch "$JOBS/release"
 "$PC" user "$POOL" condor_wait -wait 400 job.log >/dev/null 2>&1 || {
   cat "$JOBS/job.out" "$JOBS/job.err" 2>/dev/null; fail "the job did not finish within 400 s"; }
 cat "$JOBS/job.out"

@@ -172,6 +172,34 @@ TEST_CASE("a truncated request is dropped when the client leaves", "[submitd][ho
   still_serves(srv.port());
 }
 
+TEST_CASE("putfile bytes sent with the request line, then in odd pieces, land exactly",
+          "[submitd][hostile]") {
+  // The server's putfile takes what its read buffer already holds, then splices the rest from
+  // the socket: both parts, and the next request on the same connection, must stay in step.
+  RunningServer srv;
+  Raw r(srv.port());
+  std::string data;
+  for (int i = 0; data.size() < 3'000'000; ++i) data += "line " + std::to_string(i) + "\n";
+  data.resize(3'000'017);
+  // The first 100 bytes ride with the request line (so they sit in the server's buffer).
+  r.send("putfile /spliced 420 " + std::to_string(data.size()) + "\n" + data.substr(0, 100));
+  CHECK(r.line() == "0");
+  for (size_t at = 100; at < data.size();) {
+    size_t n = std::min<size_t>(data.size() - at, 70'001);
+    r.send(std::string_view(data).substr(at, n));
+    at += n;
+  }
+  r.send("stat /spliced\n");  // pipelined right behind the payload
+  CHECK(r.line() == std::to_string(data.size()));
+  CHECK(r.line() == "0");
+  auto st = chirp::parse_stat_line(r.line());
+  REQUIRE(st);
+  CHECK(st->size == static_cast<int64_t>(data.size()));
+  std::ifstream f(srv.root / "spliced", std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(got == data);
+}
+
 TEST_CASE("a slow client (one byte at a time) is cut off while others are served",
           "[submitd][hostile]") {
   RunningServer srv(/*line_ms=*/800);

@@ -11,7 +11,8 @@
 # Variables set for the current run: JOB_NAME (the domain's name, ringbox-job-TAG), JOB_PID,
 # JOB_OUT / JOB_ERR (the job's stdout and stderr), JOB_LOG (ringbox-host's own log),
 # JOB_TLOG (its --transfer-log), JOB_DOMID, JOB_DEVICES, JOB_RC, JOB_SECONDS.
-# Settings: JOB_EXPORT (the export), JOB_MEMORY_MIB (guest memory, default 256),
+# Settings: JOB_EXPORT (the export), JOB_SUBMIT (when set, a chirp://HOST:PORT[/DIR] URL: the
+# run reaches its files through Chirp with --submit instead of --export), JOB_MEMORY_MIB (guest memory, default 256),
 # JOB_ONLY_DOM0 (1: after a run `xl list` must show Domain-0 alone, as in the harness; 0 on a
 # real dom0 that runs other domains: only the run's own domain must be gone).
 # shellcheck disable=SC2009 # the harness's busybox has ps but no pgrep
@@ -36,8 +37,10 @@ job_run_start() {
   rm -f "$JOB_OUT" "$JOB_ERR" "$JOB_LOG" "$JOB_TLOG"
   pin=${RINGBOX_GUEST_CPUS%%-*}
   JOB_T0=$(job_uptime)
-  # shellcheck disable=SC2086 # ${pin:+...} is two words or none
-  ringbox-host run --transport xen --mode "$mode" --export "$JOB_EXPORT" --name "$JOB_NAME" \
+  files="--export $JOB_EXPORT"
+  [ -z "${JOB_SUBMIT:-}" ] || files="--submit $JOB_SUBMIT"
+  # shellcheck disable=SC2086 # ${pin:+...} is two words or none, $files two words
+  ringbox-host run --transport xen --mode "$mode" $files --name "$JOB_NAME" \
     --kernel "$RINGBOX_GUEST_KERNEL" --ramdisk "$RINGBOX_GUEST_INITRD" \
     --kernel-args "$RINGBOX_GUEST_KARGS" --memory-mib "${JOB_MEMORY_MIB:-256}" \
     ${pin:+--pin-cpu $pin} --stdout "$JOB_OUT" --stderr "$JOB_ERR" --transfer-log "$JOB_TLOG" \
