@@ -170,3 +170,16 @@ wait_no_leftovers() {  # timeout_s what
   ps -o pid,user,args -p "$(echo $left | tr ' ' ',')" 2>/dev/null || true
   fail "$2: still running or mounted after $1 s: $left"
 }
+
+# The job went back to idle after a setup failure with MESSAGE in its VacateReason (never a
+# completed job); removes it and checks it left the queue as Removed.
+expect_requeued() {  # name cluster message
+  local reason
+  wait_for 120 "$2" "JobStatus == 1 && NumJobStarts >= 1 && VacateReason =!= undefined"
+  reason=$(job_attr "$2" VacateReason)
+  say "$1: idle, VacateReason: $reason"
+  [[ "$reason" == *"$3"* ]] || fail "$1: VacateReason does not say '$3': $reason"
+  as_user condor_rm "$2" >/dev/null
+  wait_gone 60 "$2"
+  [ "$(job_attr "$2" JobStatus)" = 3 ] || fail "$1: the job completed instead of staying queued"
+}
