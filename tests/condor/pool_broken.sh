@@ -16,17 +16,7 @@ chmod 755 "$D/jobs/job.sh"
 
 # expect_idle NAME EXTRA_SUBMIT_LINE MESSAGE
 expect_idle() {
-  mkdir -p "$D/jobs/$1"
-  cat > "$D/jobs/$1/job.sub" <<SUB
-executable = ../job.sh
-should_transfer_files = YES
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-$2
-queue
-SUB
+  job_sub "$D/jobs/$1" "executable = ../job.sh" "$2"
   expect_requeued "$1" "$(submit "$D/jobs/$1")" "$3"
   [ ! -e "$D/jobs/$1/ran.txt" ] || fail "$1: the job ran"
 }

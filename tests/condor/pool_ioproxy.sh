@@ -28,21 +28,8 @@ exit 4
 JOB
 chmod 755 "$J/job.sh"
 head -c 5242880 /dev/urandom > "$J/only-on-submit.dat"
-cat > "$J/job.sub" <<SUB
-universe = vanilla
-executable = job.sh
-arguments = "one 'two three'"
-should_transfer_files = YES
-when_to_transfer_output = ON_EXIT
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-requirements = HasRingbox =?= True
-+WantIOProxy = true
-+RingboxMode = "lazy-file"
-queue
-SUB
+job_sub "$J" "universe = vanilla" "executable = job.sh" "arguments = \"one 'two three'\"" \
+  "requirements = HasRingbox =?= True" "+WantIOProxy = true" "+RingboxMode = \"lazy-file\""
 t0=$(date +%s)
 c=$(submit "$J")
 say "submitted $c"
@@ -71,16 +58,7 @@ grep -q "files on the submit side through the HTCondor Chirp proxy 127.0.0.1:" "
 N=$D/jobs/noproxy
 mkdir -p "$N"
 cp "$J/job.sh" "$N/job.sh"
-cat > "$N/job.sub" <<SUB
-executable = job.sh
-should_transfer_files = YES
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-+RingboxFiles = "submit"
-queue
-SUB
+job_sub "$N" "executable = job.sh" "+RingboxFiles = \"submit\""
 expect_requeued "no proxy" "$(submit "$N")" "want_io_proxy = true"
 [ ! -e "$N/out-submit.dat" ] || fail "no proxy: the job ran"
 wait_no_leftovers 10 "after the jobs"

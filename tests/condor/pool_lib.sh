@@ -116,6 +116,18 @@ CONF
 
 as_user() { "$PC" user "$D" "$@"; }
 
+# job_sub DIR LINE...: writes DIR/job.sub: what every pool test's job shares (file transfer,
+# job.out, job.err and job.log in DIR, 64 MiB), then the given lines (executable, arguments,
+# ringbox attributes; a later line overrides an earlier one), then queue.
+job_sub() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  printf '%s\n' "should_transfer_files = YES" "when_to_transfer_output = ON_EXIT" \
+    "output = job.out" "error = job.err" "log = job.log" "request_memory = 64" "$@" "queue" \
+    > "$dir/job.sub"
+}
+
 # submit DIR -> submits DIR/job.sub from DIR (its initialdir); prints the cluster id
 submit() {
   chown -R nobody: "$D/jobs"
