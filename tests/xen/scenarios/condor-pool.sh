@@ -75,9 +75,8 @@ USER_JOB_WRAPPER = /usr/bin/ringbox-condor
 STARTER_JOB_ENVIRONMENT = "RINGBOX_SOCKET=$SOCK"
 STARTD_ATTRS = \$(STARTD_ATTRS) HasRingbox
 HasRingbox = True
-# Fewer probes at start-up under TCG: no Java, no file-transfer plugins.
+# One probe less at start-up under TCG (the startd's starter -classad looks for Java).
 JAVA =
-FILETRANSFER_PLUGINS =
 CONF
 mark pool-start
 # personal-condor unpacks the release, starts condor_master and waits (90 s) for the slot;
