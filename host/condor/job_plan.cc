@@ -66,6 +66,24 @@ Result<std::string> string_attr(const ClassAd& ad, const char* name, const std::
   return v->text;
 }
 
+// RingboxFiles = "submit": the job's executable as the guest reaches it, "./PATH" relative to
+// the initialdir (OrigIwd: the starter rewrites Iwd to the scratch dir). Cmd is the
+// executable's path on the submit side, absolute after condor_submit.
+Result<std::string> submit_side_executable(const ClassAd& job) {
+  auto cmd = job.get_string("Cmd");
+  if (!cmd || cmd->empty()) return bad("the job ad has no Cmd (the job's executable)");
+  if ((*cmd)[0] != '/') return "./" + tidy(*cmd);
+  auto iwd = job.get_string("OrigIwd");
+  if (!iwd) iwd = job.get_string("Iwd");
+  std::string dir = iwd ? tidy(*iwd) : "";
+  if (!dir.empty() && cmd->size() > dir.size() + 1 && cmd->compare(0, dir.size(), dir) == 0 &&
+      (*cmd)[dir.size()] == '/')
+    return "./" + tidy(cmd->substr(dir.size() + 1));
+  return bad("RingboxFiles = \"submit\": the job's executable " + *cmd +
+             " is outside its initialdir " + (iwd ? *iwd : std::string("(unknown)")) +
+             ", the only place the guest reaches on the submit side; put it there");
+}
+
 }  // namespace
 
 std::optional<int64_t> integer_or_product(const ClassAd& ad, std::string_view name) {
@@ -103,6 +121,28 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
                "\"lazy-file\" or \"eager\"");
   m.add("mode", *mode);
 
+  // Where the guest's files are: the scratch dir, or the submit side through the IO proxy
+  // (HTCondor starts the proxy's file calls only for WantIOProxy, JICShadow::initIOProxy).
+  bool io_proxy = false;
+  if (const ClassAdValue* w = job.find("WantIOProxy");
+      w && w->kind != ClassAdValue::Kind::kUndefined) {
+    if (w->kind != ClassAdValue::Kind::kBoolean)
+      return bad("WantIOProxy must be true or false (want_io_proxy = true), not " + w->text);
+    io_proxy = w->boolean;
+  }
+  auto files = string_attr(job, "RingboxFiles", io_proxy ? "submit" : "scratch");
+  if (!files) return std::move(files.error());
+  if (*files != "scratch" && *files != "submit")
+    return bad(
+        "RingboxFiles \"" + *files + "\" is not where ringbox finds files: use " +
+        "\"scratch\" (the scratch dir) or \"submit\" (the submit side, through the IO proxy)");
+  if (*files == "submit" && !io_proxy)
+    return bad(
+        "RingboxFiles = \"submit\" reaches the job's files through HTCondor's IO proxy: "
+        "add want_io_proxy = true (or +WantIOProxy = true) to the submit file");
+  plan.submit_files = *files == "submit";
+  m.add("files", *files);
+
   if (argv.empty() || argv[0].empty())
     return bad(
         "no job to run: the wrapper's arguments must be the job's executable and "
@@ -113,8 +153,16 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
   std::string prefix = scratch_dir;
   while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
   if (exe.size() > prefix.size() + 1 && exe.compare(0, prefix.size(), prefix) == 0 &&
-      exe[prefix.size()] == '/')
+      exe[prefix.size()] == '/') {
     exe = "./" + exe.substr(prefix.size() + 1);
+    // The guest sees the job's initialdir on the submit side, where the executable HTCondor
+    // copied into the scratch dir (as condor_exec.exe, say) is Cmd.
+    if (plan.submit_files) {
+      auto in_iwd = submit_side_executable(job);
+      if (!in_iwd) return std::move(in_iwd.error());
+      exe = *in_iwd;
+    }
+  }
   m.add("arg", exe);
   for (size_t i = 1; i < argv.size(); ++i) m.add("arg", argv[i]);
   for (const auto& e : env)
@@ -131,9 +179,10 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
     // directories ("dir/" copies the contents) are left to RingboxInputs.
     auto ti = string_attr(job, "TransferInput", "");
     if (!ti) return std::move(ti.error());
+    // With the submit side's files, the entries are where they are in the initialdir.
     for (const auto& e : split_list(*ti)) {
       if (e.find("://") != std::string::npos || e.back() == '/') continue;
-      in_list.push_back(e.substr(e.rfind('/') + 1));
+      in_list.push_back(plan.submit_files ? e : e.substr(e.rfind('/') + 1));
     }
   }
   // eager: the guest sees only what was pushed, so the job's own executable goes too.

@@ -14,6 +14,10 @@
 //   RingboxCacheMb    integer lazy-file: the guest's cache limit in MiB; default its free space
 //   RingboxRunAsRoot  boolean run the job as root inside its domain (xen only, if the policy
 //                             allows); default false: uid/gid 65534
+//   RingboxFiles      string  where the guest's files are: "scratch" (the scratch dir) or
+//                             "submit" (the job's Iwd on the submit machine, through the
+//                             starter's Chirp IO proxy and the shadow); default "submit" when
+//                             WantIOProxy is true, else "scratch"; "submit" needs WantIOProxy
 // and HTCondor's own: RequestMemory (MiB) and RequestCpus size the domain, capped by the slot's
 // Memory and Cpus (machine ad); JobMaxVacateTime and the slot's MachineMaxVacateTime bound how
 // long a stop may take; TransferInput (see RingboxInputs); GlobalJobId labels the service's log.
@@ -33,6 +37,9 @@ inline constexpr int kDefaultMaxVacateTimeS = 600;  // HTCondor's MaxVacateTime 
 struct JobPlan {
   service::ServiceMessage request;                     // op=run and its fields (no descriptors)
   int stop_budget_ms = kDefaultMaxVacateTimeS * 1000;  // from SIGTERM to the wrapper's exit
+  // RingboxFiles = "submit": the wrapper adds the text of $_CONDOR_CHIRP_CONFIG (read with the
+  // job's rights) to the request as chirp_config.
+  bool submit_files = false;
 };
 
 // argv: the job's command as HTCondor gave it (argv[0] the executable's full path, usually in

@@ -74,6 +74,34 @@ Result<UniqueFd> connect_service(const std::string& path) {
   return s;
 }
 
+// The text of the job's .chirp.config (HTCondor's IO proxy: "<ip> <port> <cookie>"), read
+// here with the job's rights, so the service only ever reaches a proxy the job could reach.
+// Its path comes from $_CONDOR_CHIRP_CONFIG (the file is in a sibling of the scratch dir).
+Result<std::string> read_chirp_config() {
+  const char* path = std::getenv("_CONDOR_CHIRP_CONFIG");
+  if (!path || !*path)
+    return make_error(Errc::kNotFound,
+                      "the job wants its files from the submit side (WantIOProxy) but HTCondor "
+                      "started no IO proxy ($_CONDOR_CHIRP_CONFIG is not set: is ENABLE_CHIRP_IO "
+                      "false on this node?); or set +RingboxFiles = \"scratch\"");
+  UniqueFd f(::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY));
+  if (!f) return sys_error(std::string("open the IO proxy's config ") + path);
+  char buf[kMaxChirpConfigBytes + 1];
+  size_t got = 0;
+  for (;;) {
+    ssize_t n = ::read(f.get(), buf + got, sizeof(buf) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys_error(std::string("read the IO proxy's config ") + path);
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+    if (got == sizeof(buf))
+      return make_error(Errc::kTooLarge, std::string("the IO proxy's config ") + path +
+                                             " is larger than " +
+                                             std::to_string(kMaxChirpConfigBytes) + " bytes");
+  }
+  return std::string(buf, got);
+}
+
 Result<ClassAd> read_ad(const char* env_name) {
   const char* path = std::getenv(env_name);
   if (!path || !*path) return ClassAd{};  // not under HTCondor: defaults for everything
@@ -105,6 +133,11 @@ int wrapper_main(const std::vector<std::string>& argv) {
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   auto plan = plan_job(*job, *machine, argv, env, scratch);
   if (!plan) return setup_failure(plan.error().message());
+  if (plan->submit_files) {
+    auto text = read_chirp_config();
+    if (!text) return setup_failure(text.error().message());
+    plan->request.add("chirp_config", *text);
+  }
 
   UniqueFd dir(::open(scratch.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir) return setup_failure(sys_error("open the scratch directory " + scratch).message());

@@ -5,7 +5,9 @@
 //   - connects to ringbox's root service ($RINGBOX_SOCKET, default /run/ringbox/hostd.sock)
 //     and hands it open descriptors: the scratch dir ($_CONDOR_SCRATCH_DIR, else the working
 //     directory) as the export, and its own stdout and stderr, which the starter opened on the
-//     job's output files; so the service acts with no more than this user's rights;
+//     job's output files; so the service acts with no more than this user's rights; and when
+//     the job's files are on the submit side (RingboxFiles = "submit", the default with
+//     WantIOProxy), the text of $_CONDOR_CHIRP_CONFIG, which it reads as the job's user;
 //   - waits for the job's end and exits with its status: the exit code, or the same signal
 //     (it kills itself with it, as HTCondor reports a job killed by a signal);
 //   - on SIGTERM/SIGINT/SIGHUP (vacate, condor_rm, condor_hold) asks the service to stop the
@@ -17,6 +19,7 @@
 //     never a completed job.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ namespace ringbox::host::condor {
 
 inline constexpr int kSetupFailureStatus = 125;  // as `ringbox-host run`
 inline constexpr char kSocketEnv[] = "RINGBOX_SOCKET";
+inline constexpr size_t kMaxChirpConfigBytes = 4096;  // one "<ip> <port> <cookie>" line
 
 // argv: the job's executable and arguments. Returns the exit status, or does not return when
 // the job was killed by a signal (the wrapper dies of the same signal).

@@ -1,5 +1,6 @@
 #include "host/service/job_request.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -30,6 +31,32 @@ std::string fd_path(int fd) {
 }
 
 }  // namespace
+
+Result<std::optional<chirp::Endpoint>> submit_side_endpoint(const ServiceMessage& m) {
+  std::string files = m.get("files", "scratch");
+  if (files == "scratch") {
+    if (m.has("chirp_config")) return refuse("chirp_config is only taken with files=submit");
+    return std::optional<chirp::Endpoint>();
+  }
+  if (files != "submit")
+    return refuse("files '" + files + "' is not where ringbox finds files (scratch, submit)");
+  if (!m.has("chirp_config"))
+    return refuse("files=submit needs the job's .chirp.config (chirp_config)");
+  auto ep = chirp::parse_chirp_config(m.get("chirp_config"), "the job's .chirp.config");
+  if (!ep) return refuse(ep.error().message());
+  in_addr v4{};
+  in6_addr v6{};
+  bool loopback = false;
+  if (::inet_pton(AF_INET, ep->host.c_str(), &v4) == 1)
+    loopback = (ntohl(v4.s_addr) >> 24) == 127;
+  else if (::inet_pton(AF_INET6, ep->host.c_str(), &v6) == 1)
+    loopback = IN6_IS_ADDR_LOOPBACK(&v6);
+  if (!loopback)
+    return refuse("the job's .chirp.config names " + ep->host +
+                  ", not a loopback address: ringbox relays only to the starter's IO proxy on "
+                  "this machine (a Docker job's proxy is not supported)");
+  return std::optional<chirp::Endpoint>(std::move(*ep));
+}
 
 Result<void> check_request_fds(const std::vector<UniqueFd>& fds) {
   if (fds.size() != 3)

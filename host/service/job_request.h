@@ -9,12 +9,14 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "host/run/run_config.h"
 #include "host/service/service_policy.h"
 #include "host/service/service_protocol.h"
+#include "shared/chirp/endpoint.h"
 
 namespace ringbox::host::service {
 
@@ -33,6 +35,14 @@ inline constexpr int kDefaultStopGraceMs = 10000;
 // checked by check_request_fds. Errors are kInvalidArgument with a message for the job's owner.
 Result<run::RunConfig> build_run_config(const ServiceMessage& request, const ServicePolicy& policy,
                                         const std::vector<int>& fds);
+
+// Where the job's files are when the request says files=submit: the starter's Chirp IO proxy
+// named by chirp_config, the text of the job's .chirp.config ("<ip> <port> <cookie>",
+// io_proxy.cpp) that the wrapper read with the job's rights. Only a numeric loopback address is
+// taken (the starter's proxy listens on 127.0.0.1), so a client cannot point the root service
+// at another machine; the caller connects with the client's fsuid (sockets owned by the job's
+// user). nullopt for files=scratch (the default). Errors are kInvalidArgument.
+Result<std::optional<chirp::Endpoint>> submit_side_endpoint(const ServiceMessage& request);
 
 // The descriptors an op=run carries: exactly three; the first a directory, the other two
 // open for writing and not directories.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <thread>
 
+#include "host/files/chirp_backend.h"
 #include "host/files/file_service.h"
 #include "host/host_handler.h"
 #include "host/job/job_session.h"
@@ -117,11 +118,15 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   std::vector<int> raw = {fds[0].get(), fds[1].get(), fds[2].get()};
   auto cfg = build_run_config(*request, policy, raw);
   if (!cfg) return fail(sock, cfg.error().message());
+  auto submit_side = submit_side_endpoint(*request);
+  if (!submit_side) return fail(sock, submit_side.error().message());
   std::string label = request->get("job", "job");
   log::info(label + ": uid " + std::to_string(who.uid) + " pid " + std::to_string(who.pid) +
             ", mode " + std::string(proto::job_mode_name(cfg->spec.mode)) + ", transport " +
             cfg->transport + ", " + std::to_string(cfg->domain.memory_mib) + " MiB, " +
-            std::to_string(cfg->domain.vcpus) + " vCPU");
+            std::to_string(cfg->domain.vcpus) + " vCPU, files " +
+            (*submit_side ? "on the submit side through the " + (*submit_side)->describe()
+                          : std::string("in the scratch dir")));
 
   FsIdentity id{who.uid, who.gid, who.groups};
   files::FileServiceConfig fcfg;
@@ -133,6 +138,17 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     // The export is opened with the client's rights (and served with them, below).
     auto as_user = ScopedFsIdentity::enter(id);
     if (!as_user) return fail(sock, as_user.error().message());
+    if (*submit_side) {
+      // Connected with the client's fsuid, so the sockets belong to the job's user (sock_alloc
+      // takes the creator's fsuid; the owner match of netfilter sees that user); reconnects
+      // happen on the worker threads, which serve as the job's user too.
+      auto backend = files::ChirpBackend::create(std::move(**submit_side));
+      if (!backend)
+        return fail(sock, "reach the job's files on the submit side through HTCondor's IO proxy: " +
+                              backend.error().message() +
+                              " (is the job's shadow still there? the StarterLog says more)");
+      fcfg.backend = std::move(*backend);
+    }
     auto s = files::FileService::create(std::move(fcfg));
     if (!s) return fail(sock, "serve the scratch directory: " + s.error().message());
     service = std::move(*s);
@@ -180,7 +196,12 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     served = (*server)->serve();
     session->close();
     server->reset();
-    service->end_connection();
+    {
+      // Dropping the connection's unfinished uploads touches the job's files: as its user.
+      auto as_job_user = ScopedFsIdentity::enter(id);
+      if (!as_job_user) log::warn(label + ": " + as_job_user.error().message());
+      service->end_connection();
+    }
     agent_end = (*guest)->wait(cfg->guest_exit_wait_ms);
     wrapper_gone = watch.wrapper_gone();
   }

@@ -10,7 +10,9 @@
 //                       opened by the job's user), the job's stdout, the job's stderr.
 //                       Fields: mode, arg (repeated: the job's argv), env (repeated NAME=VALUE),
 //                       cwd, input (repeated), memory_mib, vcpus, cache_mb, image, root (0|1),
-//                       grace_ms (how long a stop may take), job (a label for logs).
+//                       grace_ms (how long a stop may take), job (a label for logs),
+//                       files (scratch|submit) and, for submit, chirp_config: the text of the
+//                       job's .chirp.config (its files through HTCondor's IO proxy).
 //   service -> wrapper  op=started  transport (local|xen): the guest's agent connected.
 //   wrapper -> service  op=stop: vacate/remove/hold: stop the job (it returns no outputs).
 //   service -> wrapper  op=result  kind=exited|signaled|failed, value (exit code or signal),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The Debian packages: build them with cpack from this build, unpack ringbox-node into a scratch
 # root (dpkg -x), check what an admin gets (binaries, unit, policy, condor_config snippet, docs,
-# conffiles, dependencies), then run the real-pool mode test with the installed binaries only.
+# conffiles, dependencies); unpack ringbox-submit into another and run its ringbox-submitd as
+# its unit does (the shipped /etc/default file, the unit's ExecStart), talked to with cctools'
+# chirp; then run the real-pool mode test with the installed execute-node binaries only.
 #
 # usage: package.sh BUILD_DIR
 set -euo pipefail
@@ -42,10 +44,50 @@ dpid=$!
 for _ in $(seq 1 50); do [ -S "$W/s.sock" ] && break; sleep 0.1; done
 kill -TERM $dpid; wait $dpid || true
 grep -q "listening on $W/s.sock" "$W/d.log" || { cat "$W/d.log"; fail "the installed policy is refused"; }
-if ls "$W"/debs/ringbox-submit_*.deb >/dev/null 2>&1; then
-  dpkg -c "$W"/debs/ringbox-submit_*.deb | grep -q ./usr/bin/ringbox-submitd ||
-    fail "ringbox-submit lacks ringbox-submitd"
-fi
+echo "== ringbox-submit: installed into its own scratch root, run as its unit runs it"
+submit=$(ls "$W"/debs/ringbox-submit_*.deb 2>/dev/null | head -n1)
+[ -n "$submit" ] || fail "no ringbox-submit package (this tree builds ringbox-submitd)"
+command -v chirp >/dev/null ||
+  fail "cctools' chirp is missing (scripts/setup installs coop-computing-tools)"
+sroot=$W/submit-root
+dpkg -x "$submit" "$sroot"
+for f in usr/bin/ringbox-submitd lib/systemd/system/ringbox-submitd.service \
+         etc/default/ringbox-submitd; do
+  [ -e "$sroot/$f" ] || fail "ringbox-submit lacks /$f"
+done
+dpkg-deb --ctrl-tarfile "$submit" | tar -xO ./conffiles | grep -qx /etc/default/ringbox-submitd ||
+  fail "/etc/default/ringbox-submitd is not a conffile"
+unit=$sroot/lib/systemd/system/ringbox-submitd.service
+grep -qx 'EnvironmentFile=-/etc/default/ringbox-submitd' "$unit" ||
+  fail "the unit does not read /etc/default/ringbox-submitd"
+sexec=$(sed -n 's/^ExecStart=\([^ ]*\) \$RINGBOX_SUBMITD_ARGS$/\1/p' "$unit")
+[ -n "$sexec" ] || fail "the unit's ExecStart is not 'BINARY \$RINGBOX_SUBMITD_ARGS'"
+[ -x "$sroot$sexec" ] || fail "the unit starts $sexec, which the package does not install"
+# The shipped defaults file, with the admin's line set as its example says: what the unit runs.
+mkdir -m 0755 "$W/export" "$W/client"
+sed 's|^RINGBOX_SUBMITD_ARGS=.*|RINGBOX_SUBMITD_ARGS="--root '"$W"'/export --port 0 --port-file '"$W"'/submitd.port --write-chirp-config '"$W"'/client/.chirp.config"|' \
+  "$sroot/etc/default/ringbox-submitd" > "$W/submitd.default"
+env -i PATH=/usr/bin:/bin sh -c '. "$1"; exec "$2" $RINGBOX_SUBMITD_ARGS' sh "$W/submitd.default" \
+  "$sroot$sexec" >"$W/submitd.log" 2>&1 &
+spid=$!
+for _ in $(seq 1 50); do [ -s "$W/submitd.port" ] && break; sleep 0.1; done
+[ -s "$W/submitd.port" ] || { kill $spid 2>/dev/null; cat "$W/submitd.log"; fail "the installed ringbox-submitd did not start"; }
+sport=$(cat "$W/submitd.port")
+head -c 3000000 /dev/urandom > "$W/client/up.bin"
+printf 'from the export\n' > "$W/export/there.txt"
+schirp() { (cd "$W/client" && chirp -t 30 "$@"); }
+sfail() { kill $spid 2>/dev/null; cat "$W/submitd.log"; fail "$@"; }
+schirp -a address "127.0.0.1:$sport" put up.bin up.bin >/dev/null || sfail "chirp put to the installed ringbox-submitd"
+cmp "$W/client/up.bin" "$W/export/up.bin" || sfail "put: the export's copy differs"
+schirp -a address "127.0.0.1:$sport" get up.bin back.bin >/dev/null || sfail "chirp get"
+cmp "$W/client/up.bin" "$W/client/back.bin" || sfail "get: the copy differs"
+[ "$(schirp -a address "127.0.0.1:$sport" cat there.txt)" = "from the export" ] || sfail "chirp cat"
+# "chirp CONDOR": the cookie from the .chirp.config the installed server wrote.
+[ "$(schirp CONDOR cat there.txt)" = "from the export" ] || sfail "chirp CONDOR cat (cookie auth)"
+schirp CONDOR ls -l / | grep -q " 3000000 .* up.bin$" || sfail "chirp CONDOR ls -l"
+kill -TERM $spid
+wait $spid || true
+echo "== ringbox-submitd from ringbox-submit served cctools' chirp (address and cookie auth)"
 
 echo "== a job through the real pool with the installed binaries"
 RINGBOX_BIN=$root/usr/bin bash "$here/pool_modes.sh"

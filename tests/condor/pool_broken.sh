@@ -16,26 +16,8 @@ chmod 755 "$D/jobs/job.sh"
 
 # expect_idle NAME EXTRA_SUBMIT_LINE MESSAGE
 expect_idle() {
-  mkdir -p "$D/jobs/$1"
-  cat > "$D/jobs/$1/job.sub" <<SUB
-executable = ../job.sh
-should_transfer_files = YES
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-$2
-queue
-SUB
-  local c reason
-  c=$(submit "$D/jobs/$1")
-  wait_for 120 "$c" "JobStatus == 1 && NumJobStarts >= 1 && VacateReason =!= undefined"
-  reason=$(job_attr "$c" VacateReason)
-  say "$1: idle, VacateReason: $reason"
-  [[ "$reason" == *"$3"* ]] || fail "$1: VacateReason does not say '$3': $reason"
-  as_user condor_rm "$c" >/dev/null
-  wait_gone 60 "$c"
-  [ "$(job_attr "$c" JobStatus)" = 3 ] || fail "$1: the job completed instead of staying queued"
+  job_sub "$D/jobs/$1" "executable = ../job.sh" "$2"
+  expect_requeued "$1" "$(submit "$D/jobs/$1")" "$3"
   [ ! -e "$D/jobs/$1/ran.txt" ] || fail "$1: the job ran"
 }
 

@@ -116,6 +116,18 @@ CONF
 
 as_user() { "$PC" user "$D" "$@"; }
 
+# job_sub DIR LINE...: writes DIR/job.sub: what every pool test's job shares (file transfer,
+# job.out, job.err and job.log in DIR, 64 MiB), then the given lines (executable, arguments,
+# ringbox attributes; a later line overrides an earlier one), then queue.
+job_sub() {
+  local dir=$1
+  shift
+  mkdir -p "$dir"
+  printf '%s\n' "should_transfer_files = YES" "when_to_transfer_output = ON_EXIT" \
+    "output = job.out" "error = job.err" "log = job.log" "request_memory = 64" "$@" "queue" \
+    > "$dir/job.sub"
+}
+
 # submit DIR -> submits DIR/job.sub from DIR (its initialdir); prints the cluster id
 submit() {
   chown -R nobody: "$D/jobs"
@@ -169,4 +181,17 @@ wait_no_leftovers() {  # timeout_s what
   done
   ps -o pid,user,args -p "$(echo $left | tr ' ' ',')" 2>/dev/null || true
   fail "$2: still running or mounted after $1 s: $left"
+}
+
+# The job went back to idle after a setup failure with MESSAGE in its VacateReason (never a
+# completed job); removes it and checks it left the queue as Removed.
+expect_requeued() {  # name cluster message
+  local reason
+  wait_for 120 "$2" "JobStatus == 1 && NumJobStarts >= 1 && VacateReason =!= undefined"
+  reason=$(job_attr "$2" VacateReason)
+  say "$1: idle, VacateReason: $reason"
+  [[ "$reason" == *"$3"* ]] || fail "$1: VacateReason does not say '$3': $reason"
+  as_user condor_rm "$2" >/dev/null
+  wait_gone 60 "$2"
+  [ "$(job_attr "$2" JobStatus)" = 3 ] || fail "$1: the job completed instead of staying queued"
 }

@@ -34,32 +34,16 @@ head -c 3145728 /dev/urandom > "$D/jobs/in.dat"
 # NAME MODE: job.sh in mode MODE; NAME "as-executable": the wrapper named as the job's
 # executable (arguments = the real job) on a node whose USER_JOB_WRAPPER is that wrapper too.
 write_sub() {
-  local exe_lines
+  local -a exe_lines
   if [ "$1" = as-executable ]; then
-    exe_lines="executable = $WRAPPER_BIN
-transfer_executable = false
-arguments = \"./job.sh alpha 'beta gamma'\"
-transfer_input_files = ../in.dat, ../job.sh"
+    exe_lines=("executable = $WRAPPER_BIN" "transfer_executable = false"
+      "arguments = \"./job.sh alpha 'beta gamma'\"" "transfer_input_files = ../in.dat, ../job.sh")
   else
-    exe_lines="executable = ../job.sh
-arguments = \"alpha 'beta gamma'\"
-transfer_input_files = ../in.dat"
+    exe_lines=("executable = ../job.sh" "arguments = \"alpha 'beta gamma'\""
+      "transfer_input_files = ../in.dat")
   fi
-  mkdir -p "$D/jobs/$1"
-  cat > "$D/jobs/$1/job.sub" <<SUB
-universe = vanilla
-$exe_lines
-should_transfer_files = YES
-when_to_transfer_output = ON_EXIT
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-request_cpus = 1
-requirements = HasRingbox =?= True
-+RingboxMode = "$2"
-queue
-SUB
+  job_sub "$D/jobs/$1" "universe = vanilla" "${exe_lines[@]}" "request_cpus = 1" \
+    "requirements = HasRingbox =?= True" "+RingboxMode = \"$2\""
 }
 
 names=(remote-io lazy-file eager as-executable)
@@ -69,17 +53,7 @@ for i in "${!names[@]}"; do
   write_sub "${names[$i]}" "${modes[$i]}"
   clusters+=("$(submit "$D/jobs/${names[$i]}")")
 done
-mkdir -p "$D/jobs/signal"
-cat > "$D/jobs/signal/job.sub" <<SUB
-executable = ../sig.sh
-should_transfer_files = YES
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-+RingboxMode = "remote-io"
-queue
-SUB
+job_sub "$D/jobs/signal" "executable = ../sig.sh" "+RingboxMode = \"remote-io\""
 sig_cluster=$(submit "$D/jobs/signal")
 say "submitted ${clusters[*]} and $sig_cluster"
 wait_gone 300 "${clusters[@]}" "$sig_cluster"

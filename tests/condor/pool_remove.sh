@@ -19,18 +19,8 @@ chmod 755 "$D/jobs/long.sh"
 
 # submit_long NAME -> cluster; waits until the job runs inside ringbox (its agent serves it)
 submit_long() {
-  mkdir -p "$D/jobs/$1"
-  cat > "$D/jobs/$1/job.sub" <<SUB
-executable = ../long.sh
-should_transfer_files = YES
-output = job.out
-error = job.err
-log = job.log
-request_memory = 64
-+RingboxMode = "remote-io"
-job_max_vacate_time = 30
-queue
-SUB
+  job_sub "$D/jobs/$1" "executable = ../long.sh" "+RingboxMode = \"remote-io\"" \
+    "job_max_vacate_time = 30"
   local c
   c=$(submit "$D/jobs/$1")
   for _ in $(seq 1 120); do

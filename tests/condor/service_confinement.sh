@@ -105,6 +105,34 @@ setpriv --reuid=$U --regid=$U --clear-groups /usr/bin/python3 "$(dirname "$0")/h
 kill -0 "$SERVICE_PID" || fail "the service died of a hostile client"
 echo "== hostile clients refused; the service lives"
 
+# start_long WHAT: the long job (long.sh, `sleep 120` as uid $U) through the wrapper in the
+# background, its pid in $w; waits until the job runs.
+start_long() {
+  (cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
+     RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
+     "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
+  w=$!
+  for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
+  pgrep -u 65534 -f "sleep 120" >/dev/null || fail "$1: the job did not start"
+}
+# signal_wrapper SIG: sends SIG to the wrapper $w and waits for it: its status in $rc, the time
+# it took in $ms.
+signal_wrapper() {
+  local t0
+  t0=$(date +%s%N)
+  kill -"$1" "$w"
+  set +e
+  wait "$w"
+  rc=$?
+  set -e
+  ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+# long_job_ends WHAT: the long job is gone within 10 s.
+long_job_ends() {
+  for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sleep 0.1; done
+  ! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's $1"
+}
+
 # max_domains = 1: a second job while one runs is refused; SIGKILL of the first wrapper (no
 # HTCondor here) ends its job: the service notices the hang-up.
 start_service '*' 'max_domains = 1'
@@ -112,12 +140,8 @@ printf '#!/bin/sh\nexec sleep 120\n' > "$D/scratch/long.sh"
 chown $U:$U "$D/scratch/long.sh"
 chmod 0755 "$D/scratch/long.sh"
 printf 'RingboxMode = "remote-io"\n' > "$D/job.ad"
-(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
-   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
-   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
-first=$!
-for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
-pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the first job did not start"
+start_long "the first job"
+first=$w
 wrapper remote-io
 [ "$(cat "$D/rc")" = 125 ] || fail "a job beyond max_domains got exit $(cat "$D/rc")"
 grep -q "runs 1 ringbox jobs already" "$D/scratch/.job_wrapper_failure" ||
@@ -136,45 +160,22 @@ echo "== max_domains refuses a second job; a SIGKILLed wrapper takes its job wit
 # once the service runs again it sees the hang-up and ends the job.
 start_service '*'
 printf 'RingboxMode = "remote-io"\nJobMaxVacateTime = 3\n' > "$D/job.ad"
-(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
-   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
-   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
-w=$!
-for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
+start_long "the hung-service job"
 child=$(pgrep -P "$SERVICE_PID" | head -n1)
 [ -n "$child" ] || fail "no service job process for the long job"
 kill -STOP "$child"
-t0=$(date +%s%N)
-kill -TERM $w
-set +e
-wait $w
-rc=$?
-set -e
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+signal_wrapper TERM
 kill -CONT "$child"
 [ $rc = 143 ] || fail "the wrapper ended with status $rc, not by SIGTERM (143)"
 [ $ms -le 3500 ] || fail "the wrapper took $ms ms to stop; the budget is 3000 ms"
-for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sleep 0.1; done
-! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's vacate"
+long_job_ends vacate
 echo "== SIGTERM with a hung service: the wrapper died of SIGTERM after $ms ms (budget 3000 ms); the job ended"
 
 # SIGQUIT (a hard stop): the wrapper hangs up at once and dies of SIGQUIT; the job ends.
-(cd "$D/scratch" && exec setpriv --reuid=$U --regid=$U --clear-groups env -i PATH=/usr/bin:/bin \
-   RINGBOX_SOCKET="$D/rb/hostd.sock" _CONDOR_JOB_AD="$D/job.ad" \
-   "$RINGBOX_BIN/ringbox-condor" "$D/scratch/long.sh" >/dev/null 2>&1) &
-w=$!
-for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null && break; sleep 0.1; done
-pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the SIGQUIT job did not start"
-t0=$(date +%s%N)
-kill -QUIT $w
-set +e
-wait $w
-rc=$?
-set -e
-ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+start_long "the SIGQUIT job"
+signal_wrapper QUIT
 [ $rc = 131 ] || fail "after SIGQUIT the wrapper ended with status $rc, not by SIGQUIT (131)"
-for _ in $(seq 1 100); do pgrep -u 65534 -f "sleep 120" >/dev/null || break; sleep 0.1; done
-! pgrep -u 65534 -f "sleep 120" >/dev/null || fail "the job outlived its wrapper's SIGQUIT"
+long_job_ends SIGQUIT
 echo "== SIGQUIT: the wrapper died of SIGQUIT after $ms ms; the job ended"
 
 start_service nobody

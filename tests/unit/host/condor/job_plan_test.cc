@@ -103,3 +103,53 @@ TEST_CASE("vacate budget: the smaller of the machine's and the job's", "[condor]
   CHECK(!integer_or_product(ad("A = 2 + 3\n"), "A"));
   CHECK(!integer_or_product(ad("A = 99999999999 * 99999999999\n"), "A"));
 }
+
+TEST_CASE("WantIOProxy: the guest's files on the submit side, its executable Cmd in OrigIwd",
+          "[condor][plan]") {
+  const std::string job =
+      "WantIOProxy = true\nCmd = \"/home/u/run/job.sh\"\nOrigIwd = \"/home/u/run\"\n"
+      "Iwd = \"" +
+      kScratch + "\"\n";
+  auto plan = plan_job(ad(job), ClassAd{}, {kScratch + "/condor_exec.exe", "a"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(plan->submit_files);
+  CHECK(plan->request.get("files") == "submit");
+  CHECK(plan->request.all("arg") == std::vector<std::string>{"./job.sh", "a"});
+  // The job keeps the scratch dir when it says so; without WantIOProxy that is the default.
+  auto scratch = plan_job(ad(job + "RingboxFiles = \"scratch\"\n"), ClassAd{},
+                          {kScratch + "/condor_exec.exe"}, {}, kScratch);
+  REQUIRE(scratch);
+  CHECK(!scratch->submit_files);
+  CHECK(scratch->request.get("files") == "scratch");
+  CHECK(scratch->request.all("arg") == std::vector<std::string>{"./condor_exec.exe"});
+  auto plain = plan_job(ClassAd{}, ClassAd{}, {"x"}, {}, kScratch);
+  REQUIRE(plain);
+  CHECK(!plain->submit_files);
+  // A relative Cmd (never rewritten by condor_submit) is relative to the initialdir; eager's
+  // default inputs are TransferInput's entries there, not base names.
+  auto rel = plan_job(ad("WantIOProxy = true\nCmd = \"bin/job.sh\"\nRingboxMode = \"eager\"\n"
+                         "TransferInput = \"data/x.bin\"\n"),
+                      ClassAd{}, {kScratch + "/condor_exec.exe"}, {}, kScratch);
+  REQUIRE(rel);
+  CHECK(rel->request.all("arg") == std::vector<std::string>{"./bin/job.sh"});
+  CHECK(rel->request.all("input") == std::vector<std::string>{"data/x.bin", "bin/job.sh"});
+  // The wrapper named as the executable: its arguments are the job, relative already.
+  auto as_exe = plan_job(ad(job), ClassAd{}, {"./job.sh"}, {}, kScratch);
+  REQUIRE(as_exe);
+  CHECK(as_exe->request.all("arg") == std::vector<std::string>{"./job.sh"});
+
+  auto bad = [](const std::string& text, const std::string& says) {
+    auto p = plan_job(ad(text), ClassAd{}, {kScratch + "/condor_exec.exe"}, {}, kScratch);
+    REQUIRE(!p);
+    INFO(p.error().what);
+    CHECK(p.error().what.find(says) != std::string::npos);
+  };
+  bad("RingboxFiles = \"submit\"\n", "want_io_proxy = true");
+  bad("WantIOProxy = true\nRingboxFiles = \"nfs\"\n", "RingboxFiles \"nfs\"");
+  bad("WantIOProxy = \"yes\"\n", "WantIOProxy must be true or false");
+  bad("WantIOProxy = true\nCmd = \"/opt/bin/tool\"\nOrigIwd = \"/home/u/run\"\n",
+      "outside its initialdir /home/u/run");
+  bad("WantIOProxy = true\nCmd = \"/home/u/runner/tool\"\nOrigIwd = \"/home/u/run\"\n",
+      "outside its initialdir");
+  bad("WantIOProxy = true\n", "no Cmd");
+}

@@ -141,3 +141,41 @@ TEST_CASE("request descriptors: a directory, then two writable non-directories",
   fds.pop_back();
   CHECK(!check_request_fds(fds));
 }
+
+TEST_CASE("files=submit: only the starter's proxy on loopback", "[service][policy]") {
+  ServiceMessage m;
+  m.add("op", "run");
+  auto none = submit_side_endpoint(m);
+  REQUIRE(none);
+  CHECK(!*none);
+  auto with = [&](const char* files, const char* config) {
+    ServiceMessage r = m;
+    r.add("files", files);
+    if (config) r.add("chirp_config", config);
+    return submit_side_endpoint(r);
+  };
+  auto v4 = with("submit", "127.0.0.1 40123 abc_DEF-123\n");
+  REQUIRE(v4);
+  REQUIRE(*v4);
+  CHECK((*v4)->host == "127.0.0.1");
+  CHECK((*v4)->port == 40123);
+  CHECK((*v4)->cookie == "abc_DEF-123");
+  CHECK((*v4)->kind == chirp::PeerKind::kCondorProxy);
+  auto v6 = with("submit", "::1 9 c");
+  REQUIRE(v6);
+  CHECK((*v6)->host == "::1");
+  auto refused = [&](const char* files, const char* config, const char* says) {
+    auto e = with(files, config);
+    INFO(files << " / " << (config ? config : "(none)"));
+    REQUIRE(!e);
+    CHECK(e.error().what.find(says) != std::string::npos);
+  };
+  refused("submit", "10.1.2.3 9618 cookie", "not a loopback address");
+  refused("submit", "localhost 9618 cookie", "not a loopback address");
+  refused("submit", "::ffff:10.0.0.1 9618 cookie", "not a loopback address");
+  refused("submit", "127.0.0.1 0 cookie", "bad port");
+  refused("submit", "127.0.0.1 9618", "expected");
+  refused("submit", nullptr, "needs the job's .chirp.config");
+  refused("scratch", "127.0.0.1 9618 cookie", "only taken with files=submit");
+  refused("nfs", nullptr, "not where ringbox finds files");
+}
