@@ -116,9 +116,9 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
   m.add("op", "run");
   auto mode = string_attr(job, "RingboxMode", "lazy-file");
   if (!mode) return std::move(mode.error());
-  if (*mode != "remote-io" && *mode != "lazy-file" && *mode != "eager")
-    return bad("RingboxMode \"" + *mode + "\" is not a ringbox mode: use \"remote-io\", " +
-               "\"lazy-file\" or \"eager\"");
+  if (*mode != "auto" && *mode != "remote-io" && *mode != "lazy-file" && *mode != "eager")
+    return bad("RingboxMode \"" + *mode + "\" is not a ringbox mode: use \"auto\", " +
+               "\"remote-io\", \"lazy-file\" or \"eager\"");
   m.add("mode", *mode);
 
   // Where the guest's files are: the scratch dir, or the submit side through the IO proxy

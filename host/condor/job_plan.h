@@ -4,7 +4,7 @@
 //
 // Attributes ringbox reads from the job ad (set in a submit file as `+Name = value`; all
 // optional; docs/condor.md):
-//   RingboxMode       string  "remote-io" | "lazy-file" | "eager"          default "lazy-file"
+//   RingboxMode       string  "auto" | "remote-io" | "lazy-file" | "eager"   default "lazy-file"
 //   RingboxInputs     string  eager: inputs to push before the job starts, comma- or
 //                             space-separated paths relative to the scratch dir; default: the
 //                             base names of TransferInput (what HTCondor put in the scratch

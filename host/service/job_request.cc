@@ -82,9 +82,9 @@ Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePo
   run::RunConfig cfg;
   cfg.transport = policy.transport;
   std::string mode = m.get("mode", "lazy-file");
-  if (!proto::parse_job_mode(mode, cfg.spec.mode) || cfg.spec.mode == proto::JobMode::kAuto ||
-      cfg.spec.mode == proto::JobMode::kNode)
-    return refuse("mode '" + mode + "' is not one ringbox runs (remote-io, lazy-file, eager)");
+  if (!proto::parse_job_mode(mode, cfg.spec.mode) || cfg.spec.mode == proto::JobMode::kNode)
+    return refuse("mode '" + mode +
+                  "' is not one ringbox runs (auto, remote-io, lazy-file, eager)");
   cfg.spec.argv = m.all("arg");
   if (cfg.spec.argv.empty() || cfg.spec.argv[0].empty()) return refuse("the job has no command");
   cfg.spec.env = m.all("env");

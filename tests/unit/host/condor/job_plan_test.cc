@@ -73,6 +73,14 @@ TEST_CASE("eager takes RingboxInputs, else TransferInput's base names", "[condor
   CHECK(ti->request.all("input") == std::vector<std::string>{"in.dat", "x.bin"});
 }
 
+TEST_CASE("every ringbox mode is taken from RingboxMode", "[condor][plan]") {
+  for (std::string mode : {"auto", "remote-io", "lazy-file", "eager"}) {
+    auto plan = plan_job(ad("RingboxMode = \"" + mode + "\"\n"), ClassAd{}, {"x"}, {}, kScratch);
+    REQUIRE(plan);
+    CHECK(plan->request.get("mode", "") == mode);
+  }
+}
+
 TEST_CASE("bad attributes are setup errors that name the attribute", "[condor][plan]") {
   auto check = [](const std::string& text, const std::string& names) {
     auto plan = plan_job(ad(text), ClassAd{}, {"x"}, {}, kScratch);
@@ -81,6 +89,7 @@ TEST_CASE("bad attributes are setup errors that name the attribute", "[condor][p
     CHECK(plan.error().what.find(names) != std::string::npos);
   };
   check("RingboxMode = \"turbo\"\n", "RingboxMode");
+  check("RingboxMode = \"node\"\n", "RingboxMode");
   check("RingboxMode = 3\n", "RingboxMode must be a string");
   check("RingboxInputs = \"../etc/passwd\"\n", "RingboxInputs");
   check("RingboxInputs = \"/etc/passwd\"\n", "RingboxInputs");
