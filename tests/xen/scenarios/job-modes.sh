@@ -34,8 +34,11 @@
 #
 # Time: about 100 s on an idle 2-core host, 200-235 s when other QEMUs and compiles share it
 # (every ring round trip waits for the host to schedule a virtual CPU), before step 3b, which
-# adds one more lazy-file run (as long as step 3's); run it by hand with
-# `scripts/nested/run-scenario job-modes --timeout 600` on a busy machine, and pick steps with
+# adds one more lazy-file run and is slower than step 3: 293 s in its one run so far (alone,
+# RINGBOX_JOB_LARGE_MIB=32 MEDIUM=8, host load 5-12), ~0.3 s per file fetched, every Chirp call
+# a loopback round trip between ringbox-host and ringbox-submitd on dom0's one TCG vCPU; run
+# it by hand with `scripts/nested/run-scenario job-modes --timeout 900` on a busy machine, and
+# pick steps with
 # `--dom0-args RINGBOX_JOB_MODES_STEPS=3:3b` (smaller data: RINGBOX_JOB_LARGE_MIB=32
 # RINGBOX_JOB_MEDIUM_MIB=8 in the same --dom0-args).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
