@@ -14,8 +14,14 @@
 # 2. A job that sleeps: once its domain exists, condor_rm; the job leaves the queue, and within
 #    30 s no domain is left and the service has no job child.
 #
-# Time: the boot carries 10 MB more (the overlay); unpacking the release, starting the pool and
-# two jobs take minutes under TCG (measured in the report of the run).
+# Status (2026-12-01): NOT YET PASSING. Measured on a loaded 2-core host: dom0 reaches /init
+# 44 s after QEMU starts (the overlay adds 22 MiB to the initramfs), personal-condor unpacks
+# the release and has a slot 85 s after the scenario starts (pool-up at dom0 uptime 130 s),
+# condor_submit returns 20 s later; but the negotiator then rejected job 1 for 8 minutes
+# ("0 matched, 1 rejected"), so no domain was created. The same initramfs plus overlay in a
+# chroot on the host (no network but lo) matches and runs the wrapper: the cause is specific
+# to the nested dom0 and not yet known; the failure dump now includes condor_q
+# -better-analyze and StarterLog.testing to find it.
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 
@@ -60,7 +66,9 @@ dump() {
   tail -n 30 "$D/service.log"
   echo "---- pool.log"
   tail -n 5 "$D/pool.log"
-  for l in MasterLog CollectorLog StartLog StarterLog SchedLog ShadowLog; do
+  echo "---- condor_q -better-analyze"
+  $PC user "$D" condor_q -better-analyze 2>&1 | tail -n 25
+  for l in MasterLog CollectorLog StartLog StarterLog StarterLog.testing SchedLog ShadowLog; do
     echo "---- $l"
     tail -n 15 "$D/log/$l" 2>/dev/null
   done
@@ -128,14 +136,17 @@ wait_gone() {  # timeout_s cluster
 domain_of() {
   grep "created domain [0-9]* (" "$D/service.log" | sed -n "${1}s/.*created domain \([0-9]*\) .*/\1/p"
 }
-wait_domain() {  # N timeout_s
+# wait_domain N TIMEOUT_S: sets DOMID (not a $(...) subshell: pool_fail must end the scenario).
+wait_domain() {
   t=$2
-  while [ -z "$(domain_of "$1")" ]; do
-    t=$((t - 1))
+  DOMID=
+  while [ -z "$DOMID" ]; do
+    DOMID=$(domain_of "$1")
+    [ -n "$DOMID" ] && break
+    t=$((t - 2))
     [ "$t" -gt 0 ] || pool_fail "the service created no domain for job $1 within $2 s"
-    sleep 1
+    sleep 2
   done
-  domain_of "$1"
 }
 check_devices() {  # domid
   devs=$(xenstore-list "/local/domain/$1/device" 2>/dev/null | tr '\n' ' ')
@@ -185,7 +196,8 @@ mark job1-submit
 c1=$(submit "$J")
 [ -n "$c1" ] || pool_fail "condor_submit failed"
 step "submitted job $c1"
-dom=$(wait_domain 1 300)
+wait_domain 1 300
+dom=$DOMID
 check_devices "$dom"
 step "job $c1 runs in domain $dom, which has no device"
 wait_gone 400 "$c1"
@@ -223,7 +235,8 @@ queue
 SUB
 c2=$(submit "$R")
 step "submitted job $c2 (to be removed)"
-dom=$(wait_domain 2 300)
+wait_domain 2 300
+dom=$DOMID
 n=120
 while ! grep -rqsx "started" "$D/execute"; do
   n=$((n - 1))
