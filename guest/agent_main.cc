@@ -181,6 +181,7 @@ int agent_main(int argc, char** argv) {
       return 1;
     }
   }
+  if (bulk > 0) cfg.features |= proto::kFeatureBulk;  // a host started with --bench grants it
   auto client = connect_to_host(cfg);
   if (!client) {
     log::error("connect to host over " + cfg.transport + ": " + client.error().message());
@@ -193,7 +194,15 @@ int agent_main(int argc, char** argv) {
   if (ping > 0) {
     if (int rc = run_ping(**client, ping, report_every); rc != 0) return rc;
   }
-  if (bulk > 0) return run_bulk(**client, bulk);
+  if (bulk > 0) {
+    if (((*client)->features() & proto::kFeatureBulk) == 0) {
+      log::error(
+          "--bulk: the host did not grant the bulk opcodes; start it with "
+          "`ringbox-host serve --bench`");
+      return 1;
+    }
+    return run_bulk(**client, bulk);
+  }
   if (ping > 0) return 0;
   log::info("connected; nothing to do (no --ping, --bulk or --job)");
   return 0;

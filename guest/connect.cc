@@ -59,7 +59,7 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     return make_error(Errc::kInvalidArgument,
                       "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
   }
-  auto v = rpc::negotiate_version(*client);
+  auto v = rpc::negotiate_version(*client, cfg.features);
   if (!v) return std::move(v.error());
   return client;
 }

@@ -17,6 +17,7 @@ struct ConnectConfig {
   int spin_us = 50;
   int connect_timeout_ms = 30000;    // xen: wait this long for the first ringbox-host
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
+  uint64_t features = 0;             // proto::Feature bits to ask for in kHello (client.features())
 };
 
 // TCP: the most connections the agent opens (one per concurrent call: FUSE threads, the event

@@ -17,6 +17,10 @@ rpc::Reply HostHandler::handle(const rpc::Request& req) {
   return rpc::handle_session_opcode(req);
 }
 
+void HostHandler::connection_ended() {
+  if (files_ != nullptr) files_->end_connection();
+}
+
 bool HostHandler::runs_inline(uint16_t opcode) const {
   using proto::Opcode;
   switch (static_cast<Opcode>(opcode)) {

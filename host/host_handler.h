@@ -26,6 +26,8 @@ class HostHandler final : public rpc::Handler {
   // fsync (long disk work) runs on the ring thread: a per-request worker hand-off would cost
   // more than the metadata or 4 KiB I/O it carries.
   bool runs_inline(uint16_t opcode) const override;
+  // Closes the file service's handles and discards its unfinished uploads.
+  void connection_ended() override;
 
  private:
   files::FileService* files_ = nullptr;

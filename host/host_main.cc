@@ -31,6 +31,10 @@ int cmd_serve(const std::vector<std::string>& args) {
       "handler threads (0 = serve inline, in order)")(
       "accept-timeout-ms", po::value(&cfg.accept_timeout_ms)->default_value(30000),
       "give up if no agent connects in time");
+  bool bench = false;
+  desc.add_options()("bench", po::bool_switch(&bench),
+                     "a benchmarking host: grant the bulk opcodes (kFeatureBulk) to an agent "
+                     "that asks");
   po::variables_map vm;
   po::store(po::command_line_parser(args).options(desc).run(), vm);
   if (vm.count("help")) {
@@ -38,6 +42,7 @@ int cmd_serve(const std::vector<std::string>& args) {
     return 0;
   }
   po::notify(vm);
+  if (bench) cfg.server.features = proto::kFeatureBulk;
   if (cfg.transport == "xen" ? !vm.count("domid") : cfg.address.empty()) {
     std::cerr << "ringbox-host serve: "
               << (cfg.transport == "xen" ? "--transport xen needs --domid N"

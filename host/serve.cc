@@ -28,8 +28,9 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     if (!listen_fd) return std::move(listen_fd.error());
     log::info("waiting for an agent on tcp " + cfg.address);
     // Every connection the agent opens, until it closed them all. No token: this is the
-    // benchmark's listener, which answers only the session opcodes (ping, bulk).
+    // benchmark's listener, which answers only the session opcodes (ping, bulk with --bench).
     transport::StreamServerOptions sopts;
+    sopts.features = cfg.server.features;
     sopts.first_connection_timeout_ms = cfg.accept_timeout_ms;
     transport::StreamServer server(std::move(*listen_fd), handler, std::move(sopts));
     return server.serve();

@@ -47,6 +47,10 @@ class SessionHandler final : public rpc::Handler {
 };
 
 Result<bench::PathResult> measure_path(const std::string& name, rpc::Client& c, const Params& p) {
+  if ((c.features() & proto::kFeatureBulk) == 0)
+    return make_error(Errc::kProtocol,
+                      "the host did not grant the bulk opcodes (kFeatureBulk): start it with "
+                      "`ringbox-host serve --bench`");
   bench::PathResult res;
   res.path = name;
   RINGBOX_TRY(bench::verify_bulk(c, std::min<uint64_t>(p.bulk_message, c.max_payload()), 4));
@@ -86,7 +90,8 @@ pid_t spawn_ring_host(UniqueFd sock, int spin_us) {
   auto ch = transport::local_accept(std::move(sock));
   if (!ch) _exit(1);
   SessionHandler h;
-  auto s = rpc::RingServer::create(std::move(*ch), h, {.spin_us = spin_us, .workers = 0});
+  auto s = rpc::RingServer::create(
+      std::move(*ch), h, {.spin_us = spin_us, .workers = 0, .features = proto::kFeatureBulk});
   if (!s) _exit(1);
   _exit((*s)->serve() ? 0 : 1);
 }
@@ -97,7 +102,7 @@ pid_t spawn_tcp_host(UniqueFd listener) {
   auto c = transport::tcp_accept(listener.get(), 10000);
   if (!c) _exit(1);
   SessionHandler h;
-  _exit(transport::serve_stream(c->get(), h) ? 0 : 1);
+  _exit(transport::serve_stream(c->get(), h, {.features = proto::kFeatureBulk}) ? 0 : 1);
 }
 
 int cmd_ring(const Params& p) {
@@ -120,6 +125,10 @@ int cmd_ring(const Params& p) {
     }
     auto client = rpc::RingClient::create(std::move(*ch), {p.spin_us});
     if (!client) return 1;
+    if (auto v = rpc::negotiate_version(**client, proto::kFeatureBulk); !v) {
+      log::error("local ring: " + v.error().message());
+      return 1;
+    }
     auto res = measure_path("local-ring", **client, p);
     if (!res) {
       log::error("local ring: " + res.error().message());
@@ -144,6 +153,10 @@ int cmd_ring(const Params& p) {
       return 1;
     }
     transport::StreamClient client(std::move(*fd));
+    if (auto v = rpc::negotiate_version(client, proto::kFeatureBulk); !v) {
+      log::error("tcp loopback: " + v.error().message());
+      return 1;
+    }
     auto res = measure_path("tcp-loopback", client, p);
     if (!res) {
       log::error("tcp loopback: " + res.error().message());
@@ -172,6 +185,7 @@ int cmd_client(const Params& p, const std::vector<std::string>& targets) {
     cfg.address = t.substr(colon + 1);
     cfg.geometry = p.geometry;
     cfg.spin_us = p.spin_us;
+    cfg.features = proto::kFeatureBulk;  // measure_path checks the host granted it
     if (cfg.transport == "xen") {
       // As the agent does: Debian's Xen drivers are modules nothing autoloads, and this
       // geometry may grant more pages than xen-gntalloc's default limit.

@@ -101,63 +101,54 @@ bool known_file_type(uint32_t mode) {
 
 // ---- errors -----------------------------------------------------------------------------------
 
+namespace {
+// THE table of wire errors and the errno each stands for, both directions (the numbers are
+// ringbox_proto.h's; the errno names are the host's and the guest's libc's).
+struct WireErrno {
+  WireError wire;
+  int err;
+};
+constexpr WireErrno kWireErrno[] = {
+    {WireError::kOk, 0},
+    {WireError::kPerm, EPERM},
+    {WireError::kNoEnt, ENOENT},
+    {WireError::kIo, EIO},
+    {WireError::kBadF, EBADF},
+    {WireError::kAgain, EAGAIN},
+    {WireError::kNoMem, ENOMEM},
+    {WireError::kAcces, EACCES},
+    {WireError::kExist, EEXIST},
+    {WireError::kXDev, EXDEV},
+    {WireError::kNotDir, ENOTDIR},
+    {WireError::kIsDir, EISDIR},
+    {WireError::kInval, EINVAL},
+    {WireError::kMFile, EMFILE},
+    {WireError::kFBig, EFBIG},
+    {WireError::kNoSpc, ENOSPC},
+    {WireError::kRoFs, EROFS},
+    {WireError::kNameTooLong, ENAMETOOLONG},
+    {WireError::kNoSys, ENOSYS},
+    {WireError::kNotEmpty, ENOTEMPTY},
+    {WireError::kLoop, ELOOP},
+    {WireError::kProto, EPROTO},
+    {WireError::kOverflow, EOVERFLOW},
+    {WireError::kOpNotSupp, EOPNOTSUPP},  // == ENOTSUP on Linux
+    {WireError::kStale, ESTALE},
+};
+}  // namespace
+
 WireError wire_error_from_errno(int err) {
-  switch (err) {
-    case 0:
-      return WireError::kOk;
-    case EPERM:
-      return WireError::kPerm;
-    case ENOENT:
-      return WireError::kNoEnt;
-    case EIO:
-      return WireError::kIo;
-    case EBADF:
-      return WireError::kBadF;
-    case EAGAIN:
-      return WireError::kAgain;
-    case ENOMEM:
-      return WireError::kNoMem;
-    case EACCES:
-      return WireError::kAcces;
-    case EEXIST:
-      return WireError::kExist;
-    case EXDEV:
-      return WireError::kXDev;
-    case ENOTDIR:
-      return WireError::kNotDir;
-    case EISDIR:
-      return WireError::kIsDir;
-    case EINVAL:
-      return WireError::kInval;
-    case EMFILE:
-    case ENFILE:
-      return WireError::kMFile;
-    case EFBIG:
-      return WireError::kFBig;
-    case ENOSPC:
-    case EDQUOT:
-      return WireError::kNoSpc;
-    case EROFS:
-      return WireError::kRoFs;
-    case ENAMETOOLONG:
-      return WireError::kNameTooLong;
-    case ENOSYS:
-      return WireError::kNoSys;
-    case ENOTEMPTY:
-      return WireError::kNotEmpty;
-    case ELOOP:
-      return WireError::kLoop;
-    case EPROTO:
-      return WireError::kProto;
-    case EOVERFLOW:
-      return WireError::kOverflow;
-    case EOPNOTSUPP:  // == ENOTSUP on Linux
-      return WireError::kOpNotSupp;
-    case ESTALE:
-      return WireError::kStale;
-    default:
-      return WireError::kIo;  // nothing host-specific leaks onto the wire
-  }
+  if (err == ENFILE) return WireError::kMFile;  // the system's table, not ours: same answer
+  if (err == EDQUOT) return WireError::kNoSpc;
+  for (const auto& e : kWireErrno)
+    if (e.err == err) return e.wire;
+  return WireError::kIo;  // nothing host-specific leaks onto the wire
+}
+
+bool is_wire_status(int32_t status) {
+  for (const auto& e : kWireErrno)
+    if (status == -static_cast<int32_t>(e.wire)) return true;
+  return false;
 }
 
 WireError to_wire_error(const Error& e) {
@@ -182,59 +173,8 @@ WireError to_wire_error(const Error& e) {
 
 int errno_from_wire_status(int32_t status) {
   if (status >= 0) return 0;
-  if (status == std::numeric_limits<int32_t>::min()) return EIO;
-  switch (static_cast<WireError>(-status)) {
-    case WireError::kOk:
-      return 0;
-    case WireError::kPerm:
-      return EPERM;
-    case WireError::kNoEnt:
-      return ENOENT;
-    case WireError::kIo:
-      return EIO;
-    case WireError::kBadF:
-      return EBADF;
-    case WireError::kAgain:
-      return EAGAIN;
-    case WireError::kNoMem:
-      return ENOMEM;
-    case WireError::kAcces:
-      return EACCES;
-    case WireError::kExist:
-      return EEXIST;
-    case WireError::kXDev:
-      return EXDEV;
-    case WireError::kNotDir:
-      return ENOTDIR;
-    case WireError::kIsDir:
-      return EISDIR;
-    case WireError::kInval:
-      return EINVAL;
-    case WireError::kMFile:
-      return EMFILE;
-    case WireError::kFBig:
-      return EFBIG;
-    case WireError::kNoSpc:
-      return ENOSPC;
-    case WireError::kRoFs:
-      return EROFS;
-    case WireError::kNameTooLong:
-      return ENAMETOOLONG;
-    case WireError::kNoSys:
-      return ENOSYS;
-    case WireError::kNotEmpty:
-      return ENOTEMPTY;
-    case WireError::kLoop:
-      return ELOOP;
-    case WireError::kProto:
-      return EPROTO;
-    case WireError::kOverflow:
-      return EOVERFLOW;
-    case WireError::kOpNotSupp:
-      return EOPNOTSUPP;
-    case WireError::kStale:
-      return ESTALE;
-  }
+  for (const auto& e : kWireErrno)
+    if (status == -static_cast<int32_t>(e.wire)) return e.err;
   return EIO;
 }
 

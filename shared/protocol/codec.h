@@ -51,6 +51,9 @@ inline int32_t wire_status(WireError e) {
 // Guest side: ResponseSlot::status -> a local errno value. 0 for success; a status that is not
 // a known WireError (a broken or newer host) becomes EIO rather than an arbitrary number.
 int errno_from_wire_status(int32_t status);
+// True for 0 and for minus each WireError ringbox_proto.h defines: the statuses a reply may
+// carry.
+bool is_wire_status(int32_t status);
 
 // ---------------------------------------------------------------------------------------------
 // Paths

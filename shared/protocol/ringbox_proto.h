@@ -192,10 +192,12 @@ inline constexpr char kConnectTokenEnv[] = "RINGBOX_CONNECT_TOKEN";
 // an open file. Encoders and checked decoders of the file payloads: shared/protocol/codec.h.
 enum class Opcode : uint16_t {
   // --- session -------------------------------------------------------------------------------
-  // kHello: version negotiation; must be the first request of a connection.
-  //   arg[0] = lowest Version the frontend speaks, arg[1] = highest, arg[2] = feature bits.
-  //   reply: val[0] = chosen version, val[1] = host feature bits. Error kProto when the ranges
-  //   do not overlap.
+  // kHello: version negotiation; must be the first request of a connection (a ring attach or
+  //   re-attach, a TCP connection): any other opcode before it, or a second kHello, is kProto.
+  //   arg[0] = lowest Version the frontend speaks, arg[1] = highest, arg[2] = Feature bits it
+  //   asks for. reply: val[0] = chosen version, val[1] = the Feature bits granted for this
+  //   connection (asked for and offered by the host). Error kProto when the ranges do not
+  //   overlap; unknown feature bits are not granted (never an error).
   kHello = 1,
   // kPing: echo. Payload: any bytes; reply payload: the same bytes. Used by ringbox-bench.
   kPing = 2,
@@ -367,6 +369,8 @@ enum class Opcode : uint16_t {
   kFallocate = 54,
 
   // --- benchmark ------------------------------------------------------------------------------
+  // Only on a connection that was granted kFeatureBulk (else kNoSys): the host offers it when
+  // started for benchmarking (`ringbox-host serve --bench`), never for a job.
   // kBulkRead: the host fills arg[0] bytes (<= buf_len) of pattern seeded by arg[1].
   //   reply val[0] = FNV-1a 64 of the bytes it wrote. With flag kBulkCopyOnly the host instead
   //   copies arg[0] bytes from a private buffer (what a file read costs, without the checksum)
@@ -378,6 +382,13 @@ enum class Opcode : uint16_t {
 };
 
 inline constexpr uint16_t kBulkCopyOnly = 1;
+
+// kHello arg[2] / val[1]: optional parts of the protocol, asked for by the frontend and granted
+// by the host per connection.
+enum Feature : uint64_t {
+  kFeatureBulk = 1u << 0,  // kBulkRead / kBulkWrite (benchmark hosts only)
+  kKnownFeatures = (1u << 1) - 1,
+};
 
 inline constexpr uint16_t kPutfileFinal = 1;
 inline constexpr uint32_t kMaxPathBytes = 4096;

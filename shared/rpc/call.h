@@ -4,7 +4,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <span>
 
 #include "shared/protocol/ringbox_proto.h"
@@ -40,9 +43,32 @@ class Client {
   virtual Result<Reply> call(const Call& c) = 0;
   // Largest in or out payload of one call; bigger transfers are split by the caller.
   virtual uint32_t max_payload() const = 0;
+
+  // What kHello settled (negotiate_version): the version, 0 before; the proto::Feature bits
+  // the host granted.
+  uint16_t version() const { return version_.load(); }
+  uint64_t features() const { return features_.load(); }
+  // Records a successful kHello. The host refuses everything before kHello on each
+  // connection, so a transport that opens another one (a TCP pool dialling, a ring re-attached
+  // by a restarted host) repeats this kHello on it first (hello_args()).
+  void note_hello(const std::array<uint64_t, 4>& args, uint16_t version, uint64_t features);
+
+ protected:
+  // The arguments of the recorded kHello; nullopt before one succeeded.
+  std::optional<std::array<uint64_t, 4>> hello_args() const;
+
+ private:
+  mutable std::mutex hello_mu_;
+  std::optional<std::array<uint64_t, 4>> hello_args_;
+  std::atomic<uint16_t> version_{0};
+  std::atomic<uint64_t> features_{0};
 };
 
-// Sends kHello and checks the peer agreed on a version we speak. Returns the version.
-Result<uint16_t> negotiate_version(Client& client);
+// Sends kHello asking for want_features (proto::Feature bits) and checks the peer agreed on a
+// version we speak. Returns the version; client.features() holds the bits granted.
+Result<uint16_t> negotiate_version(Client& client, uint64_t want_features = 0);
+// A repeated kHello on a new connection of the same client: Errc::kProtocol when the host no
+// longer grants what it granted (a different host behind the address).
+Result<void> check_repeated_hello(const Client& client, const Reply& reply);
 
 }  // namespace ringbox::rpc

@@ -49,18 +49,24 @@ struct Request {
 class Handler {
  public:
   virtual ~Handler() = default;
-  // Must not throw; must set out_len <= req.out.size(). Called from one thread unless the
+  // Should not throw (a server answers an exception with kNoMem / kIo and goes on); must set
+  // out_len <= req.out.size() (else kIo). Called from one thread unless the
   // server runs workers, then concurrently.
   virtual Reply handle(const Request& req) = 0;
   // May a server with workers run this opcode on its ring thread? Only for requests that end
   // in bounded time without waiting on anything the guest controls: while one runs, no other
   // request of that ring is taken. The default keeps everything on the workers.
   virtual bool runs_inline(uint16_t /*opcode*/) const { return false; }
+  // The guest's connection is over: called by the server's destructor once every handler call
+  // has returned (RingServer: the ring; StreamServer: all of the guest's TCP connections). Drop
+  // what the connection held (open handles, unfinished uploads). The default holds nothing.
+  virtual void connection_ended() {}
 };
 
-// Answers the session opcodes every server shares (kHello, kPing, kHeartbeat, kBulkRead,
-// kBulkWrite) and refuses everything else with kNoSys. Handlers delegate to it for opcodes
-// they do not own.
+// Answers the session opcodes every server shares (kPing, kHeartbeat, kBulkRead, kBulkWrite)
+// and refuses everything else with kNoSys. Handlers delegate to it for opcodes they do not own.
+// kHello never reaches a handler: the connection's Session answers it (request_check.h), and
+// admits kBulk* only on a connection granted proto::kFeatureBulk.
 Reply handle_session_opcode(const Request& req);
 
 // FNV-1a 64: the checksum of the bulk benchmark opcodes.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "shared/ring/shared_memory.h"
+#include "shared/rpc/request_check.h"
 #include "shared/rpc/spin.h"
 #include "shared/util/log.h"
 
@@ -13,6 +14,8 @@ namespace ringbox::rpc {
 namespace {
 using Clock = std::chrono::steady_clock;
 constexpr int kWaitSliceMs = 100;
+// The id of the kHello reset_and_replay() puts before the replayed requests: no waiter has it.
+constexpr uint64_t kReplayHelloId = ~uint64_t{0};
 }  // namespace
 
 Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport::RingChannel> ch,
@@ -33,8 +36,8 @@ RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::Fronten
       max_payload_(ring.geometry().max_message_bytes()),
       alloc_(static_cast<uint32_t>(ring.geometry().data_bytes()), max_payload_),
       ring_(std::move(ring)),
-      waiters_(ring_.geometry().slots()) {
-  for (uint32_t i = ring_.geometry().slots(); i > 0; --i) free_waiters_.push_back(i - 1);
+      waiters_(ring_.geometry().slots() - 1) {  // one slot stays free for a replayed kHello
+  for (uint32_t i = ring_.geometry().slots() - 1; i > 0; --i) free_waiters_.push_back(i - 1);
 }
 
 RingClient::~RingClient() {
@@ -65,21 +68,14 @@ Result<Reply> RingClient::call(const Call& c) {
   uint32_t idx = free_waiters_.back();
   free_waiters_.pop_back();
   peak_in_flight_ = std::max<uint32_t>(
-      peak_in_flight_, ring_.geometry().slots() - static_cast<uint32_t>(free_waiters_.size()));
+      peak_in_flight_, static_cast<uint32_t>(waiters_.size() - free_waiters_.size()));
   Waiter& w = waiters_[idx];
   w.in_use = true;
   w.done = false;
   w.long_poll = c.long_poll;
   ++w.generation;
   w.in = c.in;
-  w.slot = proto::RequestSlot{};
-  w.slot.id = (uint64_t{w.generation} << 32) | idx;
-  w.slot.opcode = static_cast<uint16_t>(c.opcode);
-  w.slot.flags = c.flags;
-  w.slot.buf_off = extent->offset;
-  w.slot.buf_len = extent->length;
-  w.slot.in_len = static_cast<uint32_t>(c.in.size());
-  for (int i = 0; i < 4; ++i) w.slot.arg[i] = c.arg[i];
+  w.slot = encode_request(c, (uint64_t{w.generation} << 32) | idx, extent->offset, extent->length);
   ring_.put_request(w.slot);
   bool kick = ring_.push_requests();
   if (kick) {
@@ -94,16 +90,9 @@ Result<Reply> RingClient::call(const Call& c) {
   if (!waited) {
     result = std::move(waited.error());
   } else {
-    const proto::ResponseSlot& rsp = w.rsp;  // private copy taken by deliver()
-    if (rsp.out_len > c.out.size() || rsp.out_len > extent->length) {
-      result = make_error(Errc::kPeerBroken, "host answered opcode " +
-                                                 std::to_string(w.slot.opcode) + " with " +
-                                                 std::to_string(rsp.out_len) + " bytes for a " +
-                                                 std::to_string(c.out.size()) + "-byte buffer");
-    } else {
-      ring::copy_from_shared(c.out.data(), buffer.data(), rsp.out_len);
-      result = Reply{rsp.status, rsp.out_len, {rsp.val[0], rsp.val[1]}};
-    }
+    // w.rsp is the private copy deliver() took
+    result = decode_response(w.rsp, std::min<size_t>(c.out.size(), extent->length), w.slot.opcode);
+    if (result) ring::copy_from_shared(c.out.data(), buffer.data(), result->out_len);
   }
   w.in_use = false;
   w.in = {};
@@ -188,6 +177,10 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
 }
 
 Result<void> RingClient::deliver(const proto::ResponseSlot& rsp) {
+  if (rsp.id == kReplayHelloId) {
+    Reply hello{rsp.status, 0, {rsp.val[0], rsp.val[1]}};
+    return check_repeated_hello(*this, hello);
+  }
   uint32_t idx = static_cast<uint32_t>(rsp.id);
   uint32_t gen = static_cast<uint32_t>(rsp.id >> 32);
   if (idx >= waiters_.size() || !waiters_[idx].in_use || waiters_[idx].done ||
@@ -238,6 +231,12 @@ Result<void> RingClient::reset_and_replay() {
   auto fresh = ring::FrontendRing::create(channel_->region(), channel_->geometry());
   if (!fresh) return std::move(fresh.error());
   ring_ = std::move(*fresh);
+  if (auto args = hello_args()) {
+    Call hello;
+    hello.opcode = proto::Opcode::kHello;
+    hello.arg = *args;
+    ring_.put_request(encode_request(hello, kReplayHelloId, 0, 0));
+  }
   for (Waiter& w : waiters_) {
     if (!w.in_use || w.done) continue;
     auto buffer = ring_.data_area().subspan(w.slot.buf_off, w.slot.buf_len);

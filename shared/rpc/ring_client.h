@@ -43,7 +43,10 @@ class RingClient final : public Client {
   uint32_t max_payload() const override { return max_payload_; }
   // After the backend restarted (Xen: it re-attached to our pages): delivers the responses the
   // old backend had published, re-initialises the ring indexes and republishes every request
-  // that still has no response, payloads copied afresh. The channel calls it through its
+  // that still has no response, payloads copied afresh, after repeating the recorded kHello
+  // (a new backend is a new connection: it refuses anything before kHello; one ring slot is
+  // kept free for that kHello, so at most slots - 1 calls are in flight). The channel calls it
+  // through its
   // restart handler (RingChannel::set_restart_handler), registered by create().
   Result<void> reset_and_replay();
   transport::RingChannel& channel() { return *channel_; }

@@ -3,7 +3,6 @@
 #include <chrono>
 #include <string>
 
-#include "shared/rpc/request_check.h"
 #include "shared/rpc/spin.h"
 #include "shared/util/log.h"
 
@@ -24,7 +23,7 @@ Result<std::unique_ptr<RingServer>> RingServer::create(std::unique_ptr<transport
 
 RingServer::RingServer(std::unique_ptr<transport::RingChannel> ch, ring::BackendRing ring,
                        Handler& h, ServerOptions o)
-    : channel_(std::move(ch)), ring_(std::move(ring)), handler_(h), opts_(o) {
+    : channel_(std::move(ch)), ring_(std::move(ring)), handler_(h), opts_(o), session_(o.features) {
   ring_.set_backend_alive(true);
   for (int i = 0; i < opts_.workers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
@@ -37,10 +36,12 @@ RingServer::~RingServer() {
   queue_cv_.notify_all();
   for (auto& t : workers_) t.join();
   ring_.set_backend_alive(false);
+  handler_.connection_ended();  // no handler call is running any more
 }
 
 ServerStats RingServer::stats() const {
-  return {requests_.load(), inline_.load(), malformed_.load(), kicks_.load(), sleeps_.load()};
+  return {requests_.load(), inline_.load(), malformed_.load(),
+          refused_.load(),  kicks_.load(),  sleeps_.load()};
 }
 
 Result<void> RingServer::serve() {
@@ -59,7 +60,16 @@ Result<void> RingServer::serve() {
       return std::move(got.error());
     }
     if (*got) {
-      dispatch(slot);
+      try {
+        dispatch(slot);
+      } catch (...) {  // the firewall's outer wall: our own code ran out of memory
+        try {
+          log::error("answering request " + std::to_string(slot.id) + " from " +
+                     channel_->describe() + " failed; answered kIo, serving on");
+        } catch (...) {
+        }
+        respond(slot.id, Reply::error(proto::WireError::kIo));
+      }
       last_work = Clock::now();
       continue;
     }
@@ -90,44 +100,34 @@ Result<void> RingServer::serve() {
 
 void RingServer::dispatch(const proto::RequestSlot& slot) {
   ++requests_;
-  // slot.opcode is our private copy: whatever it says, run() checks the request in full.
-  if (workers_.empty() || handler_.runs_inline(slot.opcode)) {
-    if (!workers_.empty()) ++inline_;
-    respond(slot.id, run(slot));
-    return;
-  }
-  {
-    std::lock_guard lk(queue_mu_);
-    queue_.push_back(slot);
-  }
-  queue_cv_.notify_one();
-}
-
-Reply RingServer::run(const proto::RequestSlot& slot) {
-  // slot is already our private copy (BackendRing::take_request); check it, then trust it.
+  // slot is already our private copy (BackendRing::take_request): check it, then trust it.
   auto req = check_ring_request(slot, ring_.data_area(), ring_.geometry());
   if (!req) {
     ++malformed_;
     log::warn("malformed request from " + channel_->describe() + ": " + req.error().what);
-    return Reply::error(proto::WireError::kProto);
+    respond(slot.id, Reply::error(proto::WireError::kProto));
+    return;
   }
-  Reply r = handler_.handle(*req);
-  if (r.out_len > slot.buf_len) {
-    log::error("handler bug: opcode " + std::to_string(slot.opcode) + " produced " +
-               std::to_string(r.out_len) + " bytes for a " + std::to_string(slot.buf_len) +
-               "-byte buffer");
-    r = Reply::error(proto::WireError::kIo);
+  // On this thread, in ring order: the session's state changes with each request.
+  if (auto answer = session_.admit(*req)) {
+    if (!answer->ok()) ++refused_;
+    respond(slot.id, *answer);
+    return;
   }
-  return r;
+  if (workers_.empty() || handler_.runs_inline(slot.opcode)) {
+    if (!workers_.empty()) ++inline_;
+    respond(slot.id, invoke_handler(handler_, *req, channel_->describe()));
+    return;
+  }
+  {
+    std::lock_guard lk(queue_mu_);
+    queue_.push_back(*req);
+  }
+  queue_cv_.notify_one();
 }
 
 void RingServer::respond(uint64_t id, const Reply& reply) {
-  proto::ResponseSlot rsp{};  // zeroed: no stale private bytes reach the guest
-  rsp.id = id;
-  rsp.status = reply.status;
-  rsp.out_len = reply.status == 0 ? reply.out_len : 0;
-  rsp.val[0] = reply.val[0];
-  rsp.val[1] = reply.val[1];
+  const proto::ResponseSlot rsp = encode_response(id, reply);
   bool kick;
   {
     std::lock_guard lk(ring_mu_);
@@ -145,15 +145,15 @@ void RingServer::respond(uint64_t id, const Reply& reply) {
 
 void RingServer::worker_loop() {
   for (;;) {
-    proto::RequestSlot slot;
+    Request req;
     {
       std::unique_lock lk(queue_mu_);
       queue_cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
-      slot = queue_.front();
+      req = queue_.front();
       queue_.pop_front();
     }
-    respond(slot.id, run(slot));
+    respond(req.id, invoke_handler(handler_, req, channel_->describe()));
   }
 }
 

@@ -45,14 +45,6 @@ std::span<const std::byte> bulk_source() {
 Reply handle_session_opcode(const Request& req) {
   Reply r;
   switch (static_cast<Opcode>(req.opcode)) {
-    case Opcode::kHello: {
-      uint64_t lo = req.arg[0], hi = req.arg[1];
-      if (lo > hi || hi < proto::kVersionMin || lo > proto::kVersionMax)
-        return Reply::error(WireError::kProto);
-      r.val[0] = std::min<uint64_t>(hi, proto::kVersionMax);
-      r.val[1] = 0;  // no optional features yet
-      return r;
-    }
     case Opcode::kPing: {
       size_t n = std::min(req.in.size(), req.out.size());
       // Opaque: echoed, never interpreted. In-place on the ring (in and out share the buffer).
@@ -91,10 +83,22 @@ Reply handle_session_opcode(const Request& req) {
   }
 }
 
-Result<uint16_t> negotiate_version(Client& client) {
+void Client::note_hello(const std::array<uint64_t, 4>& args, uint16_t version, uint64_t features) {
+  std::lock_guard lk(hello_mu_);
+  hello_args_ = args;
+  version_ = version;
+  features_ = features;
+}
+
+std::optional<std::array<uint64_t, 4>> Client::hello_args() const {
+  std::lock_guard lk(hello_mu_);
+  return hello_args_;
+}
+
+Result<uint16_t> negotiate_version(Client& client, uint64_t want_features) {
   Call c;
   c.opcode = Opcode::kHello;
-  c.arg = {proto::kVersionMin, proto::kVersionMax, 0, 0};
+  c.arg = {proto::kVersionMin, proto::kVersionMax, want_features, 0};
   auto r = client.call(c);
   if (!r) return std::move(r.error());
   if (!r->ok())
@@ -105,7 +109,22 @@ Result<uint16_t> negotiate_version(Client& client) {
   if (v < proto::kVersionMin || v > proto::kVersionMax)
     return make_error(Errc::kProtocol, "peer chose protocol version " + std::to_string(v) +
                                            " which we never offered");
+  if ((r->val[1] & ~want_features) != 0)
+    return make_error(Errc::kProtocol, "peer granted feature bits " + std::to_string(r->val[1]) +
+                                           " which we never asked for");
+  client.note_hello(c.arg, static_cast<uint16_t>(v), r->val[1]);
   return static_cast<uint16_t>(v);
+}
+
+Result<void> check_repeated_hello(const Client& client, const Reply& reply) {
+  if (!reply.ok() || reply.val[0] != client.version() || reply.val[1] != client.features())
+    return make_error(
+        Errc::kProtocol,
+        "the host answered kHello on a new connection with status " + std::to_string(reply.status) +
+            ", version " + std::to_string(reply.val[0]) + ", features " +
+            std::to_string(reply.val[1]) + "; the first connection agreed on " +
+            std::to_string(client.version()) + " and " + std::to_string(client.features()));
+  return ok();
 }
 
 }  // namespace ringbox::rpc

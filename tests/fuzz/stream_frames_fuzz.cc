@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 
 #include "shared/transport/tcp/stream_rpc.h"
@@ -29,25 +30,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 0 && !transport::write_all(client.get(), data, size)) return 0;
   ::shutdown(client.get(), SHUT_WR);
   SessionHandler h;
-  (void)transport::serve_stream(server.get(), h);  // ok or a clean error: both pass
+  // Bulk granted when asked, so the fuzzer reaches every session opcode.
+  (void)transport::serve_stream(server.get(), h, {.features = proto::kFeatureBulk});
   return 0;
 }
 
+namespace {
+// One request frame: header, slot, payload_len bytes of 'A'.
+void append_frame(std::vector<uint8_t>& v, uint16_t op, std::array<uint64_t, 4> arg,
+                  uint32_t payload_len, uint32_t buf_len) {
+  proto::FrameHeader h{proto::kMagic, proto::kVersionMax, 1, 0, payload_len, 0};
+  proto::RequestSlot s{};
+  s.id = 9;
+  s.opcode = op;
+  s.buf_len = buf_len;
+  s.in_len = payload_len;
+  for (int i = 0; i < 4; ++i) s.arg[i] = arg[i];
+  size_t at = v.size();
+  v.resize(at + sizeof(h) + sizeof(s) + payload_len, 0x41);
+  std::memcpy(v.data() + at, &h, sizeof(h));
+  std::memcpy(v.data() + at + sizeof(h), &s, sizeof(s));
+}
+}  // namespace
+
 std::vector<std::vector<uint8_t>> fuzz_seeds() {
   std::vector<std::vector<uint8_t>> seeds;
-  for (uint16_t op : {1, 2, 64, 65}) {
-    proto::FrameHeader h{proto::kMagic, 1, 1, 0, 16, 0};
-    proto::RequestSlot s{};
-    s.id = 9;
-    s.opcode = op;
-    s.buf_len = 32;
-    s.in_len = 16;
-    s.arg[0] = op == 64 ? 16 : 1;
-    s.arg[1] = 1;
-    std::vector<uint8_t> v(sizeof(h) + sizeof(s) + 16, 0x41);
-    std::memcpy(v.data(), &h, sizeof(h));
-    std::memcpy(v.data() + sizeof(h), &s, sizeof(s));
+  // A kHello (asking for bulk), then each session opcode: the path a real client takes.
+  for (uint16_t op : {2, 3, 64, 65}) {
+    std::vector<uint8_t> v;
+    append_frame(v, 1, {2, 2, proto::kFeatureBulk, 0}, 0, 0);
+    append_frame(v, op, {op == 64 ? 16u : 1u, 1, 0, 0}, op == 64 ? 0 : 16, 32);
     seeds.push_back(v);
   }
+  // An opcode before kHello, and a second kHello.
+  std::vector<uint8_t> early;
+  append_frame(early, 2, {}, 16, 32);
+  append_frame(early, 1, {2, 2, 0, 0}, 0, 0);
+  append_frame(early, 1, {2, 2, 0, 0}, 0, 0);
+  seeds.push_back(early);
   return seeds;
 }

@@ -8,6 +8,7 @@
 
 #include "host/files/file_service.h"
 #include "host/host_handler.h"
+#include "shared/protocol/codec.h"
 #include "tests/unit/host/files/temp_tree.h"
 
 namespace ringbox::test {
@@ -48,6 +49,12 @@ struct HostUnderTest {
 
 inline int32_t wire(proto::WireError e) {
   return -static_cast<int32_t>(e);
+}
+
+// A status the contract allows (an errno the host forgot to map, a positive value or garbage
+// fails).
+inline bool is_wire_status(int32_t status) {
+  return proto::is_wire_status(status);
 }
 
 }  // namespace ringbox::test

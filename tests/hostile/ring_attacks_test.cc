@@ -109,6 +109,7 @@ TEST_CASE("hostile: slot fields rewritten after publication change nothing the h
   HostUnderTest host;
   ScriptedPeer guest(host.handler);
   std::atomic<uint32_t> live_index{0};
+  int accepted = 0, refused = 0;
   {
     // Rewrites whichever slot is in flight: opcode, buffer, lengths, reserved fields.
     Scribbler flip([&](uint64_t i) {
@@ -127,10 +128,20 @@ TEST_CASE("hostile: slot fields rewritten after publication change nothing the h
       guest.publish(guest.stage(s, "in/a.txt") + 1);
       auto r = guest.next_response();
       REQUIRE(r);
-      CHECK(r->status <= 0);
-      CHECK(r->out_len <= proto::kPageSize * ScriptedPeer::kDataPages);
+      // Whatever mix of fields the host copied: a status of the contract, and a reply no longer
+      // than the largest buffer the checks let through (one message: a quarter of the area).
+      CHECK(is_wire_status(r->status));
+      CHECK(r->out_len <= proto::kPageSize * ScriptedPeer::kDataPages / proto::kMaxMessageDivisor);
+      if (r->status != 0) CHECK(r->out_len == 0);
+      if (r->status == wire(WireError::kProto))
+        ++refused;
+      else
+        ++accepted;  // a consistent copy got past the sanitizer
     }
   }
+  // Both outcomes were seen: the scribbler really raced the host.
+  CHECK(accepted > 0);
+  CHECK(refused > 0);
   CHECK(guest.host_answers());
   CHECK(host.sentinel_unchanged());
 }
@@ -175,12 +186,16 @@ TEST_CASE("hostile: a request index jumping past the ring drops the connection, 
   {
     ScriptedPeer guest(host.handler);
     REQUIRE(guest.host_answers());
+    REQUIRE(guest.call(Opcode::kOpen, "in/a.txt", {proto::kOpenRead}).status == 0);
+    REQUIRE(host.files->open_handles() == 1);
     guest.publish(guest.next_index() + 1000);  // claims 1000 requests in a 16-slot ring
     auto served = guest.wait_server(10000);
     REQUIRE_FALSE(served);
     CHECK(served.error().code == Errc::kPeerBroken);
   }
-  host.files->end_connection();
+  // The server's end closed the connection's state (HostHandler::connection_ended): no test
+  // calls end_connection() itself, so a production path that forgot it would show here.
+  CHECK(host.files->open_handles() == 0);
   // The same host (and file service) serves the next connection normally.
   ScriptedPeer next(host.handler);
   CHECK(next.call(Opcode::kStat, "in/a.txt").status == 0);
@@ -224,8 +239,9 @@ TEST_CASE("hostile: garbage opcodes, arguments and payloads get clean errors", "
     auto r = guest.next_response();
     REQUIRE(r);
     CHECK(r->id == s.id);
-    CHECK(r->status <= 0);
+    CHECK(is_wire_status(r->status));
     CHECK(r->out_len <= buf_len);
+    if (r->status != 0) CHECK(r->out_len == 0);
     if (r->status == 0 && op == static_cast<uint16_t>(Opcode::kOpen))
       guest.call(Opcode::kClose, {}, {r->val[0]});
   }
@@ -312,7 +328,7 @@ TEST_CASE("hostile: a putfile cut off by a dead connection leaves the target int
       guest.disconnect();  // the guest dies before the final chunk
       REQUIRE(guest.wait_server(10000));
     }
-    host.files->end_connection();  // what `ringbox-host run` does when serve() returns
+    // The server's destructor ended the connection: nobody calls end_connection() here.
     CHECK(TempTree::read_file(host.tree.ex("out/result")) == "previous result");
     CHECK(TempTree::list(host.tree.ex("out")) == std::vector<std::string>{"result"});
     CHECK(host.files->pending_putfiles() == 0);
@@ -331,7 +347,7 @@ TEST_CASE("hostile: handles of a dead connection are useless to the next one", "
     guest.disconnect();
     REQUIRE(guest.wait_server(10000));
   }
-  host.files->end_connection();
+  CHECK(host.files->open_handles() == 0);  // closed by the server's end, not by this test
   ScriptedPeer next(host.handler);
   CHECK(next.call(Opcode::kPwrite, "pwned", {old_handle, 0}).status == wire(WireError::kBadF));
   auto reopened = next.call(Opcode::kOpen, "in/sub/b.txt", {proto::kOpenRead});
@@ -375,8 +391,15 @@ TEST_CASE("hostile: handler workers survive concurrent attacks on one service", 
       REQUIRE(r);
       REQUIRE(pending.count(r->id) == 1);
       if (pending[r->id] == Opcode::kOpen && r->status == 0) opened.push_back(r->val[0]);
+      // The legal requests succeed on every worker, the hostile ones are refused.
+      const bool legal = pending[r->id] == Opcode::kStat || pending[r->id] == Opcode::kReaddir ||
+                         pending[r->id] == Opcode::kOpen;
       pending.erase(r->id);
-      CHECK(r->status <= 0);
+      if (legal)
+        CHECK(r->status == 0);
+      else
+        CHECK((r->status == wire(WireError::kInval) || r->status == wire(WireError::kXDev) ||
+               r->status == wire(WireError::kAcces) || r->status == wire(WireError::kNoEnt)));
     }
     for (uint64_t h : opened) CHECK(guest.call(Opcode::kClose, {}, {h}).status == 0);
     published = guest.next_index();

@@ -9,7 +9,7 @@
 
 namespace ringbox::test {
 
-ScriptedPeer::ScriptedPeer(rpc::Handler& handler, rpc::ServerOptions opts) {
+ScriptedPeer::ScriptedPeer(rpc::Handler& handler, rpc::ServerOptions opts, bool hello) {
   ChannelPair pair = make_local_pair(geometry_);
   frontend_ = std::move(pair.frontend);
   auto view = ring::view_region(frontend_->region(), geometry_);
@@ -22,6 +22,10 @@ ScriptedPeer::ScriptedPeer(rpc::Handler& handler, rpc::ServerOptions opts) {
     server_result_ = server_->serve();
     server_done_ = true;
   });
+  if (hello) {
+    auto r = call(proto::Opcode::kHello, "", {proto::kVersionMin, proto::kVersionMax, 0, 0});
+    REQUIRE(r.status == 0);
+  }
 }
 
 ScriptedPeer::~ScriptedPeer() {

@@ -29,7 +29,9 @@ class ScriptedPeer {
   static constexpr uint32_t kDataPages = 64;
   static constexpr uint32_t kSlotBufferBytes = 16 * 1024;
 
-  explicit ScriptedPeer(rpc::Handler& handler, rpc::ServerOptions opts = {});
+  // With `hello` the peer opens the connection as the contract says (kHello, version 2, no
+  // features) before the test's script runs; without, the script's first request is the first.
+  explicit ScriptedPeer(rpc::Handler& handler, rpc::ServerOptions opts = {}, bool hello = true);
   ~ScriptedPeer();
   ScriptedPeer(const ScriptedPeer&) = delete;
   ScriptedPeer& operator=(const ScriptedPeer&) = delete;

@@ -46,7 +46,8 @@ int run_server(UniqueFd sock) {
     return 1;
   }
   StressHandler h;
-  auto server = rpc::RingServer::create(std::move(*ch), h, {.spin_us = 20, .workers = 3});
+  auto server = rpc::RingServer::create(
+      std::move(*ch), h, {.spin_us = 20, .workers = 3, .features = proto::kFeatureBulk});
   if (!server) return 1;
   auto r = (*server)->serve();
   if (!r) std::fprintf(stderr, "server: %s\n", r.error().message().c_str());
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
   }
   auto client = rpc::RingClient::create(std::move(*ch), {.spin_us = 5});
   if (!client) return 1;
+  if (auto v = rpc::negotiate_version(**client, proto::kFeatureBulk); !v) {
+    std::fprintf(stderr, "client: %s\n", v.error().message().c_str());
+    return 1;
+  }
   std::atomic<int> bad{0};
   std::atomic<long> bytes{0};
   std::atomic<int> ready{0};

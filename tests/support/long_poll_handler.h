@@ -19,6 +19,8 @@ class LongPollHandler final : public rpc::Handler {
   rpc::Reply handle(const rpc::Request& req) override {
     if (req.opcode == static_cast<uint16_t>(proto::Opcode::kWaitEvent)) {
       std::unique_lock lk(mu_);
+      ++polling_;
+      cv_.notify_all();
       cv_.wait(lk, [&] { return released_; });
       return rpc::Reply{0, 0, {event_, 0}};
     }
@@ -26,6 +28,11 @@ class LongPollHandler final : public rpc::Handler {
   }
   bool runs_inline(uint16_t opcode) const override {
     return opcode == static_cast<uint16_t>(proto::Opcode::kPing);
+  }
+  // Blocks until `n` kWaitEvent calls have reached the handler (the poll is really waiting).
+  void wait_until_polling(int n = 1) {
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return polling_ >= n; });
   }
   void release() {
     {
@@ -40,6 +47,7 @@ class LongPollHandler final : public rpc::Handler {
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;
+  int polling_ = 0;
 };
 
 // One kPing of `bytes` bytes of `fill`; true when it came back intact.

@@ -8,7 +8,9 @@
 
 #include <string>
 
+#include "shared/rpc/request_check.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/util/log.h"
 
 namespace ringbox::transport {
 namespace {
@@ -65,6 +67,27 @@ Result<proto::FrameHeader> read_header(int fd, proto::FrameKind want) {
   return h;
 }
 
+// The stream's buffer rule (the ring's is check_ring_request), then the shared steps.
+rpc::Reply answer(const proto::RequestSlot& s, std::span<const std::byte> in,
+                  std::vector<std::byte>& out, rpc::Session& session, rpc::Handler& handler,
+                  std::string_view peer) {
+  out.clear();
+  if (auto fields = rpc::check_slot_fields(s); !fields) {
+    log::warn("malformed request from " + std::string(peer) + ": " + fields.error().what);
+    return rpc::Reply::error(proto::WireError::kProto);
+  }
+  if (s.in_len != in.size() || s.buf_off != 0 || s.buf_len > proto::kMaxStreamPayload) {
+    log::warn("malformed request from " + std::string(peer) + ": in_len " +
+              std::to_string(s.in_len) + ", buf_off " + std::to_string(s.buf_off) + ", buf_len " +
+              std::to_string(s.buf_len) + " do not fit its frame");
+    return rpc::Reply::error(proto::WireError::kProto);
+  }
+  out.resize(s.buf_len);
+  const rpc::Request req = rpc::make_request(s, in, out);
+  if (auto refusal = session.admit(req)) return *refusal;
+  return rpc::invoke_handler(handler, req, peer);
+}
+
 }  // namespace
 
 StreamClient::StreamClient(UniqueFd fd) : max_connections_(1), open_(1) {
@@ -89,6 +112,16 @@ Result<UniqueFd> StreamClient::acquire() {
   ++open_;
   lk.unlock();
   auto fd = dial_();
+  // The host refuses everything before kHello on each connection: repeat the one that
+  // negotiated this client's version and features (none yet when this dial is for it).
+  if (auto args = hello_args(); fd && args) {
+    rpc::Call hello;
+    hello.opcode = proto::Opcode::kHello;
+    hello.arg = *args;
+    auto r = call_on(fd->get(), hello, next_id_++);
+    Result<void> agreed = r ? rpc::check_repeated_hello(*this, *r) : Result<void>(r.error());
+    if (!agreed) fd = std::move(agreed.error());
+  }
   if (!fd) {
     lk.lock();
     --open_;
@@ -123,52 +156,39 @@ Result<rpc::Reply> StreamClient::call(const rpc::Call& c) {
 }
 
 Result<rpc::Reply> StreamClient::call_on(int fd, const rpc::Call& c, uint64_t id) {
-  proto::RequestSlot s{};
-  s.id = id;
-  s.opcode = static_cast<uint16_t>(c.opcode);
-  s.flags = c.flags;
-  s.buf_len = static_cast<uint32_t>(c.out.size());
-  s.in_len = static_cast<uint32_t>(c.in.size());
-  for (int i = 0; i < 4; ++i) s.arg[i] = c.arg[i];
+  const proto::RequestSlot s = rpc::encode_request(c, id, 0, static_cast<uint32_t>(c.out.size()));
   RINGBOX_TRY(write_frame(fd, proto::FrameKind::kRequest, &s, sizeof(s), c.in));
   auto h = read_header(fd, proto::FrameKind::kResponse);
   if (!h) return std::move(h.error());
   proto::ResponseSlot r;
   RINGBOX_TRY(read_all(fd, &r, sizeof(r)));
-  if (r.id != s.id || r.out_len != h->payload_len || r.out_len > c.out.size())
+  if (r.id != s.id || r.out_len != h->payload_len)
     return make_error(Errc::kPeerBroken,
                       "TCP response does not match request " + std::to_string(s.id));
+  auto reply = rpc::decode_response(r, c.out.size(), s.opcode);
+  if (!reply) return reply;
   RINGBOX_TRY(read_all(fd, c.out.data(), r.out_len));
-  return rpc::Reply{r.status, r.out_len, {r.val[0], r.val[1]}};
+  return reply;
 }
 
-Result<void> serve_stream(int fd, rpc::Handler& handler, const std::atomic<bool>* stop) {
+Result<void> serve_stream(int fd, rpc::Handler& handler, const StreamServeOptions& opts) {
+  rpc::Session session(opts.features);
   std::vector<std::byte> in, out;
-  while (stop == nullptr || !stop->load()) {
+  while (opts.stop == nullptr || !opts.stop->load()) {
     auto h = read_header(fd, proto::FrameKind::kRequest);
     if (!h) return h.error().code == Errc::kPeerGone ? ok() : Result<void>(std::move(h.error()));
     proto::RequestSlot s;
     RINGBOX_TRY(read_all(fd, &s, sizeof(s)));
-    if (s.in_len != h->payload_len || s.buf_off != 0 || s.buf_len > proto::kMaxStreamPayload ||
-        s.reserved0 != 0 || s.reserved1 != 0)
-      return make_error(Errc::kPeerBroken, "malformed request frame on TCP connection");
-    in.resize(s.in_len);
+    in.resize(h->payload_len);  // <= kMaxStreamPayload (read_header)
     RINGBOX_TRY(read_all(fd, in.data(), in.size()));
-    out.resize(s.buf_len);
-    rpc::Request req;
-    req.id = s.id;
-    req.opcode = s.opcode;
-    req.flags = s.flags;
-    for (int i = 0; i < 4; ++i) req.arg[i] = s.arg[i];
-    req.in = rpc::SharedBytes(in);
-    req.out = out;
-    rpc::Reply rep = handler.handle(req);
-    proto::ResponseSlot r{};
-    r.id = s.id;
-    r.status = rep.status;
-    r.out_len = rep.status == 0 ? std::min<uint32_t>(rep.out_len, s.buf_len) : 0;
-    r.val[0] = rep.val[0];
-    r.val[1] = rep.val[1];
+    // The frame is consumed whole: a bad slot is answered, as on the ring, not fatal.
+    rpc::Reply rep;
+    try {
+      rep = answer(s, in, out, session, handler, opts.peer);
+    } catch (...) {  // the firewall's outer wall: our own code ran out of memory
+      rep = rpc::Reply::error(proto::WireError::kIo);
+    }
+    const proto::ResponseSlot r = rpc::encode_response(s.id, rep);
     RINGBOX_TRY(write_frame(fd, proto::FrameKind::kResponse, &r, sizeof(r),
                             std::span<const std::byte>(out).first(r.out_len)));
   }

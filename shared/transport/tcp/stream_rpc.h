@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "shared/rpc/call.h"
@@ -45,9 +46,17 @@ class StreamClient final : public rpc::Client {
   std::atomic<uint64_t> next_id_{1};
 };
 
-// Serves one connected stream until the peer closes (ok) or breaks the framing (error).
-// A frame with bad lengths ends the connection: unlike the ring, a stream cannot skip a bad
-// frame it cannot size.
-Result<void> serve_stream(int fd, rpc::Handler& handler, const std::atomic<bool>* stop = nullptr);
+struct StreamServeOptions {
+  const std::atomic<bool>* stop = nullptr;  // checked between requests
+  uint64_t features = 0;                    // proto::Feature bits granted to a peer that asks
+  std::string peer = "a TCP peer";          // for the log
+};
+
+// Serves one connected stream until the peer closes (ok) or breaks the framing (error), each
+// request through the same sanitize step as the ring (rpc::Session, request_check.h): kHello
+// first, the opcode table, the exception firewall. A bad frame header ends the connection (a
+// stream cannot skip a frame it cannot size); a bad slot inside a well-sized frame is answered
+// kProto, as on the ring.
+Result<void> serve_stream(int fd, rpc::Handler& handler, const StreamServeOptions& opts = {});
 
 }  // namespace ringbox::transport

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "shared/transport/tcp/stream_rpc.h"
+#include "shared/util/deadline.h"
 #include "shared/util/log.h"
 
 namespace ringbox::transport {
@@ -34,17 +35,17 @@ StreamServer::~StreamServer() {
   for (auto& c : conns_) ::shutdown(c.fd.get(), SHUT_RDWR);
   for (auto& c : conns_)
     if (c.thread.joinable()) c.thread.join();
+  if (served_ > 0) handler_.connection_ended();  // every connection's handler calls returned
 }
 
 bool StreamServer::check_token(int fd) {
   std::string got(opts_.token.size(), '\0');
   size_t have = 0;
-  auto deadline = Clock::now() + std::chrono::milliseconds(opts_.token_timeout_ms);
+  const Deadline deadline(opts_.token_timeout_ms);
   while (have < got.size()) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0 || stopping_) return false;
+    if (deadline.passed() || stopping_) return false;
     pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left.count(), kPollSliceMs)));
+    int r = ::poll(&p, 1, deadline.slice_ms(kPollSliceMs));
     if (r < 0 && errno != EINTR) return false;
     if (r <= 0) continue;
     ssize_t n = ::recv(fd, got.data() + have, got.size() - have, MSG_DONTWAIT);
@@ -66,7 +67,13 @@ void StreamServer::run_connection(Connection& c) {
   }
   c.authenticated = true;
   ++served_;
-  auto r = serve_stream(c.fd.get(), handler_, &stopping_);
+  Result<void> r = ok();
+  try {
+    r = serve_stream(c.fd.get(), handler_,
+                     {.stop = &stopping_, .features = opts_.features, .peer = "a TCP peer"});
+  } catch (...) {  // out of memory outside a handler: this connection ends, the others go on
+    r = make_error(Errc::kCancelled, "ran out of memory serving it");
+  }
   if (!r) log::warn("dropping a TCP connection: " + r.error().message());
   c.finished = true;
 }

@@ -25,6 +25,7 @@ struct StreamServerOptions {
   int token_timeout_ms = 5000;           // to send the token after connecting
   int first_connection_timeout_ms = -1;  // serve() fails if nobody connects by then; -1: wait
   size_t max_connections = 256;          // more at once are refused
+  uint64_t features = 0;                 // proto::Feature bits granted to a peer that asks (kHello)
   // While nobody has connected: asked every poll slice whether the client may still come
   // (its process is alive); false ends serve() with kPeerGone at once. Empty: always.
   std::function<bool()> client_alive;

@@ -42,8 +42,10 @@ struct Served {
   }
 };
 
+// A served ring client; with `hello` it has negotiated (asking for, and granted, bulk).
 std::unique_ptr<Served> serve(rpc::Handler& h, ring::Geometry g, rpc::ServerOptions so,
-                              int client_spin_us = 20) {
+                              int client_spin_us = 20, bool hello = true) {
+  so.features |= proto::kFeatureBulk;
   auto pair = test::make_local_pair(g);
   auto s = std::make_unique<Served>();
   auto server = rpc::RingServer::create(std::move(pair.backend), h, so);
@@ -53,17 +55,112 @@ std::unique_ptr<Served> serve(rpc::Handler& h, ring::Geometry g, rpc::ServerOpti
   auto client = rpc::RingClient::create(std::move(pair.frontend), {client_spin_us});
   REQUIRE(client);
   s->client = std::move(*client);
+  if (hello) REQUIRE(rpc::negotiate_version(*s->client, proto::kFeatureBulk));
   return s;
+}
+
+proto::WireError wire(int32_t status) {
+  return static_cast<proto::WireError>(-status);
 }
 
 }  // namespace
 
 TEST_CASE("hello negotiates the highest common version over the ring", "[rpc]") {
   JitterHandler h;
-  auto s = serve(h, {4, 16}, {});
+  auto s = serve(h, {4, 16}, {}, 20, false);
   auto v = rpc::negotiate_version(*s->client);
   REQUIRE(v);
   CHECK(*v == proto::kVersionMax);
+  CHECK(s->client->version() == proto::kVersionMax);
+  CHECK(s->client->features() == 0);  // offered, but not asked for
+}
+
+TEST_CASE("the ring refuses every opcode before kHello, and a second kHello", "[rpc][session]") {
+  JitterHandler h;
+  auto s = serve(h, {4, 16}, {}, 20, false);
+  for (Opcode op : {Opcode::kPing, Opcode::kHeartbeat, Opcode::kStat, Opcode::kJobGet,
+                    Opcode::kBulkRead, static_cast<Opcode>(0x7777)}) {
+    CAPTURE(static_cast<int>(op));
+    rpc::Call c;
+    c.opcode = op;
+    auto r = s->client->call(c);
+    REQUIRE(r);
+    CHECK(wire(r->status) == proto::WireError::kProto);
+  }
+  CHECK(s->server->stats().refused == 6);
+  REQUIRE(rpc::negotiate_version(*s->client));
+  CHECK(test::ping_ok(*s->client));
+  auto again = rpc::negotiate_version(*s->client);
+  REQUIRE_FALSE(again);
+  CHECK(again.error().sys_errno == static_cast<int>(proto::WireError::kProto));
+  CHECK(test::ping_ok(*s->client));  // refused, not dropped
+}
+
+TEST_CASE("the bulk opcodes need the feature bit: offered by the host and asked for",
+          "[rpc][session]") {
+  JitterHandler h;
+  std::vector<std::byte> out(64);
+  rpc::Call br;
+  br.opcode = Opcode::kBulkRead;
+  br.arg = {out.size(), 1, 0, 0};
+  br.out = out;
+  SECTION("asked for, not offered") {
+    auto pair = test::make_local_pair({4, 16});
+    auto server = rpc::RingServer::create(std::move(pair.backend), h, {});  // no features
+    REQUIRE(server);
+    std::thread t([&] { (void)(*server)->serve(); });
+    auto client = rpc::RingClient::create(std::move(pair.frontend), {20});
+    REQUIRE(client);
+    REQUIRE(rpc::negotiate_version(**client, proto::kFeatureBulk));
+    CHECK((*client)->features() == 0);
+    auto r = (*client)->call(br);
+    REQUIRE(r);
+    CHECK(wire(r->status) == proto::WireError::kNoSys);
+    client->reset();
+    (*server)->stop();
+    t.join();
+  }
+  SECTION("offered, not asked for") {
+    auto s = serve(h, {4, 16}, {}, 20, false);
+    REQUIRE(rpc::negotiate_version(*s->client, 0));
+    auto r = s->client->call(br);
+    REQUIRE(r);
+    CHECK(wire(r->status) == proto::WireError::kNoSys);
+  }
+  SECTION("offered and asked for") {
+    auto s = serve(h, {4, 16}, {});
+    CHECK(s->client->features() == proto::kFeatureBulk);
+    auto r = s->client->call(br);
+    REQUIRE(r);
+    CHECK(r->ok());
+    CHECK(r->out_len == out.size());
+  }
+}
+
+TEST_CASE("the opcode table refuses bad flags and overlong payloads on the ring",
+          "[rpc][session]") {
+  JitterHandler h;
+  auto s = serve(h, {4, 64}, {});
+  rpc::Call ping;
+  ping.opcode = Opcode::kPing;
+  ping.flags = 1;
+  auto r = s->client->call(ping);
+  REQUIRE(r);
+  CHECK(wire(r->status) == proto::WireError::kProto);
+  std::vector<std::byte> path(proto::kMaxPathBytes + 1, std::byte{'a'});
+  rpc::Call stat;
+  stat.opcode = Opcode::kStat;
+  stat.in = path;
+  r = s->client->call(stat);
+  REQUIRE(r);
+  CHECK(wire(r->status) == proto::WireError::kNameTooLong);
+  rpc::Call heartbeat;  // defines no payload
+  heartbeat.opcode = Opcode::kHeartbeat;
+  heartbeat.in = std::span<const std::byte>(path).first(8);
+  r = s->client->call(heartbeat);
+  REQUIRE(r);
+  CHECK(wire(r->status) == proto::WireError::kProto);
+  CHECK(test::ping_ok(*s->client));
 }
 
 TEST_CASE("hello from a version-1 peer is refused with kProto", "[rpc]") {
@@ -133,7 +230,7 @@ TEST_CASE("an unknown opcode gets kNoSys and the connection lives on", "[rpc]") 
   auto r = s->client->call(c);
   REQUIRE(r);
   CHECK(r->status == -static_cast<int32_t>(proto::WireError::kNoSys));
-  CHECK(rpc::negotiate_version(*s->client));
+  CHECK(test::ping_ok(*s->client));
 }
 
 TEST_CASE("many threads with more calls than slots complete out of order with intact payloads",
@@ -192,6 +289,8 @@ TEST_CASE("a malformed request gets kProto and the host keeps serving", "[rpc][h
     return rsp;
   };
   const uint32_t area = static_cast<uint32_t>(g.data_bytes());
+  auto hello = send({100, static_cast<uint16_t>(Opcode::kHello), 0, 0, 0, 0, 0, 0, {2, 2, 0, 0}});
+  REQUIRE(hello.status == 0);
   struct Case {
     const char* what;
     proto::RequestSlot slot;
@@ -257,7 +356,7 @@ TEST_CASE("a long poll in flight never sits between quick calls and their respon
     if (r && r->ok()) poll_value = r->val[0];
     polled = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the poll is out and waiting
+  h.wait_until_polling();  // the poll is out and waiting in the handler
   uint64_t before = s->client->handoffs();
   for (int i = 0; i < 200; ++i) REQUIRE(test::ping_ok(*s->client));
   // Each ping polled its own response: no wake-up of, or by, the long poll's thread.
@@ -274,6 +373,6 @@ TEST_CASE("a handler that marks nothing inline runs every request on a worker", 
   JitterHandler h;  // the default runs_inline: false
   auto s = serve(h, {4, 64}, {.spin_us = 0, .workers = 2}, 0);
   for (int i = 0; i < 20; ++i) REQUIRE(test::ping_ok(*s->client));
-  CHECK(s->server->stats().requests == 20);
+  CHECK(s->server->stats().requests == 21);  // and kHello, which the session answers
   CHECK(s->server->stats().inline_runs == 0);
 }

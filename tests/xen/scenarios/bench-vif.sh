@@ -111,10 +111,10 @@ done
 ip addr add "$dom0_ip/$prefix" dev "$vif" || fail "ip addr add $dom0_ip/$prefix dev $vif failed"
 step "vif: $vif in dom0 $dom0_ip/$prefix <-> eth0 in domain $id $guest_ip/$prefix, point to point, no bridge"
 
-ringbox-host serve --transport xen --domid "$id" --spin-us "$spin_us" --accept-timeout-ms 120000 \
+ringbox-host serve --bench --transport xen --domid "$id" --spin-us "$spin_us" --accept-timeout-ms 120000 \
   >"$RINGBOX_WORK/host-xen.log" 2>&1 &
 xen_host=$!
-ringbox-host serve --transport tcp --listen "$dom0_ip:$port" --accept-timeout-ms 240000 \
+ringbox-host serve --bench --transport tcp --listen "$dom0_ip:$port" --accept-timeout-ms 240000 \
   >"$RINGBOX_WORK/host-tcp.log" 2>&1 &
 tcp_host=$!
 n=50

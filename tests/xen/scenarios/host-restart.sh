@@ -36,7 +36,7 @@ wait_console() {
 
 # start_host N: ringbox-host number N in the background; its pid in $host.
 start_host() {
-  ringbox-host serve --transport xen --domid "$id" --accept-timeout-ms 60000 --spin-us "$spin" \
+  ringbox-host serve --bench --transport xen --domid "$id" --accept-timeout-ms 60000 --spin-us "$spin" \
     >"$RINGBOX_WORK/host$1.log" 2>&1 &
   host=$!
   step "ringbox-host #$1 started (pid $host)"

@@ -25,7 +25,7 @@ xl create -q "$cfg" || fail "xl create $cfg failed (see the xl messages above)"
 mark xl-create-done
 id=$(domid "$name") || fail "domain $name vanished right after xl create"
 
-ringbox-host serve --transport xen --domid "$id" --accept-timeout-ms 90000 >"$host_log" 2>&1 &
+ringbox-host serve --bench --transport xen --domid "$id" --accept-timeout-ms 90000 >"$host_log" 2>&1 &
 host=$!
 step "ringbox-host serve --transport xen --domid $id started (pid $host)"
 
