@@ -11,6 +11,7 @@
 #include "guest/fd_limit.h"
 #include "guest/job/job_runner.h"
 #include "guest/kmod.h"
+#include "guest/vacate_hooks.h"
 #include "shared/rpc/handler.h"
 #include "shared/transport/xen/handshake_keys.h"
 #include "shared/util/log.h"
@@ -181,6 +182,8 @@ int agent_main(int argc, char** argv) {
       return 1;
     }
   }
+  cfg.on_quiesce = stop_job_for_vacate;
+  cfg.on_resume = continue_job_after_vacate;
   auto client = connect_to_host(cfg);
   if (!client) {
     log::error("connect to host over " + cfg.transport + ": " + client.error().message());

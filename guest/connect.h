@@ -2,6 +2,7 @@
 // turns "--transport X --connect Y" into a negotiated rpc::Client.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,6 +18,9 @@ struct ConnectConfig {
   int spin_us = 50;
   int connect_timeout_ms = 30000;    // xen: wait this long for the first ringbox-host
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
+  // xen: a vacate's start (stop the job) and end (continue it); see XenConnectOptions.
+  std::function<void()> on_quiesce;
+  std::function<void()> on_resume;
 };
 
 // TCP: the most connections the agent opens (one per concurrent call: FUSE threads, the event
