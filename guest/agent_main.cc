@@ -11,6 +11,7 @@
 #include "guest/fd_limit.h"
 #include "guest/job/job_runner.h"
 #include "guest/kmod.h"
+#include "guest/vacate_hooks.h"
 #include "shared/rpc/handler.h"
 #include "shared/transport/xen/handshake_keys.h"
 #include "shared/util/log.h"
@@ -182,6 +183,8 @@ int agent_main(int argc, char** argv) {
     }
   }
   if (bulk > 0) cfg.features |= proto::kFeatureBulk;  // a host started with --bench grants it
+  cfg.on_quiesce = stop_job_for_vacate;
+  cfg.on_resume = continue_job_after_vacate;
   auto client = connect_to_host(cfg);
   if (!client) {
     log::error("connect to host over " + cfg.transport + ": " + client.error().message());

@@ -49,7 +49,8 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     // A wrong address fails in negotiate_version below, the pool's first dial.
     client = std::make_unique<transport::StreamClient>(dial, kMaxTcpConnections);
   } else if (cfg.transport == "xen") {
-    transport::XenConnectOptions xen{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms};
+    transport::XenConnectOptions xen{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms,
+                                     cfg.on_quiesce, cfg.on_resume};
     auto ch = transport::xen_connect(cfg.geometry, xen);
     if (!ch) return std::move(ch.error());
     auto rc = rpc::RingClient::create(std::move(*ch), rpc::ClientOptions{cfg.spin_us});

@@ -2,6 +2,7 @@
 // turns "--transport X --connect Y" into a negotiated rpc::Client.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,9 @@ struct ConnectConfig {
   int connect_timeout_ms = 30000;    // xen: wait this long for the first ringbox-host
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
   uint64_t features = 0;             // proto::Feature bits to ask for in kHello (client.features())
+  // xen: a vacate's start (stop the job) and end (continue it); see XenConnectOptions.
+  std::function<void()> on_quiesce;
+  std::function<void()> on_resume;
 };
 
 // TCP: the most connections the agent opens (one per concurrent call: FUSE threads, the event

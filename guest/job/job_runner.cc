@@ -25,6 +25,7 @@
 #include "guest/job/event_watch.h"
 #include "guest/job/output_pump.h"
 #include "guest/job/spawn.h"
+#include "guest/vacate_hooks.h"
 #include "shared/protocol/job_spec.h"
 #include "shared/util/log.h"
 
@@ -240,6 +241,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
             proto::job_mode_name(spec->mode));
 
   JobProcess proc(spawned->pid);
+  set_vacate_job(spawned->pid);
   OutputPump pump(client, std::move(spawned->stdout_fd), std::move(spawned->stderr_fd));
   const int grace_ms = opts.kill_grace_ms;
   EventWatch events(client, [&proc, grace_ms] {
@@ -251,6 +253,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   });
 
   int status = proc.wait();
+  set_vacate_job(0);
   kill_leftovers();
   pump.finish(kOutputGraceMs);
   if (staging->mount) {

@@ -3,6 +3,10 @@
 #include <cstdio>
 #include <memory>
 
+#include "shared/transport/xen/handshake_keys.h"
+#include "shared/transport/xen/xenstore.h"
+#include "shared/util/log.h"
+
 namespace ringbox::host::domain {
 namespace {
 
@@ -86,6 +90,14 @@ Result<std::vector<uint32_t>> destroy_domains_with_uuid(const LibxlContext& ctx,
     if (*r) destroyed.push_back(id);
   }
   return destroyed;
+}
+
+void remove_backend_dir(uint32_t domid) {
+  auto xs = transport::xen::XsHandle::open();
+  auto r = xs ? xs->remove(transport::xen::backend_dir(domid)) : Result<void>(xs.error());
+  if (!r)
+    log::warn("cannot remove the ring backend directory of domain " + std::to_string(domid) + ": " +
+              r.error().message());
 }
 
 }  // namespace ringbox::host::domain

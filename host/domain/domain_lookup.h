@@ -28,4 +28,9 @@ Result<bool> destroy_if_ours(const LibxlContext& ctx, uint32_t domid, const libx
 Result<std::vector<uint32_t>> destroy_domains_with_uuid(const LibxlContext& ctx,
                                                         const libxl_uuid& uuid);
 
+// Removes /local/domain/0/backend/ringbox/<domid>, the ring's backend directory, once the
+// domain is gone: a later domain with the same id must not find a stale generation or vacate
+// request there. Best effort: a failure is logged.
+void remove_backend_dir(uint32_t domid);
+
 }  // namespace ringbox::host::domain

@@ -75,9 +75,11 @@ int reap(const LibxlContext& ctx, const libxl_uuid& uuid, const ReaperArgs& a,
       if (destroyed->empty()) {
         log::info(owner_text(a) + " is gone; " + what + " no longer exists, nothing to do");
       } else {
-        for (uint32_t id : *destroyed)
+        for (uint32_t id : *destroyed) {
           log::warn(owner_text(a) + " went away without releasing " + what + ": destroyed domain " +
                     std::to_string(id));
+          remove_backend_dir(id);
+        }
       }
       return 0;
     }

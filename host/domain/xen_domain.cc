@@ -101,6 +101,17 @@ std::string XenDomain::console_log_hint() const {
 }
 
 Result<XenDomain> XenDomain::create(const DomainConfig& cfg, const CreateOptions& opts) {
+  return build(cfg, opts, -1);
+}
+
+Result<XenDomain> XenDomain::restore(const DomainConfig& cfg, int restore_fd,
+                                     const CreateOptions& opts) {
+  if (restore_fd < 0) return make_error(Errc::kInvalidArgument, "no restore stream to read");
+  return build(cfg, opts, restore_fd);
+}
+
+Result<XenDomain> XenDomain::build(const DomainConfig& cfg, const CreateOptions& opts,
+                                   int restore_fd) {
   RINGBOX_TRY(validate_domain_config(cfg));
   const std::string name = cfg.name.empty() ? default_domain_name() : cfg.name;
   auto cmdline = guest_cmdline(cfg);
@@ -125,7 +136,18 @@ Result<XenDomain> XenDomain::create(const DomainConfig& cfg, const CreateOptions
   LibxlDomainConfig config;
   RINGBOX_TRY(fill_pv_config(ctx->get(), spec, config.get()));
   uint32_t domid = kNoDomid;
-  int rc = libxl_domain_create_new(ctx->get(), config.get(), &domid, nullptr, nullptr);
+  int rc;
+  if (restore_fd < 0) {
+    rc = libxl_domain_create_new(ctx->get(), config.get(), &domid, nullptr, nullptr);
+  } else {
+    libxl_domain_restore_params params;
+    libxl_domain_restore_params_init(&params);
+    params.checkpointed_stream = LIBXL_CHECKPOINTED_STREAM_NONE;
+    params.stream_version = 2;  // what libxl_domain_suspend writes (LIBXL_HAVE_SRM_V2)
+    rc = libxl_domain_create_restore(ctx->get(), config.get(), &domid, restore_fd, -1, &params,
+                                     nullptr, nullptr);
+    libxl_domain_restore_params_dispose(&params);
+  }
   if (rc != 0) {
     // libxl destroys what it half-built; a leftover with our UUID (ERROR_ABORTED) goes too.
     auto leftovers = destroy_domains_with_uuid(*ctx, spec.uuid);
@@ -133,6 +155,11 @@ Result<XenDomain> XenDomain::create(const DomainConfig& cfg, const CreateOptions
       auto released = reaper->release();
       if (!released) log::warn(released.error().message());
     }  // else the reaper, dropped unreleased, tries once more
+    if (restore_fd >= 0)
+      return make_error(Errc::kSystem,
+                        "libxl could not restore domain " + name + ": " + libxl_rc_name(rc) +
+                            "; see the libxl messages above (a damaged or truncated restore "
+                            "file, or a --memory-mib other than the saved domain's)");
     return make_error(Errc::kSystem,
                       "libxl could not create domain " + name + ": " + libxl_rc_name(rc) +
                           "; see the libxl messages above (common causes: not enough free "
@@ -149,7 +176,8 @@ Result<XenDomain> XenDomain::create(const DomainConfig& cfg, const CreateOptions
   if (rc != 0)
     return make_error(Errc::kSystem, "unpause domain " + std::to_string(domid) + " (" + name +
                                          "): libxl_domain_unpause failed: " + libxl_rc_name(rc));
-  log::info("created domain " + std::to_string(domid) + " (" + name + ", uuid " + uuid_text +
+  log::info(std::string(restore_fd < 0 ? "created" : "restored") + " domain " +
+            std::to_string(domid) + " (" + name + ", uuid " + uuid_text +
             "): " + describe_config(cfg) + "; no NIC, no disk");
   return domain;
 }
@@ -176,11 +204,45 @@ Result<void> XenDomain::destroy_locked() {
                                              "or run: xl destroy " +
                                              std::to_string(domid_));
   owned_ = false;
+  remove_backend_dir(domid_);
   log::info(*gone ? "destroyed domain " + std::to_string(domid_) + " (" + name_ + ")"
                   : "domain " + std::to_string(domid_) + " (" + name_ + ") was already gone");
   auto released = reaper_.release();
   // Harmless: the domain is gone, an unreleased reaper finds nothing to destroy.
   if (!released) log::warn("standing the domain reaper down: " + released.error().message());
+  return ok();
+}
+
+Result<void> XenDomain::save(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_) return make_error(Errc::kInvalidArgument, "no domain to save");
+  int rc = libxl_domain_suspend(ctx_.get(), domid_, fd, 0, nullptr);
+  if (rc != 0) {
+    int back = libxl_domain_resume(ctx_.get(), domid_, /*suspend_cancel=*/1, nullptr);
+    return make_error(Errc::kSystem,
+                      "save domain " + std::to_string(domid_) + " (" + name_ +
+                          "): libxl_domain_suspend failed: " + libxl_rc_name(rc) +
+                          (back == 0 ? "; the domain runs on"
+                                     : "; resuming it failed too: " + libxl_rc_name(back)));
+  }
+  log::info("saved domain " + std::to_string(domid_) + " (" + name_ + ")");
+  return destroy_locked();
+}
+
+Result<void> XenDomain::set_memory_target(uint64_t target_kib, int wait_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!owned_) return make_error(Errc::kInvalidArgument, "no domain to balloon");
+  int rc = libxl_set_memory_target(ctx_.get(), domid_, static_cast<int64_t>(target_kib), 0, 1);
+  if (rc != 0)
+    return make_error(Errc::kSystem, "set the memory target of domain " + std::to_string(domid_) +
+                                         " to " + std::to_string(target_kib) +
+                                         " KiB: " + libxl_rc_name(rc));
+  if (wait_s <= 0) return ok();
+  rc = libxl_wait_for_memory_target(ctx_.get(), domid_, wait_s);
+  if (rc != 0)
+    return make_error(Errc::kTimeout, "domain " + std::to_string(domid_) + " did not reach " +
+                                          std::to_string(target_kib) + " KiB within " +
+                                          std::to_string(wait_s) + " s: " + libxl_rc_name(rc));
   return ok();
 }
 

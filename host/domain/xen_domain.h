@@ -39,6 +39,12 @@ class XenDomain {
  public:
   XenDomain() = default;
   static Result<XenDomain> create(const DomainConfig& cfg, const CreateOptions& opts = {});
+  // As create(), but the domain's memory and vCPU state come from a libxl save stream read from
+  // restore_fd (XenDomain::save wrote it; cfg must give the same memory). The domain gets a NEW
+  // UUID, so the reaper of the run that saved it can never mistake the restored copy for its own
+  // (docs/vacate.md). Unpaused once proven device-free, like create().
+  static Result<XenDomain> restore(const DomainConfig& cfg, int restore_fd,
+                                   const CreateOptions& opts = {});
   XenDomain(const XenDomain&) = delete;
   XenDomain& operator=(const XenDomain&) = delete;
   XenDomain(XenDomain&& o) noexcept;
@@ -59,6 +65,13 @@ class XenDomain {
   // Destroys the domain (no-op when already destroyed or released); then stands the reaper
   // down. On failure the object still owns the domain and the reaper stays armed.
   Result<void> destroy();
+  // Saves the domain into fd through libxl_domain_suspend (the guest kernel must cooperate:
+  // docs/vacate.md), then destroys what is left of it and stands the reaper down. On failure
+  // the suspend is cancelled (libxl_domain_resume) and the domain runs on, still owned.
+  Result<void> save(int fd);
+  // Sets the domain's memory target (libxl_set_memory_target, enforced) and waits up to
+  // wait_s seconds for its balloon driver to get there. Errors say which step failed.
+  Result<void> set_memory_target(uint64_t target_kib, int wait_s);
   // Hands the domain over: it keeps running, this process stops owning it and the reaper
   // stands down. Whoever takes it over must destroy it.
   Result<void> release();
@@ -67,6 +80,8 @@ class XenDomain {
   XenDomain(LibxlContext ctx, DomainReaper reaper, uint32_t domid, std::string name,
             libxl_uuid uuid);
 
+  static Result<XenDomain> build(const DomainConfig& cfg, const CreateOptions& opts,
+                                 int restore_fd);
   Result<void> destroy_locked();
 
   // Declared in setup order. The destructor's body destroys the domain (through ctx_) and

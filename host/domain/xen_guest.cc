@@ -38,8 +38,9 @@ XenGuest::XenGuest(Key, XenDomain domain, LibxlContext monitor_ctx, UniqueFd can
 }
 
 Result<std::unique_ptr<XenGuest>> XenGuest::launch(const DomainConfig& cfg,
-                                                   const CreateOptions& opts) {
-  auto domain = XenDomain::create(cfg, opts);
+                                                   const CreateOptions& opts, int restore_fd) {
+  auto domain =
+      restore_fd < 0 ? XenDomain::create(cfg, opts) : XenDomain::restore(cfg, restore_fd, opts);
   if (!domain) return std::move(domain.error());
   auto ctx = LibxlContext::open(xtl_level_for(log::level()));
   if (!ctx) return std::move(ctx.error());  // the domain is destroyed on the way out
@@ -57,6 +58,22 @@ XenGuest::~XenGuest() {
 
 void XenGuest::monitor() {
   auto r = wait_for_domain_exit(monitor_ctx_, domain_.domid(), -1, cancel_.get());
+  for (;;) {
+    if (!r || *r != ExitReason::kSuspend) break;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!saving_) break;
+    // Our own save suspended it: the saver destroys it once the stream is written, or resumes
+    // it when the save failed, and then it is watched again.
+    ended_cv_.wait(lock, [this] { return !saving_; });
+    if (!domain_) {
+      exit_ = ExitReason::kSuspend;
+      monitor_done_ = true;
+      ended_cv_.notify_all();
+      return;
+    }
+    lock.unlock();
+    r = wait_for_domain_exit(monitor_ctx_, domain_.domid(), -1, cancel_.get());
+  }
   if (r) {
     bool killed;
     {
@@ -87,6 +104,19 @@ Result<std::unique_ptr<transport::RingChannel>> XenGuest::connect(int timeout_ms
                                          std::to_string(domain_.domid()) + " (" + domain_.name() +
                                          "): " + ch.error().message() + why +
                                          "; its console log is " + domain_.console_log_hint());
+}
+
+Result<void> XenGuest::save(int fd) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (exit_ || monitor_done_) return make_error(Errc::kPeerGone, "the domain has already ended");
+    saving_ = true;
+  }
+  auto r = domain_.save(fd);
+  std::lock_guard<std::mutex> lock(mu_);
+  saving_ = false;
+  ended_cv_.notify_all();
+  return r;
 }
 
 void XenGuest::kill() {

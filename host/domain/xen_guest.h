@@ -31,8 +31,10 @@ class XenGuest {
  public:
   XenGuest(Key, XenDomain domain, LibxlContext monitor_ctx, UniqueFd cancel);
   // Creates the domain (XenDomain::create) and starts the monitor.
+  // restore_fd >= 0: restores a saved domain from it instead (XenDomain::restore).
   static Result<std::unique_ptr<XenGuest>> launch(const DomainConfig& cfg,
-                                                  const CreateOptions& opts = {});
+                                                  const CreateOptions& opts = {},
+                                                  int restore_fd = -1);
   XenGuest(const XenGuest&) = delete;
   XenGuest& operator=(const XenGuest&) = delete;
   // Stops the monitor; the XenDomain member then destroys the domain if it still exists.
@@ -44,6 +46,13 @@ class XenGuest {
   // Waits up to timeout_ms for the agent in the guest to attach over the Xen transport
   // (transport::xen_accept). Fails early if the domain ends first.
   Result<std::unique_ptr<transport::RingChannel>> connect(int timeout_ms);
+  // Saves the domain into fd (XenDomain::save). While it runs the monitor takes the domain's
+  // suspend for what it is, not for an end; after a failed save the domain runs on, watched.
+  Result<void> save(int fd);
+  // See XenDomain::set_memory_target.
+  Result<void> set_memory_target(uint64_t target_kib, int wait_s) {
+    return domain_.set_memory_target(target_kib, wait_s);
+  }
   // Destroys the domain now (the job with it). Any thread.
   void kill();
   // Waits up to timeout_ms (< 0: no limit) for the domain to end by itself, destroys it if it
@@ -67,6 +76,7 @@ class XenGuest {
   std::optional<ExitReason> exit_;
   bool monitor_done_ = false;
   bool killed_ = false;
+  bool saving_ = false;  // a save is under way: a suspend is not the domain's end
   std::thread monitor_;  // last: started once everything above exists
 };
 

@@ -16,9 +16,9 @@ using proto::WireError;
 Result<std::unique_ptr<JobSession>> JobSession::create(const JobSessionConfig& cfg) {
   auto encoded = proto::encode_job_spec(cfg.spec);
   if (!encoded) return std::move(encoded.error());
-  auto out = OutputSink::open(cfg.stdout_path, cfg.max_output_bytes);
+  auto out = OutputSink::open(cfg.stdout_path, cfg.max_output_bytes, cfg.resumed);
   if (!out) return std::move(out.error());
-  auto err = OutputSink::open(cfg.stderr_path, cfg.max_output_bytes);
+  auto err = OutputSink::open(cfg.stderr_path, cfg.max_output_bytes, cfg.resumed);
   if (!err) return std::move(err.error());
   return std::unique_ptr<JobSession>(
       new JobSession(std::move(*encoded), std::move(*out), std::move(*err)));

@@ -33,6 +33,9 @@ struct JobSessionConfig {
   std::string stdout_path = "_condor_stdout";
   std::string stderr_path = "_condor_stderr";
   uint64_t max_output_bytes = kDefaultMaxOutputBytes;
+  // A job resumed after a vacate: its guest already has the spec, and its output files keep
+  // what the run before the save wrote (appended to, never truncated).
+  bool resumed = false;
 };
 
 // What the guest reported with kJobExit.

@@ -1,6 +1,7 @@
 #include "host/job/output_sink.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cstring>
 
@@ -8,10 +9,18 @@
 
 namespace ringbox::host::job {
 
-Result<OutputSink> OutputSink::open(const std::string& path, uint64_t max_bytes) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0) return sys_error("create job output file " + path);
-  return OutputSink(UniqueFd(fd), path, max_bytes);
+Result<OutputSink> OutputSink::open(const std::string& path, uint64_t max_bytes, bool append) {
+  int fd = ::open(path.c_str(),
+                  O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0)
+    return sys_error(std::string(append ? "open" : "create") + " job output file " + path);
+  OutputSink sink(UniqueFd(fd), path, max_bytes);
+  if (append) {
+    struct stat st {};
+    if (::fstat(sink.fd_.get(), &st) != 0) return sys_error("stat job output file " + path);
+    sink.written_ = static_cast<uint64_t>(st.st_size);
+  }
+  return sink;
 }
 
 proto::WireError OutputSink::append(std::span<const std::byte> untrusted_bytes) {

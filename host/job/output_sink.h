@@ -20,7 +20,9 @@ namespace ringbox::host::job {
 class OutputSink {
  public:
   // Creates (or truncates) the file, mode 0644, close-on-exec.
-  static Result<OutputSink> open(const std::string& path, uint64_t max_bytes);
+  // append: keep what the file holds (a job resumed after a vacate goes on where it was) and
+  // count it against max_bytes.
+  static Result<OutputSink> open(const std::string& path, uint64_t max_bytes, bool append = false);
   OutputSink(OutputSink&& o) noexcept
       : fd_(std::move(o.fd_)),
         path_(std::move(o.path_)),

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "host/run/run_config.h"
@@ -36,14 +37,37 @@ class Guest {
   virtual std::string wait(int timeout_ms) = 0;
   // Removes what the launch left on this machine (mounts, temporary files).
   virtual void cleanup() = 0;
+
+  // Vacate (xen only; docs/vacate.md). Whether this guest can be vacated at all.
+  virtual bool can_vacate() const { return false; }
+  // Asks the guest to get ready for a save and waits up to
+  // timeout_ms for its acknowledgement (Errc::kTimeout: it did not).
+  virtual Result<void> prepare_vacate(int timeout_ms) {
+    (void)timeout_ms;
+    return make_error(Errc::kInvalidArgument, "only --transport xen can vacate a job");
+  }
+  // Before the save: shrinks the prepared guest to what it says it needs, never below the
+  // image's floor. Returns a line for the log. After a restore: back to full size.
+  virtual std::string shrink_for_save() { return "not shrunk"; }
+  virtual void grow_after_restore() {}
+  // Saves the prepared guest into fd; on success the guest is gone. On failure it runs on.
+  virtual Result<void> save(int fd) {
+    (void)fd;
+    return make_error(Errc::kInvalidArgument, "only --transport xen can save a job");
+  }
+  // Withdraws the vacate after a failed save: the guest reconnects in place.
+  virtual Result<void> cancel_vacate() { return ok(); }
+  // The guest's memory and vCPUs, for the restore file's header (0: none).
+  virtual std::pair<uint32_t, uint32_t> memory_mib_and_vcpus() const { return {0, 0}; }
 };
 
 Result<std::unique_ptr<Guest>> launch_guest(const RunConfig& cfg);
 
 // The local and tcp transports' launcher (launch_local.cc).
 Result<std::unique_ptr<Guest>> launch_local_guest(const RunConfig& cfg);
-// The xen transport's launcher (launch_xen.cc).
-Result<std::unique_ptr<Guest>> launch_xen_guest(const RunConfig& cfg);
+// The xen transport's launcher (launch_xen.cc). restore_fd >= 0: restore a saved domain from
+// it (a restore file's stream) instead of booting a new one.
+Result<std::unique_ptr<Guest>> launch_xen_guest(const RunConfig& cfg, int restore_fd = -1);
 // The agent's arguments for a job over cfg.transport, whatever starts it (a local process, the
 // guest's init): --job, the transport, and the options run passes on. The launcher adds where to
 // connect and the work directory where it has them.

@@ -43,8 +43,8 @@ ParsedRun bad(std::string msg) {
 // half-created domain.
 Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm, int pin_cpu) {
   if (cfg.transport == "local" || cfg.transport == "tcp") {
-    for (const char* o :
-         {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args", "name"})
+    for (const char* o : {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args",
+                          "name", "restore-file", "restore-compression", "vacate-ack-timeout-ms"})
       if (vm.count(o) && !vm[o].defaulted())
         return make_error(Errc::kInvalidArgument, std::string("--") + o +
                                                       " is for --transport xen (a domain); the " +
@@ -84,6 +84,7 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   bool root = false;
   std::vector<std::string> env;
   int pin_cpu = -1;
+  std::string restore_compression;
   po::options_description desc(
       "ringbox-host run: run one job in a guest and serve its files and output\n"
       "usage: ringbox-host run [--mode M] (--export DIR | --submit chirp://HOST:PORT[/DIR] | "
@@ -136,6 +137,15 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "memory-mib", po::value(&cfg.domain.memory_mib)->default_value(cfg.domain.memory_mib),
       "guest memory; its tmpfs (half of it) holds the lazy-file cache and eager inputs")(
       "vcpus", po::value(&cfg.domain.vcpus)->default_value(cfg.domain.vcpus), "guest vCPUs")(
+      "restore-file", po::value(&cfg.restore_file)->default_value(cfg.restore_file),
+      "SIGUSR1 saves the domain here; a run that finds it resumes from it (docs/vacate.md)")(
+      "restore-compression", po::value(&restore_compression)->default_value("zstd"),
+      "zstd | none: how the restore file's stream is stored")(
+      "vacate-balloon", po::bool_switch(&cfg.vacate_balloon),
+      "before a save, balloon the guest down to what it says it needs (at least 96 MiB)")(
+      "vacate-ack-timeout-ms",
+      po::value(&cfg.vacate_ack_timeout_ms)->default_value(cfg.vacate_ack_timeout_ms),
+      "how long the guest may take to get ready for a save before it is destroyed")(
       "pin-cpu", po::value(&pin_cpu), "pin every guest vCPU to this physical CPU")(
       "kernel-args", po::value(&cfg.domain.kernel_args)->default_value(cfg.domain.kernel_args),
       "guest kernel arguments (before ringbox.args=)")("name", po::value(&cfg.domain.name),
@@ -185,6 +195,9 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       return bad("--chirp-config: " + ep.error().message());
   }
   if (auto t = check_transport_options(cfg, vm, pin_cpu); !t) return bad(t.error().message());
+  if (restore_compression != "zstd" && restore_compression != "none")
+    return bad("--restore-compression takes zstd or none, not '" + restore_compression + "'");
+  cfg.restore_zstd = restore_compression == "zstd";
 
   cfg.spec.argv = command;
   cfg.spec.uid = root ? 0 : proto::kDefaultJobUid;

@@ -39,6 +39,16 @@ struct RunConfig {
   // xen transport: the domain (kernel, ramdisk, memory, vCPUs, pinning, name, kernel
   // arguments); agent_args are filled by the launcher. Checked at parse time.
   domain::DomainConfig domain;
+  // Vacate (docs/vacate.md): SIGUSR1 saves the domain into restore_file; a run that finds
+  // restore_file resumes from it. Relative paths are taken from the current directory (under
+  // HTCondor: the job's scratch directory, which it carries to the next machine).
+  std::string restore_file = "ringbox.restore";
+  bool restore_zstd = true;  // compress the restore file (--restore-compression)
+  // Balloon the guest down to what it says it needs before the save (--vacate-balloon). Off by
+  // default: a 128 MiB guest ballooned to 96 MiB was OOM-killed right after the restore, before
+  // its balloon driver had taken the memory back (nested test, docs/vacate.md).
+  bool vacate_balloon = false;
+  int vacate_ack_timeout_ms = 30000;  // the guest's time to get ready before it is destroyed
   // both
   int accept_timeout_ms = 30000;  // xen: 60000 unless given (a domain boots first)
   int workers = 4;

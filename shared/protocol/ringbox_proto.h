@@ -607,6 +607,22 @@ enum class WireError : int32_t {
 //
 // A new frontend (agent restart, or after `xl restore`: grants and ports are gone) writes fresh
 // keys and Initialised, and the backend starts over.
+//
+// Vacate (save/restore of the guest, docs/vacate.md). Backend key:
+//   vacate                a nonce, 1..32 lowercase hex digits: "get ready to be saved". Removed
+//                         by the host to cancel (the save failed): the frontend reconnects in
+//                         place.
+// Frontend key:
+//   vacate-ack            the same nonce, written once the frontend has stopped the job, let
+//                         its in-flight file requests finish, kept private copies of what had
+//                         no answer, ended its grants and closed its event channel. The host
+//                         saves the domain only after seeing it.
+//   vacate-need-kib       written just before vacate-ack: the KiB of memory the guest needs
+//                         (MemTotal - MemAvailable + a margin); the host may balloon it down to
+//                         that, but never below its own floor, before the save
+// After a restore the frontend's own keys are gone (a new domain's xenstore): it shares a fresh
+// region at the same address, offers a fresh port, writes fresh keys and Initialised, and
+// replays on the new backend's first generation like after a backend restart.
 inline constexpr uint32_t kXenMaxEventChannelPort = (1u << 17) - 1;  // the FIFO ABI's limit
 // Directory pages of the largest region: 1 + 64 + 32 + kMaxDataPages region pages, 4 bytes each.
 inline constexpr uint32_t kXenMaxDirPages =

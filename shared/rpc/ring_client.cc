@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "shared/ring/shared_memory.h"
 #include "shared/rpc/request_check.h"
@@ -25,6 +26,10 @@ Result<std::unique_ptr<RingClient>> RingClient::create(std::unique_ptr<transport
   std::unique_ptr<RingClient> client(new RingClient(std::move(ch), std::move(*ring), opts));
   // Unregistered first thing in the destructor, so the channel never calls a dead client.
   client->channel_->set_restart_handler([c = client.get()] { return c->reset_and_replay(); });
+  client->channel_->set_region_guard(
+      [c = client.get()](int drain_ms, const transport::RingChannel::RegionChange& change) {
+        return c->guard_region(drain_ms, change);
+      });
   return client;
 }
 
@@ -42,6 +47,7 @@ RingClient::RingClient(std::unique_ptr<transport::RingChannel> ch, ring::Fronten
 
 RingClient::~RingClient() {
   channel_->set_restart_handler(nullptr);  // waits for a replay in progress on another thread
+  channel_->set_region_guard(nullptr);
   alloc_.cancel();
   std::lock_guard lk(mu_);
   ring_.set_frontend_alive(false);
@@ -56,7 +62,10 @@ Result<Reply> RingClient::call(const Call& c) {
   auto extent = alloc_.allocate(static_cast<uint32_t>(need));
   if (!extent) return std::move(extent.error());
   auto buffer = ring_.data_area().subspan(extent->offset, extent->length);
-  if (!c.in.empty()) ring::copy_to_shared(buffer.data(), c.in.data(), c.in.size());
+  if (!c.in.empty()) {
+    std::shared_lock rl(region_mu_);
+    ring::copy_to_shared(buffer.data(), c.in.data(), c.in.size());
+  }
 
   std::unique_lock lk(mu_);
   free_cv_.wait(lk, [&] { return !free_waiters_.empty() || broken_; });
@@ -251,6 +260,33 @@ Result<void> RingClient::reset_and_replay() {
             " published responses delivered, " + std::to_string(replayed) +
             " unanswered requests replayed");
   return channel_->doorbell().ring();
+}
+
+Result<void> RingClient::guard_region(int drain_ms,
+                                      const transport::RingChannel::RegionChange& change) {
+  // Quiet means: under both locks (nothing can be published), every response the host wrote
+  // delivered, and no call but long polls still waiting. A response written after `change`
+  // copied the region would be lost and its request replayed, so wait for quiet, bounded.
+  const auto until = Clock::now() + std::chrono::milliseconds(drain_ms);
+  for (;;) {
+    {
+      std::unique_lock rl(region_mu_);
+      std::lock_guard lk(mu_);
+      if (!broken_) {
+        if (auto swept = sweep_responses(); !swept) fail_all(swept.error());
+      }
+      int busy = 0;
+      for (const Waiter& w : waiters_)
+        if (w.in_use && !w.done && !w.long_poll) ++busy;
+      if (busy == 0 || Clock::now() >= until) {
+        if (busy > 0)
+          log::warn(std::to_string(busy) + " call(s) still unanswered after " +
+                    std::to_string(drain_ms) + " ms: kept, and replayed after the restore");
+        return change();
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 }  // namespace ringbox::rpc

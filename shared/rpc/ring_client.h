@@ -18,6 +18,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #include "shared/ring/data_allocator.h"
@@ -50,6 +51,10 @@ class RingClient final : public Client {
   // restart handler (RingChannel::set_restart_handler), registered by create().
   Result<void> reset_and_replay();
   transport::RingChannel& channel() { return *channel_; }
+  // The region guard (RingChannel::set_region_guard), registered by create(): waits up to
+  // drain_ms for every call that is not a long poll to be answered, then runs `change` with the
+  // region untouched by any other thread.
+  Result<void> guard_region(int drain_ms, const transport::RingChannel::RegionChange& change);
   // Most requests that were in flight at the same moment since creation.
   uint32_t peak_in_flight();
   // Responses the polling thread handed to another, sleeping caller: each one is a thread
@@ -84,6 +89,9 @@ class RingClient final : public Client {
   uint32_t max_payload_;
   ring::DataAllocator alloc_;
 
+  // Held shared while a caller copies its payload into the data area outside mu_; exclusively
+  // (with mu_) by guard_region().
+  std::shared_mutex region_mu_;
   std::mutex mu_;  // guards everything below, and ring_
   ring::FrontendRing ring_;
   std::vector<Waiter> waiters_;

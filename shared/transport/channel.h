@@ -49,6 +49,16 @@ class RingChannel {
   // Transports that cannot restart ignore the handler: the default does.
   using RestartHandler = std::function<Result<void>()>;
   virtual void set_restart_handler(RestartHandler handler) { (void)handler; }
+
+  // Vacate (Xen save/restore, docs/vacate.md): the channel swaps the memory behind region() at
+  // the same address. It calls the guard with `change`; the guard waits up to drain_ms for the
+  // calls that are not long polls to be answered (0: no wait), then runs `change` while no
+  // thread reads or writes the region, and returns its result. Registered by the RPC client
+  // (rpc::RingClient); set_region_guard(nullptr) unregisters. Transports that never swap ignore
+  // it.
+  using RegionChange = std::function<Result<void>()>;
+  using RegionGuard = std::function<Result<void>(int drain_ms, const RegionChange& change)>;
+  virtual void set_region_guard(RegionGuard guard) { (void)guard; }
 };
 
 }  // namespace ringbox::transport

@@ -4,8 +4,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <limits>
+#include <optional>
 
 #include "shared/transport/xen/handshake_keys.h"
 #include "shared/util/log.h"
@@ -18,26 +21,124 @@ constexpr int kRetryDelayMs = 1000;
 constexpr uint32_t kConnected = static_cast<uint32_t>(proto::XenbusState::kConnected);
 }  // namespace
 
+// What this guest needs in memory, from /proc/meminfo: what is in use (MemTotal - MemAvailable:
+// tmpfs, anonymous memory, the kernel) plus a margin for the resume. nullopt if unreadable.
+std::optional<uint64_t> memory_need_kib() {
+  constexpr uint64_t kMarginKib = 32 * 1024;
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t value = 0, total = 0, available = 0;
+  std::string unit;
+  while (in >> key >> value) {
+    std::getline(in, unit);
+    if (key == "MemTotal:") total = value;
+    if (key == "MemAvailable:") available = value;
+  }
+  if (total == 0 || available > total) return std::nullopt;
+  return total - available + kMarginKib;
+}
+
+// Relative to /local/domain/<our id>: still ours after a restore into a new domain id.
+constexpr char kRelativeSelfDir[] = "data/ringbox";
+
 Result<std::unique_ptr<BackendMonitor>> BackendMonitor::start(std::string fe_dir,
-                                                              std::string be_dir) {
+                                                              std::string be_dir, uint32_t self) {
   auto xs = XsHandle::open();
   if (!xs) return std::move(xs.error());
   auto watch = XsWatch::add(*xs, be_dir, "ringbox-backend");
   if (!watch) return std::move(watch.error());
+  auto self_watch = XsWatch::add(*xs, kRelativeSelfDir, "ringbox-self");
+  if (!self_watch) return std::move(self_watch.error());
   UniqueFd stop(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!stop) return sys_error("create eventfd to stop the backend monitor");
-  return std::unique_ptr<BackendMonitor>(new BackendMonitor(
-      std::move(fe_dir), std::move(be_dir), std::move(*xs), std::move(*watch), std::move(stop)));
+  return std::unique_ptr<BackendMonitor>(
+      new BackendMonitor(std::move(fe_dir), std::move(be_dir), std::move(*xs), std::move(*watch),
+                         std::move(*self_watch), std::move(stop), self));
 }
 
 BackendMonitor::BackendMonitor(std::string fe_dir, std::string be_dir, XsHandle xs, XsWatch watch,
-                               UniqueFd stop)
+                               XsWatch self_watch, UniqueFd stop, uint32_t self)
     : fe_dir_(std::move(fe_dir)),
       be_dir_(std::move(be_dir)),
       xs_(std::move(xs)),
       watch_(std::move(watch)),
+      self_watch_(std::move(self_watch)),
       stop_(std::move(stop)),
+      self_(self),
       thread_([this] { run(); }) {}
+
+void BackendMonitor::set_vacate_hooks(VacateHooks hooks) {
+  std::lock_guard lk(handler_mu_);
+  vacate_ = std::move(hooks);
+}
+
+// A vacate request from the backend: quiesce once per nonce, then acknowledge it.
+Result<void> BackendMonitor::look_vacate() {
+  auto raw = xs_.read(be_dir_ + "/" + kKeyVacate);
+  if (!raw) return std::move(raw.error());
+  if (!*raw) return ok();
+  auto nonce = parse_vacate_nonce(**raw);
+  if (!nonce) return std::move(nonce.error());
+  if (*nonce == handled_nonce_) return ok();
+  handled_nonce_ = *nonce;
+  log::info("xen: the host asks this guest to get ready for a save (vacate " + *nonce + ")");
+  vacating_.store(true, std::memory_order_release);
+  connected_.store(false, std::memory_order_release);
+  {
+    std::lock_guard lk(handler_mu_);
+    if (!vacate_.quiesce)
+      return make_error(Errc::kInvalidArgument, "this channel cannot be vacated (no hooks)");
+    RINGBOX_TRY(vacate_.quiesce());
+  }
+  quiesced_ = true;
+  if (auto need = memory_need_kib())
+    RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyVacateNeedKib, std::to_string(*need)));
+  RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyVacateAck, *nonce));
+  log::info("xen: quiesced and acknowledged vacate " + *nonce + "; waiting for the save");
+  return ok();
+}
+
+// After the ack: a restore (our own keys gone, maybe a new domain id) or a cancelled save (the
+// backend withdrew its request) both end in a rebuild; anything else is the wait for the save.
+Result<void> BackendMonitor::look_quiesced() {
+  auto id_raw = xs_.read("domid");
+  if (!id_raw) return std::move(id_raw.error());
+  if (!*id_raw) return ok();  // mid-restore: look again on the next event
+  auto id = parse_decimal(**id_raw, 1, 0x7fef, "this domain's id");
+  if (!id) return std::move(id.error());
+  auto ack = xs_.read(std::string(kRelativeSelfDir) + "/" + kKeyVacateAck);
+  if (!ack) return std::move(ack.error());
+  const uint32_t now = static_cast<uint32_t>(*id);
+  bool restored = !*ack || now != self_;
+  if (!restored) {
+    auto req = xs_.read(be_dir_ + "/" + kKeyVacate);
+    // The backend directory is gone while the host saves (its server unmapped and left):
+    // xenstored then answers EACCES (the parent is dom0's). Wait for the next event.
+    if (!req && req.error().sys_errno == EACCES) return ok();
+    if (!req) return std::move(req.error());
+    if (*req && **req == handled_nonce_) return ok();  // the save is under way
+    log::info("xen: the host withdrew vacate " + handled_nonce_ + ": reconnecting in place");
+  } else {
+    log::info("xen: restored (domain " + std::to_string(self_) + " -> " + std::to_string(now) +
+              "): sharing a fresh ring");
+  }
+  {
+    std::lock_guard lk(handler_mu_);
+    RINGBOX_TRY(vacate_.rebuild(now));
+  }
+  if (now != self_) {
+    self_ = now;
+    fe_dir_ = frontend_dir(now);
+    be_dir_ = backend_dir(now);
+    watch_.release();  // the old domain's path is no longer ours to unwatch
+    auto w = XsWatch::add(xs_, be_dir_, "ringbox-backend");
+    if (!w) return std::move(w.error());
+    watch_ = std::move(*w);
+  }
+  quiesced_ = false;
+  acked_.store(0, std::memory_order_release);  // the next generation replays, whatever its number
+  return ok();
+}
 
 BackendMonitor::~BackendMonitor() {
   uint64_t one = 1;
@@ -89,6 +190,13 @@ void BackendMonitor::run() {
 }
 
 Result<void> BackendMonitor::look() {
+  if (quiesced_) {
+    RINGBOX_TRY(look_quiesced());
+    if (quiesced_) return ok();
+  } else {
+    RINGBOX_TRY(look_vacate());
+    if (quiesced_) return ok();
+  }
   auto state = xs_.read(be_dir_ + "/" + kKeyState);
   if (!state) return std::move(state.error());
   auto gen_raw = xs_.read(be_dir_ + "/" + kKeyGeneration);
@@ -133,7 +241,12 @@ Result<void> BackendMonitor::look() {
   if (!acked) return std::move(acked.error());
   uint32_t previous = acked_.exchange(g);
   connected_.store(true, std::memory_order_release);
-  if (previous == 0) {
+  if (vacating_.load() && replayed) {
+    log::info("xen: backend generation " + std::to_string(g) + " attached after the vacate");
+    std::lock_guard lk(handler_mu_);
+    if (vacate_.resume) vacate_.resume();
+    vacating_.store(false, std::memory_order_release);
+  } else if (previous == 0) {
     log::info("xen: backend generation " + std::to_string(g) + " attached");
   } else {
     log::info("xen: backend restarted: generation " + std::to_string(previous) + " -> " +

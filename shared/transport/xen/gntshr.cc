@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "shared/protocol/ringbox_proto.h"
 
@@ -36,6 +37,22 @@ void* SharedPages::release() {
   count_ = 0;
   h_ = nullptr;
   return std::exchange(addr_, nullptr);
+}
+
+Result<void*> SharedPages::replace_with_private_copy() {
+  if (addr_ == nullptr) return make_error(Errc::kInvalidArgument, "no shared pages to replace");
+  const size_t len = size_t{count_} * proto::kPageSize;
+  std::vector<std::byte> copy(len);
+  std::memcpy(copy.data(), addr_, len);
+  // MAP_FIXED replaces the gntalloc mapping in one step: the address never becomes a hole.
+  void* p =
+      ::mmap(addr_, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  if (p == MAP_FAILED) return sys_error("replace " + std::to_string(count_) + " granted pages");
+  std::memcpy(p, copy.data(), len);
+  addr_ = nullptr;
+  count_ = 0;
+  refs_.clear();
+  return p;
 }
 
 void SharedPages::reset() {
@@ -78,7 +95,7 @@ Result<SharedPages> SharedPages::share(GntshrHandle& h, uint32_t domid, uint32_t
 // the mapping alone keeps the pages. Unmapping (xengntshr_unshare, or process death) is then
 // what frees them and fires the notification.
 Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t domid, uint32_t count,
-                                                   UnmapNotify notify) {
+                                                   UnmapNotify notify, void* at) {
   const std::string what = std::to_string(count) + " pages for domain " + std::to_string(domid);
   if (count == 0 || notify.byte_offset >= size_t{count} * proto::kPageSize)
     return make_error(Errc::kInvalidArgument, "unmap notification offset " +
@@ -107,10 +124,26 @@ Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t dom
   };
 
   size_t len = size_t{count} * proto::kPageSize;
-  void* addr =
-      ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(index));
+  std::vector<std::byte> keep;
+  if (at != nullptr) keep.assign(static_cast<std::byte*>(at), static_cast<std::byte*>(at) + len);
+  void* addr = ::mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | (at != nullptr ? MAP_FIXED : 0),
+                      fd, static_cast<off_t>(index));
+  // On a failure after this point the address must still hold the caller's bytes.
+  auto unmap = [&] {
+    if (at == nullptr) {
+      ::munmap(addr, len);
+      return;
+    }
+    void* p =
+        ::mmap(at, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (p != MAP_FAILED) std::memcpy(p, keep.data(), len);
+  };
   if (addr == MAP_FAILED) {
     int err = errno;
+    if (at != nullptr) {
+      addr = at;
+      unmap();
+    }
     drop_file_reference();
     return sys_error(err, "map the " + what + " from gntalloc");
   }
@@ -120,7 +153,7 @@ Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t dom
   n.event_channel_port = notify.port;
   if (::ioctl(fd, IOCTL_GNTALLOC_SET_UNMAP_NOTIFY, &n) != 0) {
     int err = errno;
-    ::munmap(addr, len);
+    unmap();
     drop_file_reference();
     return sys_error(err, "set the unmap notification (byte " + std::to_string(notify.byte_offset) +
                               ", event channel " + std::to_string(notify.port) + ") on the " +
@@ -128,9 +161,10 @@ Result<SharedPages> SharedPages::share_with_notify(GntshrHandle& h, uint32_t dom
   }
   if (drop_file_reference() != 0) {
     int err = errno;
-    ::munmap(addr, len);
+    unmap();
     return sys_error(err, "hand the " + what + " over to their mapping");
   }
+  if (at != nullptr) std::memcpy(addr, keep.data(), len);
   return SharedPages(h.get(), addr, count, std::move(refs));
 }
 

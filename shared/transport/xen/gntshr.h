@@ -69,8 +69,11 @@ class SharedPages {
   // `writable`: whether the peer may write the pages.
   static Result<SharedPages> share(GntshrHandle& h, uint32_t domid, uint32_t count, bool writable);
   // As share(), writable, with an unmap notification anywhere inside the allocation.
+  // `at` (optional): map the pages there, over an existing private mapping of the same size
+  // whose contents are copied in first (replace_with_private_copy() made it): how a vacated
+  // guest keeps its ring at one address across a save/restore (docs/vacate.md).
   static Result<SharedPages> share_with_notify(GntshrHandle& h, uint32_t domid, uint32_t count,
-                                               UnmapNotify notify);
+                                               UnmapNotify notify, void* at = nullptr);
   SharedPages(const SharedPages&) = delete;
   SharedPages& operator=(const SharedPages&) = delete;
   SharedPages(SharedPages&& o) noexcept
@@ -96,6 +99,11 @@ class SharedPages {
   explicit operator bool() const { return addr_ != nullptr; }
   // Gives up ownership: the pages stay shared and mapped until the process exits.
   void* release();
+  // Ends the grant (before a Xen suspend) but keeps the bytes at the same address: an
+  // anonymous private mapping of the same size replaces the shared one, holding a copy of its
+  // contents. Returns that mapping (the caller munmaps it, or passes it to share_with_notify's
+  // `at`). No other thread may touch the pages meanwhile. Afterwards this object is empty.
+  Result<void*> replace_with_private_copy();
   void reset();
 
  private:

@@ -197,4 +197,15 @@ Result<std::vector<uint32_t>> unpack_region_refs(std::span<const std::byte> dir_
   return refs;
 }
 
+Result<std::string> parse_vacate_nonce(std::string_view untrusted) {
+  bool ok_chars = !untrusted.empty() && untrusted.size() <= kMaxVacateNonce;
+  for (char c : untrusted)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) ok_chars = false;
+  if (!ok_chars)
+    return make_error(Errc::kInvalidArgument, "vacate nonce " + quote_untrusted(untrusted) +
+                                                  " is not 1.." + std::to_string(kMaxVacateNonce) +
+                                                  " lowercase hex digits");
+  return std::string(untrusted);
+}
+
 }  // namespace ringbox::transport::xen

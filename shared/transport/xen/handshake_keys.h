@@ -29,6 +29,13 @@ inline constexpr char kKeyEventChannel[] = "event-channel";
 inline constexpr char kKeyState[] = "state";
 inline constexpr char kKeyConnectedGeneration[] = "connected-generation";
 inline constexpr char kKeyGeneration[] = "generation";
+inline constexpr char kKeyVacate[] = "vacate";                  // backend dir: the host's request
+inline constexpr char kKeyVacateAck[] = "vacate-ack";           // frontend dir: the guest's answer
+inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";  // frontend dir: memory it needs
+inline constexpr size_t kMaxVacateNonce = 32;                   // hex digits
+
+// A vacate nonce: 1..kMaxVacateNonce lowercase hex digits.
+Result<std::string> parse_vacate_nonce(std::string_view untrusted);
 
 // /local/domain/<domid>/data/ringbox: written by the guest.
 std::string frontend_dir(uint32_t domid);

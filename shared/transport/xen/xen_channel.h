@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "shared/transport/channel.h"
@@ -27,6 +28,11 @@ struct XenConnectOptions {
   // How long the doorbell waits for a new backend once the current one is gone, before the
   // channel reports kPeerGone.
   int reconnect_timeout_ms = 60000;
+  // Vacate (docs/vacate.md), on the channel's monitor thread: on_quiesce runs first when the
+  // host asks the guest to get ready for a save (stop the job: SIGSTOP its process group);
+  // on_resume once the ring is served again after the restore or a cancelled save.
+  std::function<void()> on_quiesce;
+  std::function<void()> on_resume;
 };
 
 // Frontend (guest). The modules xen-evtchn and xen-gntalloc must be loaded.

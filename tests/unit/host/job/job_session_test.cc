@@ -108,6 +108,44 @@ TEST_CASE("output chunks are appended in order to the stdout and stderr files", 
   CHECK(slurp(f.dir.path + "/err") == "err");
 }
 
+TEST_CASE("a resumed job's session appends to its output files and counts what is there",
+          "[job_session][vacate]") {
+  TempDir dir;
+  auto make = [&](bool resumed) {
+    JobSessionConfig cfg;
+    cfg.spec.argv = {"sh", "-c", "true"};
+    cfg.stdout_path = dir.path + "/out";
+    cfg.stderr_path = dir.path + "/err";
+    cfg.max_output_bytes = 10;
+    cfg.resumed = resumed;
+    auto s = JobSession::create(cfg);
+    REQUIRE(s);
+    return std::move(*s);
+  };
+  auto output = [](JobSession& s, const std::string& text) {
+    std::string in = text;
+    rpc::Request req;
+    req.opcode = static_cast<uint16_t>(Opcode::kJobStdout);
+    req.in = rpc::SharedBytes(std::as_bytes(std::span(in)));
+    return s.handle(req).status;
+  };
+  {
+    auto before = make(false);
+    CHECK(output(*before, "123456") == 0);
+  }
+  {
+    auto after = make(true);  // the run after a vacate
+    CHECK(output(*after, "789") == 0);
+    CHECK(output(*after, "ab") == status(WireError::kFBig));  // 6 + 3 + 2 > 10
+  }
+  CHECK(slurp(dir.path + "/out") == "123456789");
+  {
+    auto fresh = make(false);  // a cold start truncates
+    CHECK(output(*fresh, "x") == 0);
+  }
+  CHECK(slurp(dir.path + "/out") == "x");
+}
+
 TEST_CASE("output past the limit is refused and what came before is kept", "[job_session]") {
   Fixture f(10);
   CHECK(f.call(Opcode::kJobStdout, {}, "12345678").ok());

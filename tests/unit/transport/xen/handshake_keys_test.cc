@@ -201,3 +201,17 @@ TEST_CASE("xenstore paths follow the contract", "[xen][keys]") {
   CHECK(frontend_dir(7) == "/local/domain/7/data/ringbox");
   CHECK(backend_dir(7) == "/local/domain/0/backend/ringbox/7");
 }
+
+TEST_CASE("vacate nonces are short lowercase hex and nothing else", "[xen][vacate]") {
+  CHECK(parse_vacate_nonce("0123456789abcdef"));
+  CHECK(parse_vacate_nonce(std::string(kMaxVacateNonce, 'a')));
+  for (std::string bad : {std::string(), std::string(kMaxVacateNonce + 1, 'a'),
+                          std::string("ABCDEF"), std::string("12 34"), std::string("12\n"),
+                          std::string("12\0"
+                                      "34",
+                                      5),
+                          std::string("../x")}) {
+    INFO(quote_untrusted(bad));
+    CHECK(!parse_vacate_nonce(bad));
+  }
+}

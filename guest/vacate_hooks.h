@@ -1,0 +1,18 @@
+// The agent's part of a vacate (docs/vacate.md): the job is stopped while the domain is saved
+// and restored, and continued once the ring is served again. The Xen channel calls these from
+// its monitor thread (XenConnectOptions::on_quiesce/on_resume); the job runner names the job.
+#pragma once
+
+#include <sys/types.h>
+
+namespace ringbox::guest {
+
+// The job's process group (its leader's pid), or 0 when no job runs. Any thread.
+void set_vacate_job(pid_t pgid);
+// SIGSTOP to the job's process group, so no new file request starts; a task already blocked in
+// one stops once it is answered (the channel keeps answering until they drain).
+void stop_job_for_vacate();
+// SIGCONT to the group stopped above; nothing when nothing was stopped.
+void continue_job_after_vacate();
+
+}  // namespace ringbox::guest

@@ -1,0 +1,148 @@
+#include "host/run/zstd_pipe.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ringbox::host::run {
+namespace {
+
+struct CctxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct DctxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+Result<void> write_all(int fd, const void* p, size_t n) {
+  const auto* b = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t w = ::write(fd, b, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("write the restore stream");
+    }
+    b += w;
+    n -= static_cast<size_t>(w);
+  }
+  return ok();
+}
+
+Result<void> zstd_error(size_t rc, const std::string& what) {
+  return make_error(Errc::kSystem, what + ": zstd: " + ZSTD_getErrorName(rc));
+}
+
+// Reads `in` to its end, compressing into `out`.
+Result<void> compress(int in, int out, int level) {
+  std::unique_ptr<ZSTD_CCtx, CctxFree> c(ZSTD_createCCtx());
+  if (!c) return make_error(Errc::kSystem, "zstd: cannot create a compression context");
+  ZSTD_CCtx_setParameter(c.get(), ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1);
+  std::vector<char> ibuf(ZSTD_CStreamInSize()), obuf(ZSTD_CStreamOutSize());
+  for (;;) {
+    ssize_t n = ::read(in, ibuf.data(), ibuf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("read the save stream");
+    }
+    ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
+    ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
+    for (;;) {
+      ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
+      size_t left = ZSTD_compressStream2(c.get(), &ob, &ib, mode);
+      if (ZSTD_isError(left)) return zstd_error(left, "compress the save stream");
+      RINGBOX_TRY(write_all(out, obuf.data(), ob.pos));
+      if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size) break;
+    }
+    if (n == 0) return ok();
+  }
+}
+
+// Reads `in` to its end, decompressing into `out`.
+Result<void> decompress(int in, int out) {
+  std::unique_ptr<ZSTD_DCtx, DctxFree> d(ZSTD_createDCtx());
+  if (!d) return make_error(Errc::kSystem, "zstd: cannot create a decompression context");
+  std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
+  size_t last = 0;
+  for (;;) {
+    ssize_t n = ::read(in, ibuf.data(), ibuf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return sys_error("read the restore file");
+    }
+    if (n == 0) {
+      if (last != 0)
+        return make_error(Errc::kInvalidArgument, "the restore file's zstd stream is truncated");
+      return ok();
+    }
+    ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
+    while (ib.pos < ib.size) {
+      ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
+      last = ZSTD_decompressStream(d.get(), &ob, &ib);
+      if (ZSTD_isError(last)) return zstd_error(last, "decompress the restore file");
+      RINGBOX_TRY(write_all(out, obuf.data(), ob.pos));
+    }
+  }
+}
+
+// A writer into a pipe whose reader went away gets EPIPE rather than a process-killing SIGPIPE.
+void block_sigpipe() {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGPIPE);
+  ::pthread_sigmask(SIG_BLOCK, &s, nullptr);
+}
+
+}  // namespace
+
+Result<void> write_compressed(int out_fd, const std::function<Result<void>(int fd)>& produce,
+                              int level) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create the compression pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  Result<void> compressed = ok();
+  std::thread t([&] { compressed = compress(rd.get(), out_fd, level); });
+  Result<void> produced = [&] {
+    block_sigpipe();  // this thread's; libxl's writes into a dead compressor fail instead
+    return produce(wr.get());
+  }();
+  wr.reset();  // end of stream for the compressor
+  t.join();
+  if (!produced) return produced;
+  return compressed;
+}
+
+Result<std::unique_ptr<Decompressor>> Decompressor::start(int in_fd) {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create the decompression pipe");
+  std::unique_ptr<Decompressor> d(new Decompressor());
+  d->read_end_ = UniqueFd(p[0]);
+  auto wr = std::make_shared<UniqueFd>(p[1]);
+  d->result_ = ok();
+  d->thread_ = std::thread([self = d.get(), in_fd, wr] {
+    block_sigpipe();
+    self->result_ = decompress(in_fd, wr->get());
+    wr->reset();  // end of stream for libxl
+  });
+  return d;
+}
+
+Result<void> Decompressor::finish() {
+  read_end_.reset();  // a writer still blocked gets EPIPE
+  if (!joined_) {
+    thread_.join();
+    joined_ = true;
+  }
+  return result_;
+}
+
+Decompressor::~Decompressor() {
+  (void)finish();
+}
+
+}  // namespace ringbox::host::run

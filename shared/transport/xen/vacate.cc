@@ -1,0 +1,67 @@
+#include "shared/transport/xen/vacate.h"
+
+#include <sys/random.h>
+
+#include <chrono>
+#include <thread>
+
+#include "shared/transport/xen/handshake_keys.h"
+#include "shared/transport/xen/xenstore.h"
+
+namespace ringbox::transport::xen {
+namespace {
+constexpr int kPollMs = 20;
+}
+
+Result<std::string> new_vacate_nonce() {
+  unsigned char raw[8];
+  if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw))
+    return sys_error("draw a vacate nonce (getrandom)");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char b : raw) {
+    s += kHex[b >> 4];
+    s += kHex[b & 15];
+  }
+  return s;
+}
+
+Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeout_ms) {
+  auto xs = XsHandle::open();
+  if (!xs) return std::move(xs.error());
+  const std::string fe = frontend_dir(domid);
+  RINGBOX_TRY(xs->write(backend_dir(domid) + "/" + kKeyVacate, nonce));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto ack = xs->read(fe + "/" + kKeyVacateAck);
+    if (!ack) return std::move(ack.error());
+    if (*ack && **ack == nonce) return ok();
+    auto dir = xs->read("/local/domain/" + std::to_string(domid) + "/domid");
+    if (dir && !*dir)
+      return make_error(Errc::kPeerGone, "domain " + std::to_string(domid) +
+                                             " went away before acknowledging the vacate");
+    if (std::chrono::steady_clock::now() >= until)
+      return make_error(Errc::kTimeout, "the guest in domain " + std::to_string(domid) +
+                                            " did not acknowledge the vacate within " +
+                                            std::to_string(timeout_ms) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+  }
+}
+
+std::optional<uint64_t> read_vacate_need_kib(uint32_t domid) {
+  auto xs = XsHandle::open();
+  if (!xs) return std::nullopt;
+  auto raw = xs->read(frontend_dir(domid) + "/" + kKeyVacateNeedKib);
+  if (!raw || !*raw) return std::nullopt;
+  auto v = parse_decimal(**raw, 0, (uint64_t{1} << 40) - 1, "vacate-need-kib");
+  if (!v) return std::nullopt;
+  return *v;
+}
+
+Result<void> withdraw_vacate(uint32_t domid) {
+  auto xs = XsHandle::open();
+  if (!xs) return std::move(xs.error());
+  return xs->remove(backend_dir(domid) + "/" + kKeyVacate);
+}
+
+}  // namespace ringbox::transport::xen
