@@ -33,7 +33,9 @@
 # Guest memory JOB_MEMORY_MIB (384): the guest's /run tmpfs (half of it) holds the lazy-file
 # cache and the eager inputs, and must hold LARGE + MEDIUM + 8 MiB of other inputs.
 #
-# Time: about 100 s on an idle 2-core host, 200-235 s when other QEMUs and compiles share it
+# Time: 527 s in all on a quiet 2-core host on 2026-12-01 (eager 73 s, remote-io 117 s,
+# lazy-file 105 s, 3b 75 s; ring round trips were ~2.3 ms p50 under TCG that day). Earlier:
+# about 100 s on an idle 2-core host, 200-235 s when other QEMUs and compiles share it
 # (every ring round trip waits for the host to schedule a virtual CPU), before step 3b: 47 s
 # alone (RINGBOX_JOB_LARGE_MIB=32 MEDIUM=8, host load ~5), 293 s when it still ran the whole
 # JOB_MAIN (each of the 1,000 small files is ~10 Chirp calls on dom0's one TCG vCPU). Run it by
