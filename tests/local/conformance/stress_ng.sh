@@ -17,7 +17,7 @@ for s in rename link symlink chmod utime dir dentry mmap fallocate fstat lockf r
   rc=$?
   [ $rc = 137 ] && rc="137 (did not end within $bound s: killed)"
   echo "$s: rc=$rc"
-  [ $rc = 0 ] || grep -iE "fail|error|abort|not supported|skipp" sng.log | head -3 |
+  [ "$rc" = 0 ] || grep -iE "fail|error|abort|not supported|skipp" sng.log | head -3 |
     sed -E "s/^stress-ng: [a-z]+: +\[[0-9]+\] //; s/^/  $s: /"
 done
 rm -f sng.log
