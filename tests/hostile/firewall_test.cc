@@ -7,6 +7,7 @@
 #include <new>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 #include "shared/rpc/request_check.h"
 #include "shared/transport/tcp/stream_rpc.h"
@@ -61,6 +62,19 @@ WireError expected(Fault f) {
   return f == Fault::kBadAlloc ? WireError::kNoMem : WireError::kIo;
 }
 
+// Both ends of one TCP connection on the loopback: the client's and the server's.
+std::pair<UniqueFd, UniqueFd> tcp_pair() {
+  auto l = transport::tcp_listen({"127.0.0.1", 0});
+  REQUIRE(l);
+  auto port = transport::tcp_local_port(l->get());
+  REQUIRE(port);
+  auto fd = transport::tcp_connect({"127.0.0.1", *port});
+  REQUIRE(fd);
+  auto server_fd = transport::tcp_accept(l->get(), 1000);
+  REQUIRE(server_fd);
+  return {std::move(*fd), std::move(*server_fd)};
+}
+
 }  // namespace
 
 TEST_CASE("hostile: exceptions in every handler group are answered and the ring serves on",
@@ -98,18 +112,11 @@ TEST_CASE("hostile: exceptions in every handler group are answered and TCP serve
           "[hostile][firewall]") {
   FaultHook hook;
   HostUnderTest host;
-  auto l = transport::tcp_listen({"127.0.0.1", 0});
-  REQUIRE(l);
-  auto port = transport::tcp_local_port(l->get());
-  REQUIRE(port);
-  auto fd = transport::tcp_connect({"127.0.0.1", *port});
-  REQUIRE(fd);
-  auto server_fd = transport::tcp_accept(l->get(), 1000);
-  REQUIRE(server_fd);
+  auto [fd, server_fd] = tcp_pair();
   Result<void> served;
-  std::thread t([&] { served = transport::serve_stream(server_fd->get(), host.handler); });
+  std::thread t([&] { served = transport::serve_stream(server_fd.get(), host.handler); });
   {
-    transport::StreamClient client(std::move(*fd));
+    transport::StreamClient client(std::move(fd));
     REQUIRE(rpc::negotiate_version(client));
     for (Fault f : {Fault::kBadAlloc, Fault::kRuntime, Fault::kForeign}) {
       g_fault = f;
@@ -151,17 +158,10 @@ TEST_CASE("hostile: a handler's oversized reply is kIo on both transports", "[ho
   CHECK(r.status == wire(WireError::kIo));
   CHECK(r.out_len == 0);
 
-  auto l = transport::tcp_listen({"127.0.0.1", 0});
-  REQUIRE(l);
-  auto port = transport::tcp_local_port(l->get());
-  REQUIRE(port);
-  auto fd = transport::tcp_connect({"127.0.0.1", *port});
-  REQUIRE(fd);
-  auto server_fd = transport::tcp_accept(l->get(), 1000);
-  REQUIRE(server_fd);
-  std::thread t([&] { (void)transport::serve_stream(server_fd->get(), liar); });
+  auto [fd, server_fd] = tcp_pair();
+  std::thread t([&] { (void)transport::serve_stream(server_fd.get(), liar); });
   {
-    transport::StreamClient client(std::move(*fd));
+    transport::StreamClient client(std::move(fd));
     REQUIRE(rpc::negotiate_version(client));
     std::vector<std::byte> out(64);
     rpc::Call c;
