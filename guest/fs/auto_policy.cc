@@ -42,7 +42,8 @@ void AutoPolicy::note_round_trip(double us) {
   rtt_measured_ = true;
 }
 
-bool AutoPolicy::note_remote_read(AutoReads& file, uint64_t size, uint64_t room, uint64_t bytes,
+bool AutoPolicy::note_remote_read(AutoReads& file, uint64_t size,
+                                  const std::function<uint64_t()>& room, uint64_t bytes,
                                   double us) {
   std::lock_guard lk(mu_);
   // A read's cost beyond the bytes it moved is the round trip.
@@ -56,10 +57,12 @@ bool AutoPolicy::note_remote_read(AutoReads& file, uint64_t size, uint64_t room,
   ++file.reads;
   file.bytes += bytes;
   file.spent_us += std::max(0.0, us);
-  if (file.fetch_started || size > room) return false;
+  if (file.fetch_started) return false;
   double fetch = rtt_us_ + static_cast<double>(size) / bytes_per_us_;
   if (file.spent_us < kSwitchFraction * fetch) return false;
+  // Decided once either way: a file that does not fit the cache now stays remote.
   file.fetch_started = true;
+  if (size > room()) return false;
   return true;
 }
 

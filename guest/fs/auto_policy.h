@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 
 namespace ringbox::guest::fs {
@@ -47,8 +48,10 @@ class AutoPolicy {
   // At open of a file of size bytes not in the cache, with room bytes left in it: fetch whole?
   bool fetch_at_open(uint64_t size, uint64_t room) const;
   // After a remote read of `bytes` that took us microseconds: true when the file should now be
-  // fetched in the background (returned once per file).
-  bool note_remote_read(AutoReads& file, uint64_t size, uint64_t room, uint64_t bytes, double us);
+  // fetched in the background (returned once per file). room() (the cache's room in bytes, a
+  // statvfs) is asked only once the reads have cost enough, not on every read.
+  bool note_remote_read(AutoReads& file, uint64_t size, const std::function<uint64_t()>& room,
+                        uint64_t bytes, double us);
   // A round trip measured elsewhere (an open), in microseconds.
   void note_round_trip(double us);
   // A whole fetch of `bytes` that took us microseconds.

@@ -106,7 +106,8 @@ void View::read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off) {
   }
   double us = us_since(t0);
   fuse_reply_buf(req, reinterpret_cast<const char*>(data.data()), *n);
-  if (auto_policy_.note_remote_read(a.reads, a.size, cache_->room(), *n, us)) {
+  if (auto_policy_.note_remote_read(
+          a.reads, a.size, [this] { return cache_->room(); }, *n, us)) {
     {
       std::lock_guard lk(fetch_mu_);
       fetch_queue_.emplace_back(f.ino, f.autof);
