@@ -128,8 +128,9 @@ int agent_main(int argc, char** argv) {
   uint64_t cache_max_mb = 0;
   po::options_description desc("ringbox-agent: the guest side of ringbox");
   desc.add_options()("help,h", "show this help")(
-      "transport", po::value(&cfg.transport)->default_value("local"), "local | tcp | xen")(
-      "connect", po::value(&cfg.address), "local: socket path; tcp: HOST:PORT")(
+      "transport", po::value(&cfg.transport)->default_value(Transport::kLocal),
+      "local | tcp | xen")("connect", po::value(&cfg.address),
+                           "local: socket path; tcp: HOST:PORT")(
       "ring-order", po::value(&cfg.geometry.ring_order)->default_value(proto::kDefaultRingOrder),
       "log2 of the number of ring slots")(
       "data-pages", po::value(&cfg.geometry.data_pages)->default_value(proto::kDefaultDataPages),
@@ -173,7 +174,7 @@ int agent_main(int argc, char** argv) {
     log::error(g.error().message());
     return 2;
   }
-  if (cfg.transport == "xen" && !no_load_modules) {
+  if (cfg.transport == Transport::kXen && !no_load_modules) {
     size_t region = g->total_pages();
     size_t granted = region + transport::xen::dir_pages_for(region);
     auto loaded = load_modules(module_dir, xen_frontend_modules(granted));
@@ -187,7 +188,8 @@ int agent_main(int argc, char** argv) {
   cfg.on_resume = continue_job_after_vacate;
   auto client = connect_to_host(cfg);
   if (!client) {
-    log::error("connect to host over " + cfg.transport + ": " + client.error().message());
+    log::error("connect to host over " + transport_name(cfg.transport) + ": " +
+               client.error().message());
     return 1;
   }
   if (job) {

@@ -29,13 +29,13 @@ Result<std::string> take_connect_token() {
 
 Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
   std::unique_ptr<rpc::Client> client;
-  if (cfg.transport == "local") {
+  if (cfg.transport == Transport::kLocal) {
     auto ch = transport::local_connect(cfg.address, cfg.geometry);
     if (!ch) return std::move(ch.error());
     auto rc = rpc::RingClient::create(std::move(*ch), rpc::ClientOptions{cfg.spin_us});
     if (!rc) return std::move(rc.error());
     client = std::move(*rc);
-  } else if (cfg.transport == "tcp") {
+  } else if (cfg.transport == Transport::kTcp) {
     auto hp = transport::parse_host_port(cfg.address);
     if (!hp) return std::move(hp.error());
     auto token = take_connect_token();
@@ -48,7 +48,7 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     };
     // A wrong address fails in negotiate_version below, the pool's first dial.
     client = std::make_unique<transport::StreamClient>(dial, kMaxTcpConnections);
-  } else if (cfg.transport == "xen") {
+  } else if (cfg.transport == Transport::kXen) {
     transport::XenConnectOptions xen{cfg.connect_timeout_ms, cfg.reconnect_timeout_ms,
                                      cfg.on_quiesce, cfg.on_resume};
     auto ch = transport::xen_connect(cfg.geometry, xen);
@@ -57,8 +57,9 @@ Result<std::unique_ptr<rpc::Client>> connect_to_host(const ConnectConfig& cfg) {
     if (!rc) return std::move(rc.error());
     client = std::move(*rc);
   } else {
-    return make_error(Errc::kInvalidArgument,
-                      "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
+    return make_error(
+        Errc::kInvalidArgument,
+        "unknown transport '" + transport_name(cfg.transport) + "' (use local, tcp or xen)");
   }
   auto v = rpc::negotiate_version(*client, cfg.features);
   if (!v) return std::move(v.error());

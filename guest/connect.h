@@ -8,11 +8,12 @@
 
 #include "shared/ring/layout.h"
 #include "shared/rpc/call.h"
+#include "shared/transport/transport_kind.h"
 
 namespace ringbox::guest {
 
 struct ConnectConfig {
-  std::string transport = "local";  // local | tcp | xen
+  Transport transport = Transport::kLocal;  // local | tcp | xen
   std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
   ring::Geometry geometry;
   int spin_us = 50;

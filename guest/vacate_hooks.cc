@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
 
+#include "guest/fs/fuse_busy.h"
 #include "shared/util/log.h"
 
 namespace ringbox::guest {
@@ -21,6 +24,29 @@ void drop_clean_caches() {
   if (fd < 0) return;
   if (::write(fd, "3", 1) != 1) log::warn("vacate: cannot drop the page cache");
   ::close(fd);
+}
+
+// After the stop: the job's FUSE requests already under way run to their end (a whole-file
+// fetch needs several ring calls; the ring is still live here). Bounded: a request still
+// running after kFuseDrainMs (a slow host) makes the kernel's freeze fail, the save is
+// cancelled and the job goes on where it was.
+constexpr int kFuseDrainMs = 10000;
+void wait_for_fuse_requests() {
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  const auto until = t0 + std::chrono::milliseconds(kFuseDrainMs);
+  int busy = fs::fuse_requests_in_progress();
+  while (busy > 0 && Clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    busy = fs::fuse_requests_in_progress();
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
+  if (busy > 0)
+    log::warn("vacate: " + std::to_string(busy) +
+              " FUSE request(s) of the job still running after " + std::to_string(ms) +
+              " ms: the save will likely fail and the job go on here");
+  else if (ms >= 5)
+    log::info("vacate: the job's FUSE requests ended " + std::to_string(ms) + " ms after its stop");
 }
 }  // namespace
 
@@ -37,6 +63,7 @@ void stop_job_for_vacate() {
   }
   g_stopped.store(pg);
   log::info("vacate: stopped the job (process group " + std::to_string(pg) + ")");
+  wait_for_fuse_requests();
   drop_clean_caches();
 }
 

@@ -21,8 +21,9 @@ int cmd_serve(const std::vector<std::string>& args) {
   ServeConfig cfg;
   po::options_description desc("ringbox-host serve: serve one agent, then exit");
   desc.add_options()("help,h", "show this help")(
-      "transport", po::value(&cfg.transport)->default_value("local"), "local | tcp | xen")(
-      "listen", po::value(&cfg.address), "local: Unix socket path; tcp: HOST:PORT to listen on")(
+      "transport", po::value(&cfg.transport)->default_value(Transport::kLocal),
+      "local | tcp | xen")("listen", po::value(&cfg.address),
+                           "local: Unix socket path; tcp: HOST:PORT to listen on")(
       "domid", po::value(&cfg.domid),
       "xen: the guest domain whose agent to serve (attaches again after a host restart)")(
       "spin-us", po::value(&cfg.server.spin_us)->default_value(50),
@@ -43,10 +44,11 @@ int cmd_serve(const std::vector<std::string>& args) {
   }
   po::notify(vm);
   if (bench) cfg.server.features = proto::kFeatureBulk;
-  if (cfg.transport == "xen" ? !vm.count("domid") : cfg.address.empty()) {
+  if (cfg.transport == Transport::kXen ? !vm.count("domid") : cfg.address.empty()) {
     std::cerr << "ringbox-host serve: "
-              << (cfg.transport == "xen" ? "--transport xen needs --domid N"
-                                         : "--listen is required for --transport " + cfg.transport)
+              << (cfg.transport == Transport::kXen
+                      ? "--transport xen needs --domid N"
+                      : "--listen is required for --transport " + transport_name(cfg.transport))
               << " (see --help)\n";
     return 2;
   }

@@ -9,7 +9,7 @@
 namespace ringbox::host {
 
 Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
-  if (cfg.transport == "local") {
+  if (cfg.transport == Transport::kLocal) {
     auto listener = transport::LocalListener::listen(cfg.address);
     if (!listener) return std::move(listener.error());
     log::info("waiting for an agent on " + cfg.address);
@@ -21,7 +21,7 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     if (!server) return std::move(server.error());
     return (*server)->serve();
   }
-  if (cfg.transport == "tcp") {
+  if (cfg.transport == Transport::kTcp) {
     auto hp = transport::parse_host_port(cfg.address);
     if (!hp) return std::move(hp.error());
     auto listen_fd = transport::tcp_listen(*hp);
@@ -35,7 +35,7 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     transport::StreamServer server(std::move(*listen_fd), handler, std::move(sopts));
     return server.serve();
   }
-  if (cfg.transport == "xen") {
+  if (cfg.transport == Transport::kXen) {
     log::info("waiting for the ringbox agent of domain " + std::to_string(cfg.domid));
     auto channel = transport::xen_accept(cfg.domid, cfg.accept_timeout_ms);
     if (!channel) return std::move(channel.error());
@@ -43,8 +43,8 @@ Result<void> serve_one(const ServeConfig& cfg, rpc::Handler& handler) {
     if (!server) return std::move(server.error());
     return (*server)->serve();
   }
-  return make_error(Errc::kInvalidArgument,
-                    "unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
+  return make_error(Errc::kInvalidArgument, "unknown transport '" + transport_name(cfg.transport) +
+                                                "' (use local, tcp or xen)");
 }
 
 }  // namespace ringbox::host

@@ -6,11 +6,12 @@
 
 #include "shared/rpc/handler.h"
 #include "shared/rpc/ring_server.h"
+#include "shared/transport/transport_kind.h"
 
 namespace ringbox::host {
 
 struct ServeConfig {
-  std::string transport = "local";  // local | tcp | xen
+  Transport transport = Transport::kLocal;  // local | tcp | xen
   std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
   uint32_t domid = 0;               // xen: the guest domain to attach to
   int accept_timeout_ms = 30000;

@@ -1,7 +1,7 @@
 // The signals that stop `ringbox-host run` and `boot` in order: SIGTERM (HTCondor's vacate and
 // remove), SIGINT (a terminal's ^C), SIGHUP (a lost session). Each command blocks them in every
-// thread (so before it starts any) and takes them with sigtimedwait in its watcher thread, so
-// nothing runs in a signal handler.
+// thread (so before it starts any) and takes them in its watcher thread from a signalfd
+// (host/signal_waiter.h), so nothing runs in a signal handler.
 #pragma once
 
 #include <signal.h>

@@ -206,8 +206,13 @@ main() {
   else
     RESULT="FAIL toolstack: $TOOLSTACK_ERROR"
   fi
+  # The verdict on a line of its own: the kernel's console messages stop, and a second lets
+  # what the console still holds drain (a resumed guest's last lines and a step were once
+  # interleaved on the serial line, and the verdict began mid-line).
+  dmesg -n 1 2>/dev/null || true
+  sleep 1
   mark end
-  echo "RINGBOX-SCENARIO ${scenario:-(none)}: $RESULT"
+  printf '\n%s\n' "RINGBOX-SCENARIO ${scenario:-(none)}: $RESULT"
   # Reboot, not power off: QEMU runs with -no-reboot, so a reboot ends it at
   # once, while Xen's ACPI S5 (power off) path first reads the CMOS clock and
   # waits for its next second tick, up to 1 s per run.

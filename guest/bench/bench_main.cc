@@ -181,12 +181,17 @@ int cmd_client(const Params& p, const std::vector<std::string>& targets) {
       return 2;
     }
     guest::ConnectConfig cfg;
-    cfg.transport = t.substr(eq + 1, colon - eq - 1);
+    auto transport = parse_transport(t.substr(eq + 1, colon - eq - 1));
+    if (!transport) {
+      log::error("target '" + t + "': the transport is local, tcp or xen");
+      return 2;
+    }
+    cfg.transport = *transport;
     cfg.address = t.substr(colon + 1);
     cfg.geometry = p.geometry;
     cfg.spin_us = p.spin_us;
     cfg.features = proto::kFeatureBulk;  // measure_path checks the host granted it
-    if (cfg.transport == "xen") {
+    if (cfg.transport == Transport::kXen) {
       // As the agent does: Debian's Xen drivers are modules nothing autoloads, and this
       // geometry may grant more pages than xen-gntalloc's default limit.
       size_t region = cfg.geometry.total_pages();

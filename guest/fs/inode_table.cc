@@ -5,28 +5,8 @@
 
 namespace ringbox::guest::fs {
 
-std::string join_wire_path(std::string_view parent, std::string_view name) {
-  if (parent == ".") return std::string(name);
-  std::string p(parent);
-  p += '/';
-  p += name;
-  return p;
-}
-
-bool wire_path_covers(std::string_view prefix, std::string_view path) {
-  if (prefix == ".") return true;
-  if (path.size() < prefix.size() || path.substr(0, prefix.size()) != prefix) return false;
-  return path.size() == prefix.size() || path[prefix.size()] == '/';
-}
-
-std::string wire_parent(std::string_view path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return ".";
-  return std::string(path.substr(0, slash));
-}
-
 InodeTable::InodeTable() {
-  nodes_[kRootIno] = Node{{"."}, 1, true, false};
+  nodes_[kRootIno] = Node{{"."}, 1, true, false, {}};
   by_path_["."] = kRootIno;
 }
 
@@ -42,6 +22,14 @@ int InodeTable::gone_errno(uint64_t ino) const {
   auto it = nodes_.find(ino);
   if (it != nodes_.end() && it->second.detached && !it->second.dir) return ESTALE;
   return ENOENT;
+}
+
+std::optional<std::string> InodeTable::replaced_name(uint64_t ino) const {
+  std::lock_guard lk(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || !it->second.detached || it->second.replaced_at.empty())
+    return std::nullopt;
+  return it->second.replaced_at;
 }
 
 std::optional<std::string> InodeTable::child_path(uint64_t parent, std::string_view name) const {
@@ -60,7 +48,7 @@ uint64_t InodeTable::remember(const std::string& path, bool dir) {
     return it->second;
   }
   uint64_t ino = next_ino_++;
-  nodes_[ino] = Node{{path}, 1, dir, false};
+  nodes_[ino] = Node{{path}, 1, dir, false, {}};
   by_path_[path] = ino;
   return ino;
 }
@@ -72,7 +60,7 @@ uint64_t InodeTable::remember_link(const std::string& existing, const std::strin
   uint64_t ino;
   if (it == by_path_.end()) {
     ino = next_ino_++;
-    nodes_[ino] = Node{{path}, 1, false, false};
+    nodes_[ino] = Node{{path}, 1, false, false, {}};
   } else {
     ino = it->second;
     Node& n = nodes_[ino];
@@ -96,7 +84,7 @@ bool InodeTable::forget(uint64_t ino, uint64_t nlookup) {
   return true;
 }
 
-void InodeTable::detach_locked(const std::string& path, bool with_children) {
+void InodeTable::detach_locked(const std::string& path, bool with_children, bool replaced) {
   std::vector<std::string> gone;
   for (auto& [p, ino] : by_path_) {
     if (p == path || (with_children && wire_path_covers(path, p))) gone.push_back(p);
@@ -106,7 +94,10 @@ void InodeTable::detach_locked(const std::string& path, bool with_children) {
     if (it->second == kRootIno) continue;  // the root is never detached
     Node& n = nodes_[it->second];
     std::erase(n.paths, p);
-    if (n.paths.empty()) n.detached = true;
+    if (n.paths.empty()) {
+      n.detached = true;
+      if (replaced && p == path && !n.dir) n.replaced_at = p;
+    }
     by_path_.erase(it);
   }
 }
@@ -130,7 +121,7 @@ void InodeTable::move_names_locked(const std::vector<std::pair<std::string, std:
 void InodeTable::renamed(const std::string& from, const std::string& to) {
   if (from == to) return;
   std::lock_guard lk(mu_);
-  detach_locked(to, true);
+  detach_locked(to, true, true);
   std::vector<std::pair<std::string, std::string>> map;
   for (auto& [p, ino] : by_path_) {
     if (wire_path_covers(from, p)) map.emplace_back(p, to + p.substr(from.size()));

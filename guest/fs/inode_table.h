@@ -12,6 +12,8 @@
 // POSIX wants for an unlinked file that is still open. A detached file answers ESTALE (Linux
 // then redoes the path lookup with LOOKUP_REVAL, fs/namei.c, and finds what the name holds
 // now: the answer a reader racing an atomic replace needs); a detached directory ENOENT.
+// A file detached by a rename over its name remembers that name, so remote-io can open what
+// the name holds now instead (View::open).
 // A hard link made through the view adds a second name to the same inode (so both names share
 // one page cache); a file linked on the host behind the view's back gets one inode per name.
 //
@@ -27,6 +29,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "shared/path/wire_path.h"
+
 namespace ringbox::guest::fs {
 
 inline constexpr uint64_t kRootIno = 1;  // FUSE_ROOT_ID
@@ -40,6 +44,9 @@ class InodeTable {
   // The errno for an operation on an inode path() has no answer for: ESTALE for a detached
   // non-directory, else ENOENT.
   int gone_errno(uint64_t ino) const;
+  // The name a detached file lost to a rename over it (the name now holds the file that
+  // replaced it); nullopt for any other inode.
+  std::optional<std::string> replaced_name(uint64_t ino) const;
   // parent's path joined with name; nullopt when the parent names no path.
   std::optional<std::string> child_path(uint64_t parent, std::string_view name) const;
   // The inode naming path, created if needed, with one more kernel reference (call once per
@@ -65,8 +72,10 @@ class InodeTable {
     uint64_t nlookup = 0;
     bool dir = false;
     bool detached = false;
+    std::string replaced_at;  // set when a rename over its last name detached it
   };
-  void detach_locked(const std::string& path, bool with_children);
+  // replaced: path loses its inode to a rename over it (recorded in replaced_at).
+  void detach_locked(const std::string& path, bool with_children, bool replaced = false);
   // Moves every name at or beneath `from` to the same place beneath `to` (map is the old and
   // new names, applied at once so an exchange does not collide with itself).
   void move_names_locked(const std::vector<std::pair<std::string, std::string>>& map);
@@ -77,11 +86,9 @@ class InodeTable {
   std::unordered_map<std::string, uint64_t> by_path_;
 };
 
-// "a/b" for ("a", "b"); "b" for (".", "b").
-std::string join_wire_path(std::string_view parent, std::string_view name);
-// True when path is `prefix` or beneath it ("." covers everything).
-bool wire_path_covers(std::string_view prefix, std::string_view path);
-// The parent of a wire path other than "." ("." for a top-level name).
-std::string wire_parent(std::string_view path);
+// The wire-path arithmetic the view uses (shared/path/wire_path.h).
+using proto::join_wire_path;
+using proto::wire_parent;
+using proto::wire_path_covers;
 
 }  // namespace ringbox::guest::fs

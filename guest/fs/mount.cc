@@ -29,6 +29,9 @@ Result<std::unique_ptr<FuseMount>> FuseMount::mount(const std::string& mountpoin
   m->mounted_ = true;
   // The loop shares only the session and loop_done_ with us, so it can outlive this object if
   // it ever has to be left behind (see unmount()).
+  // Below 3.12 the macro picks the 3.2 loop, which misreads this config (guest/fs/view.h).
+  static_assert(FUSE_USE_VERSION >= FUSE_MAKE_VERSION(3, 12),
+                "fuse_session_loop_mt() must be the 3.12 entry point for fuse_loop_config");
   m->loop_ = std::thread([se, done = m->loop_done_] {
     fuse_loop_config* cfg = fuse_loop_cfg_create();
     fuse_loop_cfg_set_clone_fd(cfg, 0);

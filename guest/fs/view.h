@@ -32,7 +32,11 @@
 // checked, and the view never hands the kernel more bytes than it asked for.
 #pragma once
 
-#define FUSE_USE_VERSION 35
+// 3.12: below it, fuse_session_loop_mt() is the 3.2 entry point, which reads the
+// fuse_loop_config we pass as the old fuse_loop_config_v1: clone_fd became the config's version
+// id (on) and max_idle_threads its clone_fd (0), so libfuse started and ended a thread, with a
+// cloned /dev/fuse, for every request (fuse_lowlevel.h, fuse_loop_mt.c).
+#define FUSE_USE_VERSION 312
 #include <fuse3/fuse_lowlevel.h>
 
 #include <atomic>
@@ -131,6 +135,8 @@ class View {
     uint64_t ino = 0;  // the kernel's inode: stat of an unlinked open file goes by handle
     bool local = false;
     uint64_t handle = 0;
+    int access = -1;  // remote-io: the host handle's O_ACCMODE (-1: not to be shared)
+    int opens = 1;    // the kernel's open files this entry serves (under handles_mu_)
     std::shared_ptr<CachedFile> cached;
     std::shared_ptr<AutoFile> autof;  // auto mode's remote-served opens only
   };
@@ -196,6 +202,12 @@ class View {
   void read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off);
   void fetch_loop();
   uint64_t add_file(OpenFile f);
+  // Drops the kernel's open file fh; returns its entry when that was the entry's last open
+  // file (the caller closes the host handle), else nullptr.
+  std::shared_ptr<OpenFile> drop_file(uint64_t fh);
+  // remote-io, an inode without a name: a read-only open shares the host handle of an open
+  // file of ino and is replied to. False when there is none to share.
+  bool share_open(fuse_req_t req, uint64_t ino, fuse_file_info* fi);
   OpenFile* file(uint64_t fh);
   std::shared_ptr<OpenFile> open_file_of(uint64_t ino);
   void note_copy(uint64_t ino, std::shared_ptr<CachedFile> f);

@@ -32,6 +32,40 @@ uint64_t View::add_file(OpenFile f) {
   return fh;
 }
 
+std::shared_ptr<View::OpenFile> View::drop_file(uint64_t fh) {
+  std::lock_guard lk(handles_mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return nullptr;
+  std::shared_ptr<OpenFile> f = std::move(it->second);
+  files_.erase(it);
+  return --f->opens == 0 ? f : nullptr;
+}
+
+bool View::share_open(fuse_req_t req, uint64_t ino, fuse_file_info* fi) {
+  if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) return false;
+  {
+    std::lock_guard lk(handles_mu_);
+    std::shared_ptr<OpenFile> shared;
+    for (auto& [fh, f] : files_) {
+      if (f->ino == ino && !f->local && (f->access == O_RDONLY || f->access == O_RDWR)) {
+        shared = f;
+        break;
+      }
+    }
+    if (!shared) return false;
+    ++shared->opens;
+    fi->fh = next_fh_++;
+    files_[fi->fh] = std::move(shared);
+    ++stats_.remote_opens;
+  }
+  fi->direct_io = 0;
+  fi->keep_cache = 0;
+  if (fuse_reply_open(req, fi) != 0) {
+    if (auto last = drop_file(fi->fh)) (void)remote_.close(last->handle);
+  }
+  return true;
+}
+
 View::OpenFile* View::file(uint64_t fh) {
   // The pointer stays valid until release(fh), and the kernel sends no request on a handle
   // after (or concurrently with) its release.
@@ -93,6 +127,22 @@ Result<View::OpenFile> View::open_lazy(uint64_t ino, const std::string& path, in
 
 void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto path = inodes_.path(ino);
+  bool by_replaced_name = false;
+  if (!path && !lazy()) {
+    // remote-io: the file lost its name (a rename over it, an unlink) after the kernel
+    // resolved the name to it. ESTALE would make the kernel look the name up once more
+    // (fs/namei.c, LOOKUP_REVAL), and a reader that loses that race again fails its open: a
+    // reader polling a file another process replaces atomically. Instead, as a local file
+    // system opens the old inode, a read-only open shares the host handle of an open file of
+    // the inode (also open("/proc/self/fd/N")); else, the open(2) being still under way,
+    // it opens what the name holds now, which a local file system could answer too. A file
+    // still open is never reopened by name: it must be that very file.
+    if (share_open(req, ino, fi)) return;
+    if (!open_file_of(ino)) {
+      path = inodes_.replaced_name(ino);
+      by_replaced_name = path.has_value();
+    }
+  }
   OpenFile of;
   if (!path) {
     // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
@@ -131,7 +181,13 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       reply_error(req, o.error());
       return;
     }
+    if (by_replaced_name && (!o->has_stat || !S_ISREG(o->stat.mode))) {
+      (void)remote_.close(o->handle);  // the name holds no file now: look it up again
+      fuse_reply_err(req, ESTALE);
+      return;
+    }
     of.handle = o->handle;
+    of.access = fi->flags & O_ACCMODE;
   }
   of.ino = ino;
   if (of.local) note_copy(ino, of.cached);
@@ -147,9 +203,7 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->keep_cache = keep ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: undo, or the host handle would leak.
-    std::lock_guard lk(handles_mu_);
-    files_.erase(fi->fh);
-    if (!local) (void)remote_.close(handle);
+    if (auto last = drop_file(fi->fh); last && !local) (void)remote_.close(handle);
   }
 }
 
@@ -181,6 +235,7 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
       return;
     }
     of.handle = o->handle;
+    of.access = fi->flags & O_ACCMODE;
     if (o->has_stat) {
       st = presented(o->stat);
     } else {
@@ -212,9 +267,7 @@ void View::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mo
   e.entry_timeout = timeout();
   if (fuse_reply_create(req, &e, fi) != 0) {
     forget(e.ino, 1);
-    std::lock_guard lk(handles_mu_);
-    files_.erase(fi->fh);
-    if (!local) (void)remote_.close(handle);
+    if (auto last = drop_file(fi->fh); last && !local) (void)remote_.close(handle);
   }
 }
 
@@ -337,15 +390,8 @@ void View::fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t l
 }
 
 void View::release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  std::shared_ptr<OpenFile> f;
-  {
-    std::lock_guard lk(handles_mu_);
-    auto it = files_.find(fi->fh);
-    if (it != files_.end()) {
-      f = std::move(it->second);
-      files_.erase(it);
-    }
-  }
+  // The host handle closes with the last of the kernel's open files that share it.
+  std::shared_ptr<OpenFile> f = drop_file(fi->fh);
   if (f && !f->local) {
     auto r = remote_.close(f->handle);
     if (!r) log::warn("view: close: " + r.error().message());

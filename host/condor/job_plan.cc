@@ -1,5 +1,7 @@
 #include "host/condor/job_plan.h"
 
+#include <strings.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -233,6 +235,23 @@ Result<JobPlan> plan_job(const ClassAd& job, const ClassAd& machine,
   plan.stop_budget_ms = static_cast<int>(vacate_s * 1000);
   m.add("grace_ms", std::to_string(plan.stop_budget_ms * 8 / 10));
   if (auto id = job.get_string("GlobalJobId")) m.add("job", *id);
+  if (auto when = job.get_string("WhenToTransferOutput"))
+    plan.save_on_vacate = strcasecmp(when->c_str(), "ON_EXIT_OR_EVICT") == 0;
+  if (const ClassAdValue* v = job.find("RingboxSaveOnVacate")) {
+    if (v->kind != ClassAdValue::Kind::kBoolean)
+      return bad("RingboxSaveOnVacate must be true or false, not " + v->text);
+    plan.save_on_vacate = v->boolean;
+  }
+  if (job.find("RingboxCheckpointMinutes")) {
+    auto minutes = job.get_number("RingboxCheckpointMinutes");
+    if (!minutes || !(*minutes >= 0.05 && *minutes <= 7 * 24 * 60))
+      return bad("RingboxCheckpointMinutes must be a number of minutes in 0.05..10080");
+    if (!plan.save_on_vacate)
+      return bad(
+          "RingboxCheckpointMinutes needs when_to_transfer_output = ON_EXIT_OR_EVICT (so "
+          "HTCondor carries the checkpoint) or +RingboxSaveOnVacate = true");
+    plan.checkpoint_minutes = *minutes;
+  }
   return plan;
 }
 

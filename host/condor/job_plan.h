@@ -40,6 +40,14 @@ struct JobPlan {
   // RingboxFiles = "submit": the wrapper adds the text of $_CONDOR_CHIRP_CONFIG (read with the
   // job's rights) to the request as chirp_config.
   bool submit_files = false;
+  // SIGTERM saves the job's domain into ringbox.restore in the scratch dir (docs/vacate.md):
+  // only when HTCondor carries that file to the next run, i.e. the job's
+  // WhenToTransferOutput is ON_EXIT_OR_EVICT (condor_submit's when_to_transfer_output), or the
+  // job says +RingboxSaveOnVacate = true. Otherwise a vacate stops the job (it starts afresh).
+  bool save_on_vacate = false;
+  // +RingboxCheckpointMinutes = M (with save_on_vacate): every M minutes the wrapper saves the
+  // domain as on a vacate and exits 85, HTCondor's checkpoint_exit_code (docs/condor.md). 0: off.
+  double checkpoint_minutes = 0;
 };
 
 // argv: the job's command as HTCondor gave it (argv[0] the executable's full path, usually in

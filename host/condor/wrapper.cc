@@ -14,9 +14,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <span>
 
 #include "host/condor/class_ad.h"
 #include "host/condor/job_plan.h"
+#include "host/condor/saved_streams.h"
 #include "host/service/service_protocol.h"
 #include "shared/util/unique_fd.h"
 
@@ -102,6 +104,24 @@ Result<std::string> read_chirp_config() {
   return std::string(buf, got);
 }
 
+// The restore file of a vacated job at the top of the scratch dir (docs/vacate.md), opened or
+// created here with the job's user's rights: the root service only ever gets descriptors.
+// PART is renamed to NAME once the service reported the save complete and synced.
+using service::kRestoreName;
+using service::kRestorePart;
+using service::kRestoreRejected;
+constexpr int kVacatedStatus = 75;     // as `ringbox-host run` (host/run/run_command.h)
+constexpr int kCheckpointStatus = 85;  // HTCondor's checkpoint_exit_code (host/run/vacate.h)
+
+// A restore file left by a vacate, to resume from: a regular file (never a link) or nothing.
+UniqueFd open_restore_file(int dir) {
+  ::unlinkat(dir, kRestorePart, 0);  // a save that never finished: never trusted
+  UniqueFd f(::openat(dir, kRestoreName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st {};
+  if (f && (::fstat(f.get(), &st) != 0 || !S_ISREG(st.st_mode))) f.reset();
+  return f;
+}
+
 Result<ClassAd> read_ad(const char* env_name) {
   const char* path = std::getenv(env_name);
   if (!path || !*path) return ClassAd{};  // not under HTCondor: defaults for everything
@@ -146,8 +166,24 @@ int wrapper_main(const std::vector<std::string>& argv) {
   if (!sock)
     return setup_failure("cannot reach ringbox's service: " + sock.error().message() +
                          " (is it running on this node? `systemctl status ringbox-hostd`)");
-  int fds[3] = {dir.get(), STDOUT_FILENO, STDERR_FILENO};
-  if (auto s = service::send_service_message(sock->get(), plan->request, fds); !s) {
+  UniqueFd restore = open_restore_file(dir.get());
+  const int streams[2] = {STDOUT_FILENO, STDERR_FILENO};
+  if (restore) {
+    // What the job printed before the vacate, which the starter's O_TRUNC dropped; should the
+    // service refuse the restore, it truncates the streams again (saved_streams.h).
+    if (auto put = restore_streams(dir.get(), streams); !put) {
+      std::cerr << "ringbox: cannot put back the job's output from before its vacate ("
+                << put.error().message() << "): the job starts from the beginning\n"
+                << std::flush;
+      ::renameat(dir.get(), kRestoreName, dir.get(), kRestoreRejected);
+      restore.reset();
+    }
+  }
+  if (!restore) drop_saved_streams(dir.get());
+  int fds[4] = {dir.get(), STDOUT_FILENO, STDERR_FILENO, restore.get()};
+  if (auto s = service::send_service_message(sock->get(), plan->request,
+                                             std::span<const int>(fds, restore ? 4 : 3));
+      !s) {
     // The service refuses some clients as soon as they connect (policy, max_domains) and
     // hangs up: its reason is waiting in the socket.
     auto why = service::recv_service_message(sock->get(), 1000);
@@ -155,12 +191,44 @@ int wrapper_main(const std::vector<std::string>& argv) {
       return setup_failure(why->get("message"));
     return setup_failure("send the job to ringbox's service: " + s.error().message());
   }
-  dir.reset();
+  restore.reset();
 
   bool stopping = false;
+  bool vacating = false;  // a save into kRestorePart was asked for
+  std::string transport;  // from op=started: "xen" can be vacated
+  bool checkpointing = false;
+  auto checkpoint_at = Clock::time_point::max();
+  if (plan->checkpoint_minutes > 0)
+    checkpoint_at = Clock::now() + std::chrono::milliseconds(
+                                       static_cast<int64_t>(plan->checkpoint_minutes * 60000));
   auto give_up_at = Clock::time_point::max();
   for (;;) {
     int timeout = -1;
+    if (!stopping && transport == "xen" && checkpoint_at != Clock::time_point::max()) {
+      auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(checkpoint_at - Clock::now())
+              .count();
+      if (left <= 0) {
+        // A checkpoint: the same save as a vacate, then exit 85 so HTCondor carries the file
+        // and relaunches the job from it.
+        checkpoint_at = Clock::time_point::max();
+        UniqueFd part(::openat(dir.get(), kRestorePart,
+                               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+        service::ServiceMessage m;
+        m.add("op", "vacate");
+        int pfd = part.get();
+        if (part && service::send_service_message(sock->get(), m, std::span<const int>(&pfd, 1))) {
+          stopping = vacating = checkpointing = true;
+          give_up_at =
+              Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
+        } else {
+          std::cerr << "ringbox: cannot checkpoint the job (" << kRestorePart
+                    << "): it goes on without\n";
+        }
+        continue;
+      }
+      timeout = static_cast<int>(std::min<int64_t>(left, 1 << 30));
+    }
     if (give_up_at != Clock::time_point::max()) {
       auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(give_up_at - Clock::now()).count();
@@ -168,6 +236,7 @@ int wrapper_main(const std::vector<std::string>& argv) {
         // The service kills the guest when our end closes.
         std::cerr << "ringbox: the job did not stop in time; its guest is killed\n";
         sock->reset();
+        if (vacating) ::unlinkat(dir.get(), kRestorePart, 0);
         die_by_signal(SIGTERM);
       }
       timeout = static_cast<int>(left);
@@ -187,7 +256,21 @@ int wrapper_main(const std::vector<std::string>& argv) {
           stopping = true;
           service::ServiceMessage stop;
           stop.add("op", "stop");
-          (void)service::send_service_message(sock->get(), stop);
+          // SIGTERM is HTCondor's vacate (kill_sig): a xen job is saved, not lost.
+          UniqueFd part;
+          if (sig == SIGTERM && transport == "xen" && plan->save_on_vacate)
+            part = UniqueFd(::openat(dir.get(), kRestorePart,
+                                     O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+          if (part) {
+            stop.fields.clear();
+            stop.add("op", "vacate");
+            int pfd = part.get();
+            vacating =
+                service::send_service_message(sock->get(), stop, std::span<const int>(&pfd, 1))
+                    .has_value();
+          } else {
+            (void)service::send_service_message(sock->get(), stop);
+          }
           give_up_at =
               Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
         }
@@ -196,14 +279,54 @@ int wrapper_main(const std::vector<std::string>& argv) {
     if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
     auto m = service::recv_service_message(sock->get(), 10000);
     if (!m) {
+      if (vacating) ::unlinkat(dir.get(), kRestorePart, 0);
       if (stopping) die_by_signal(SIGTERM);
       return setup_failure("ringbox's service ended the job without a result (" +
                            m.error().message() +
                            "); see the service's log (`journalctl -u "
                            "ringbox-hostd`)");
     }
-    if (m->get("op") != "result") continue;  // "started"
+    if (m->get("op") == "started") {
+      transport = m->get("transport");
+      std::string r = m->get("restore");
+      if (r == "resumed") {
+        // Used: a later exit must never ship it again.
+        ::unlinkat(dir.get(), kRestoreName, 0);
+      } else if (!r.empty()) {
+        std::cerr << "ringbox: " << r << "\n" << std::flush;
+        ::renameat(dir.get(), kRestoreName, dir.get(), kRestoreRejected);
+      }
+      if (!r.empty()) drop_saved_streams(dir.get());
+      continue;
+    }
+    if (m->get("op") != "result") continue;
     std::string kind = m->get("kind");
+    if (kind == "vacated" && vacating) {
+      // The job's output so far goes with the restore file: the relaunch's starter truncates
+      // the streams. Without it a resume would lose that output: start afresh instead.
+      if (auto kept = save_streams(dir.get(), streams); !kept) {
+        std::cerr << "ringbox: cannot keep the job's output across the vacate ("
+                  << kept.error().message() << "): the job will start from the beginning\n";
+        drop_saved_streams(dir.get());
+        ::unlinkat(dir.get(), kRestorePart, 0);
+        die_by_signal(SIGTERM);
+      }
+      // Complete and synced by the service: only now does it get the name a relaunch trusts.
+      if (::renameat(dir.get(), kRestorePart, dir.get(), kRestoreName) != 0) {
+        std::cerr << "ringbox: cannot rename the saved job " << kRestorePart << " to "
+                  << kRestoreName << ": " << std::strerror(errno) << "\n";
+        die_by_signal(SIGTERM);
+      }
+      ::fsync(dir.get());
+      return checkpointing ? kCheckpointStatus : kVacatedStatus;
+    }
+    if (vacating) {
+      // No save: nothing may be resumed from this scratch dir (a job could have left a file
+      // under the restore file's name).
+      ::unlinkat(dir.get(), kRestorePart, 0);
+      ::unlinkat(dir.get(), kRestoreName, 0);
+      drop_saved_streams(dir.get());
+    }
     int value = std::atoi(m->get("value", "0").c_str());
     if (kind == "exited") return value;
     if (kind == "signaled" && value > 0 && value < 65) die_by_signal(value);

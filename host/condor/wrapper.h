@@ -13,6 +13,13 @@
 //   - on SIGTERM/SIGINT/SIGHUP (vacate, condor_rm, condor_hold) asks the service to stop the
 //     job and exits within min(MachineMaxVacateTime, JobMaxVacateTime); on SIGQUIT it hangs up
 //     at once (the service kills the guest when the socket closes);
+//   - but on SIGTERM, for a xen job whose restore file HTCondor carries (ON_EXIT_OR_EVICT), and
+//     every RingboxCheckpointMinutes: creates ringbox.restore.part in the scratch dir, has the
+//     service save the domain into it (op=vacate), keeps the job's output so far in
+//     ringbox.stdout/.stderr (saved_streams.h), renames it ringbox.restore and exits 75 (85 for
+//     a checkpoint); a relaunch that finds ringbox.restore puts that output back into the
+//     streams the starter truncated and hands the file to the service, which resumes the job
+//     from it (docs/vacate.md);
 //   - reports a setup failure (no service, refused by policy, bad attribute, no image, ...) in
 //     $_CONDOR_WRAPPER_ERROR_FILE and on stderr with exit status 125, so that as
 //     USER_JOB_WRAPPER the starter counts a wrapper failure and puts the job back to idle,

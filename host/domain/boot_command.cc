@@ -14,6 +14,7 @@
 
 #include "host/domain/xen_guest.h"
 #include "host/host_handler.h"
+#include "host/signal_waiter.h"
 #include "host/stop_signals.h"
 #include "shared/rpc/ring_server.h"
 #include "shared/util/log.h"
@@ -88,6 +89,7 @@ class SignalWatch {
   SignalWatch& operator=(const SignalWatch&) = delete;
   ~SignalWatch() {
     stop_ = true;
+    if (waiter_) waiter_->wake();
     thread_.join();
   }
   int signal() const { return signal_; }
@@ -96,8 +98,13 @@ class SignalWatch {
   void run() {
     sigset_t set = stop_signals();
     while (!stop_) {
-      timespec slice{0, 100 * 1000 * 1000};
-      int sig = ::sigtimedwait(&set, nullptr, &slice);
+      int sig = 0;
+      if (waiter_) {
+        sig = waiter_->wait(-1).signal;
+      } else {
+        timespec slice{0, 100 * 1000 * 1000};  // no signalfd: poll the pending set instead
+        sig = ::sigtimedwait(&set, nullptr, &slice);
+      }
       if (sig <= 0 || signal_ != 0) continue;
       signal_ = sig;
       log::warn(std::string("got ") + strsignal(sig) + ": destroying domain " +
@@ -107,6 +114,7 @@ class SignalWatch {
   }
 
   XenGuest& guest_;
+  Result<SignalWaiter> waiter_ = SignalWaiter::open(stop_signals());
   std::atomic<bool> stop_{false};
   std::atomic<int> signal_{0};
   std::thread thread_;

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "host/files/export_root.h"  // kMaxSymlinkHops, kMaxResolveSteps: one rule for both
-#include "host/files/lexical_path.h"
 #include "shared/protocol/codec.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 namespace {

@@ -14,8 +14,8 @@
 #include <algorithm>
 #include <array>
 
-#include "host/files/lexical_path.h"
 #include "shared/protocol/codec.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 namespace {

@@ -7,8 +7,7 @@
 #include <atomic>
 
 #include "host/files/export_backend.h"
-#include "host/files/file_io.h"
-#include "host/files/lexical_path.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::files {

@@ -1,15 +1,16 @@
 #include "host/files/export_root.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>  // struct open_how, RESOLVE_*; glibc 2.36 has no openat2() wrapper
-#include <sys/syscall.h>
+#include <linux/openat2.h>  // RESOLVE_*
 #include <unistd.h>
 
 #include <array>
 #include <deque>
 
-#include "host/files/lexical_path.h"
+#include "shared/path/wire_path.h"
 #include "shared/protocol/codec.h"
+#include "shared/util/beneath.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 namespace {
@@ -18,18 +19,6 @@ namespace {
 // also rules out procfs magic links (NO_MAGICLINKS is implied; spelled out for the reader).
 constexpr uint64_t kResolveFlags = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
 
-long raw_openat2(int dirfd, const char* path, uint64_t flags, uint64_t resolve) {
-  open_how how{};
-  how.flags = flags;
-  how.mode = 0;
-  how.resolve = resolve;
-  long fd;
-  do {
-    fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
 Error path_error(int err, std::string_view path, const char* what) {
   return sys_error(err, std::string(what) + " '" + printable(path) + "' in the export");
 }
@@ -37,29 +26,18 @@ Error path_error(int err, std::string_view path, const char* what) {
 }  // namespace
 
 std::string ResolvedParent::path() const {
-  return join_path(dir_path, name);
+  return proto::join_wire_path(dir_path, name);
 }
 
 Result<ExportRoot> ExportRoot::open(const std::string& dir) {
-  UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root)
-    return sys_error("open export directory '" + dir +
-                     "' (it must exist and be a directory the host can reach)");
-  long probe = raw_openat2(root.get(), ".", O_PATH | O_CLOEXEC, kResolveFlags);
-  if (probe < 0) {
-    if (errno == ENOSYS || errno == E2BIG)
-      return sys_error(
-          "this kernel cannot confine lookups with openat2(RESOLVE_BENEATH) "
-          "(Linux 5.6 or newer is needed); run ringbox-host on a newer dom0 kernel");
-    return sys_error("probe openat2(RESOLVE_BENEATH) on export directory '" + dir + "'");
-  }
-  ::close(static_cast<int>(probe));
+  auto root = open_beneath_root(dir, kResolveFlags);
+  if (!root) return std::move(root.error());
   UniqueFd proc(::open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!proc)
     return sys_error(
         "open /proc/self/fd (ringbox reopens checked files through it; mount "
         "procfs at /proc)");
-  ExportRoot r(dir, std::move(root), std::move(proc));
+  ExportRoot r(dir, std::move(*root), std::move(proc));
   // Proves the reopen path works before the first guest request depends on it.
   auto again = r.reopen(r.root_.get(), O_RDONLY | O_DIRECTORY);
   if (!again)
@@ -69,7 +47,7 @@ Result<ExportRoot> ExportRoot::open(const std::string& dir) {
 }
 
 Result<UniqueFd> ExportRoot::open_beneath(const std::string& path, uint64_t flags) const {
-  long fd = raw_openat2(root_.get(), path.c_str(), flags | O_CLOEXEC, kResolveFlags);
+  long fd = openat2_beneath(root_.get(), path.c_str(), flags, 0, kResolveFlags);
   if (fd < 0) return path_error(errno, path, "look up");
   return UniqueFd(static_cast<int>(fd));
 }
@@ -121,7 +99,7 @@ Result<std::string> ExportRoot::expand_symlinks(std::string_view path, Follow fo
     cuts.pop_back();
   };
   std::deque<std::string> todo;
-  for (auto& c : path_components(path)) todo.push_back(std::move(c));
+  for (auto& c : proto::wire_path_components(path)) todo.push_back(std::move(c));
   int hops = 0;
   for (int steps = 0; !todo.empty(); ++steps) {
     if (steps >= kMaxResolveSteps)
@@ -178,7 +156,7 @@ Result<std::string> ExportRoot::expand_symlinks(std::string_view path, Follow fo
 
 Result<ResolvedParent> ExportRoot::resolve_parent(std::string_view path) const {
   if (path == ".") return path_error(EINVAL, path, "the export root has no parent:");
-  ParentAndName pn = split_parent(path);
+  proto::ParentAndName pn = proto::split_wire_path(path);
   auto d = resolve(pn.parent, Follow::kYes);
   if (!d) return std::move(d.error());
   if (!S_ISDIR(d->st.st_mode)) return path_error(ENOTDIR, d->path, "not a directory:");
@@ -187,7 +165,7 @@ Result<ResolvedParent> ExportRoot::resolve_parent(std::string_view path) const {
 
 Result<ResolvedParent> ExportRoot::find_parent(std::string_view path) const {
   if (path == ".") return path_error(EINVAL, path, "the export root has no parent:");
-  ParentAndName pn = split_parent(path);
+  proto::ParentAndName pn = proto::split_wire_path(path);
   auto d = open_exact(pn.parent);
   if (!d) return std::move(d.error());
   // The caller promised a symlink-free path: a link here appeared since; refuse, never follow.

@@ -1,6 +1,7 @@
 // ExportRoot: the job's export directory, and the only way host/files reaches a file in it.
 //
-// Holds an O_PATH|O_DIRECTORY fd of the export. Every lookup goes through openat2(2) relative
+// Holds an O_PATH|O_DIRECTORY fd of the export. Every lookup goes through openat2(2)
+// (shared/util/beneath, shared with ringbox-submitd's ConfinedDir) relative
 // to that fd with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS (which implies RESOLVE_NO_MAGICLINKS):
 // the kernel refuses absolute paths, ".." and ANY symlink during the walk, so the object it
 // returns is exactly at the lexical path it was given, beneath the root, and the policy
@@ -8,7 +9,7 @@
 //
 // Symlinks inside the export still work: when the kernel refuses a walk (ELOOP), resolve()
 // expands the links itself, one component at a time, reading each link's text and resolving
-// it lexically (lexical_path.h). An absolute target or one climbing above the root is EXDEV;
+// it lexically (wire_path.h). An absolute target or one climbing above the root is EXDEV;
 // more than kMaxSymlinkHops links, or kMaxResolveSteps components, is ELOOP. The result is a
 // symlink-free path that is opened once more with the same flags, so a tree changed in between
 // (a directory swapped for a symlink) is refused, not followed.
@@ -29,11 +30,12 @@
 #include <string_view>
 
 #include "host/files/file_backend.h"  // Follow
+#include "shared/protocol/ringbox_proto.h"
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::host::files {
 
-inline constexpr int kMaxSymlinkHops = 40;     // as the Linux kernel's own limit
+using proto::kMaxSymlinkHops;                  // ringbox_proto.h
 inline constexpr int kMaxResolveSteps = 4096;  // components visited per resolution; bounds
                                                // the work one request can cause
 

@@ -10,8 +10,8 @@
 #include <new>
 
 #include "host/files/export_backend.h"
-#include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
+#include "shared/path/wire_path.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::files {
@@ -172,7 +172,7 @@ Result<std::shared_ptr<OpenFile>> FileService::lookup_handle(uint64_t handle) co
 }
 
 std::string FileService::Parent::path() const {
-  return join_path(dir_path, name);
+  return proto::join_wire_path(dir_path, name);
 }
 
 Result<FileService::Parent> FileService::lookup_parent(std::string_view path) const {
@@ -180,7 +180,7 @@ Result<FileService::Parent> FileService::lookup_parent(std::string_view path) co
     return sys_error(EINVAL,
                      "the export root has no parent: it cannot be created, removed, "
                      "renamed, replaced or linked");
-  ParentAndName pn = split_parent(path);
+  proto::ParentAndName pn = proto::split_wire_path(path);
   auto d = backend_->lookup(pn.parent, Follow::kYes);
   if (!d) return std::move(d.error());
   if (!S_ISDIR(d->st.st_mode))

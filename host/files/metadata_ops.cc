@@ -11,8 +11,8 @@
 #include <limits>
 
 #include "host/files/file_service.h"
-#include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 

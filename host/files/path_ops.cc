@@ -8,9 +8,10 @@
 #include <sys/stat.h>
 
 #include "host/files/file_service.h"
-#include "host/files/lexical_path.h"
 #include "host/files/request_decode.h"
+#include "shared/path/wire_path.h"
 #include "shared/ring/shared_memory.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 
@@ -41,8 +42,9 @@ Result<Reply> FileService::do_readdir(const Request& req) {
   if (!readable) RINGBOX_TRY(check_lookup(r->path, "list"));
   // A directory that is only on the way to readable paths lists just those entries.
   auto keep = [&](std::string_view name) {
-    if (readable) return true;
-    std::string child = join_path(r->path, name);
+    if (readable && !policy_.has_reserved()) return true;
+    std::string child = proto::join_wire_path(r->path, name);
+    if (readable) return !policy_.reserved(child);
     return policy_.allows(child, Access::kRead) || policy_.leads_to_readable(child);
   };
   auto listing = backend_->readdir(r->path, req.arg[0], req.out, keep);
@@ -140,7 +142,7 @@ Result<Reply> FileService::do_symlink(const Request& req) {
   // Host tools that later copy the export (output transfer) may follow links: a link may only
   // point inside the export, judged lexically from where it will live. Any other text is stored
   // as it is (components longer than 255 bytes too, as Linux does).
-  auto lands = check_link_stays_inside(p->dir_path, paths->target);
+  auto lands = proto::check_link_stays_inside(p->dir_path, paths->target);
   if (!lands)
     return sys_error(lands.error().sys_errno, "symlink '" + printable(link) + "' -> '" +
                                                   printable(paths->target) +

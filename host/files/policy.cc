@@ -1,7 +1,8 @@
 #include "host/files/policy.h"
 
-#include "host/files/lexical_path.h"
+#include "shared/path/wire_path.h"
 #include "shared/protocol/codec.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::files {
 namespace {
@@ -41,24 +42,44 @@ Policy Policy::read_write() {
   return Policy({"."}, {"."});
 }
 
+Result<Policy> Policy::with_reserved(std::vector<std::string> paths) const {
+  RINGBOX_TRY(check_rules(paths, "reserved"));
+  for (const auto& p : paths)
+    if (p == ".")
+      return make_error(Errc::kInvalidArgument, "the export root itself cannot be reserved");
+  Policy p = *this;
+  p.reserved_.insert(p.reserved_.end(), paths.begin(), paths.end());
+  return p;
+}
+
+bool Policy::reserved(std::string_view path) const {
+  for (const auto& r : reserved_)
+    if (proto::wire_path_covers(r, path)) return true;
+  return false;
+}
+
 bool Policy::allows(std::string_view path, Access access) const {
+  if (reserved(path)) return false;
   for (const auto& w : write_)
-    if (path_covers(w, path)) return true;  // a write rule implies read
+    if (proto::wire_path_covers(w, path)) return true;  // a write rule implies read
   if (access == Access::kWrite) return false;
   for (const auto& r : read_)
-    if (path_covers(r, path)) return true;
+    if (proto::wire_path_covers(r, path)) return true;
   return false;
 }
 
 bool Policy::leads_to_readable(std::string_view path) const {
+  if (reserved(path)) return false;
   for (const auto* rules : {&read_, &write_})
     for (const auto& r : *rules)
-      if (path_covers(path, r)) return true;  // path is r or an ancestor of r
+      if (proto::wire_path_covers(path, r)) return true;  // path is r or an ancestor of r
   return false;
 }
 
 std::string Policy::describe() const {
-  return "read: " + join_rules(read_) + "; write: " + join_rules(write_);
+  std::string s = "read: " + join_rules(read_) + "; write: " + join_rules(write_);
+  if (!reserved_.empty()) s += "; reserved: " + join_rules(reserved_);
+  return s;
 }
 
 }  // namespace ringbox::host::files

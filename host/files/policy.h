@@ -7,8 +7,10 @@
 //
 // The policy is checked on the symlink-free canonical path that ExportRoot resolved, never on
 // a path the kernel would still interpret, so a symlink cannot carry a request from a covered
-// path into an uncovered one (see docs/file-service.md). Immutable after creation, so it is
-// safe to share between handler threads.
+// path into an uncovered one (see docs/file-service.md). Reserved paths are outside every
+// rule: never read, written or listed (the HTCondor service reserves the wrapper's files in the
+// scratch dir, host/service/service_protocol.h). Immutable after creation, so it is safe to
+// share between handler threads.
 #pragma once
 
 #include <string>
@@ -31,7 +33,13 @@ class Policy {
   // The whole export readable and writable.
   static Policy read_write();
 
+  // The same rules with paths reserved: each must be canonical and not "." (errors as create).
+  Result<Policy> with_reserved(std::vector<std::string> paths) const;
+
   bool allows(std::string_view path, Access access) const;
+  // True for a reserved path or one beneath it.
+  bool reserved(std::string_view path) const;
+  bool has_reserved() const { return !reserved_.empty(); }
   // True for a directory on the way to something readable (an ancestor of a read or write
   // rule). Such a directory may be looked up (stat) and listed, the listing filtered to the
   // entries that are readable or themselves lead to something readable.
@@ -44,6 +52,7 @@ class Policy {
       : read_(std::move(read)), write_(std::move(write)) {}
   std::vector<std::string> read_;  // read rules as given; write rules also grant read
   std::vector<std::string> write_;
+  std::vector<std::string> reserved_;
 };
 
 }  // namespace ringbox::host::files

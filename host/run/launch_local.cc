@@ -111,7 +111,7 @@ class LocalGuest final : public Guest {
     std::string transport_address;
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
-    if (cfg.transport == "tcp") {
+    if (cfg.transport == Transport::kTcp) {
       auto listen_fd = transport::tcp_listen({"127.0.0.1", 0});
       if (!listen_fd) return std::move(listen_fd.error());
       auto port = transport::tcp_local_port(listen_fd->get());

@@ -77,32 +77,64 @@ Result<RestoreHeader> parse_restore_header(std::string_view untrusted, uint64_t 
   return h;
 }
 
+Result<uint64_t> write_restore_fd(int fd, const std::string& name, RestoreHeader h,
+                                  const std::function<Result<void>(int fd)>& write_stream) {
+  if (::ftruncate(fd, 0) != 0) return sys_error("empty " + name);
+  if (::lseek(fd, kRestoreHeaderBytes, SEEK_SET) < 0) return sys_error("seek in " + name);
+  RINGBOX_TRY(write_stream(fd));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return sys_error("stat " + name);
+  if (static_cast<uint64_t>(st.st_size) <= kRestoreHeaderBytes)
+    return make_error(Errc::kSystem, "the save wrote nothing into " + name);
+  // The header goes last: a save killed before this point leaves a file whose first 4 KiB are
+  // zero, which parse_restore_header refuses.
+  h.stream_bytes = static_cast<uint64_t>(st.st_size) - kRestoreHeaderBytes;
+  std::string head = format_restore_header(h);
+  head.resize(kRestoreHeaderBytes, '\0');
+  if (::pwrite(fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()))
+    return sys_error("write the header of " + name);
+  if (::fsync(fd) != 0) return sys_error("sync " + name);
+  return static_cast<uint64_t>(st.st_size);
+}
+
 Result<uint64_t> write_restore_file(const std::string& path, RestoreHeader h,
                                     const std::function<Result<void>(int fd)>& write_stream) {
   const std::string part = path + ".part";
   ::unlink(part.c_str());
   UniqueFd fd(::open(part.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) return sys_error("create the restore file " + part);
-  auto fail = [&](Error e) -> Result<uint64_t> {
-    ::unlink(part.c_str());
-    return e;
-  };
-  if (::lseek(fd.get(), kRestoreHeaderBytes, SEEK_SET) < 0)
-    return fail(sys_error("seek in " + part));
-  if (auto w = write_stream(fd.get()); !w) return fail(w.error());
+  auto size = write_restore_fd(fd.get(), part, h, write_stream);
+  if (size && ::rename(part.c_str(), path.c_str()) != 0)
+    size = sys_error("rename " + part + " to " + path);
+  if (!size) ::unlink(part.c_str());
+  return size;
+}
+
+Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name) {
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail(sys_error("stat " + part));
-  if (static_cast<uint64_t>(st.st_size) <= kRestoreHeaderBytes)
-    return fail(make_error(Errc::kSystem, "the save wrote nothing into " + part));
-  h.stream_bytes = static_cast<uint64_t>(st.st_size) - kRestoreHeaderBytes;
-  std::string head = format_restore_header(h);
-  head.resize(kRestoreHeaderBytes, '\0');
-  if (::pwrite(fd.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()))
-    return fail(sys_error("write the header of " + part));
-  if (::fsync(fd.get()) != 0) return fail(sys_error("sync " + part));
-  if (::rename(part.c_str(), path.c_str()) != 0)
-    return fail(sys_error("rename " + part + " to " + path));
-  return static_cast<uint64_t>(st.st_size);
+  if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + name);
+  if (!S_ISREG(st.st_mode))
+    return make_error(Errc::kInvalidArgument, name + " is not a regular file");
+  std::string head(kRestoreHeaderBytes, '\0');
+  ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
+  if (n < 0) return sys_error("read the header of " + name);
+  head.resize(static_cast<size_t>(n));
+  auto h = parse_restore_header(head, static_cast<uint64_t>(st.st_size));
+  if (!h) return make_error(h.error().code, name + ": " + h.error().message());
+  // The stream must start as libxl's (its ident "LibxlFmt") or zstd's frame magic: anything
+  // else is refused here with a clear message, before libxl parses it.
+  unsigned char magic[8] = {};
+  if (::pread(fd.get(), magic, sizeof magic, kRestoreHeaderBytes) != sizeof magic)
+    return sys_error("read the stream of " + name);
+  static constexpr unsigned char kLibxl[8] = {'L', 'i', 'b', 'x', 'l', 'F', 'm', 't'};
+  static constexpr unsigned char kZstd[4] = {0x28, 0xb5, 0x2f, 0xfd};
+  bool ok_magic = h->zstd ? std::memcmp(magic, kZstd, 4) == 0 : std::memcmp(magic, kLibxl, 8) == 0;
+  if (!ok_magic)
+    return make_error(Errc::kInvalidArgument,
+                      name + ": the stream after the header is not " +
+                          (h->zstd ? "a zstd frame" : "a libxl save stream") + ": damaged");
+  if (::lseek(fd.get(), kRestoreHeaderBytes, SEEK_SET) < 0) return sys_error("seek in " + name);
+  return OpenedRestore{std::move(fd), *h};
 }
 
 Result<OpenedRestore> open_restore_file(const std::string& path) {
@@ -112,28 +144,7 @@ Result<OpenedRestore> open_restore_file(const std::string& path) {
     if (errno == ENOENT) return make_error(Errc::kNotFound, "no restore file " + path);
     return sys_error("open the restore file " + path);
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + path);
-  std::string head(kRestoreHeaderBytes, '\0');
-  ssize_t n = ::pread(fd.get(), head.data(), head.size(), 0);
-  if (n < 0) return sys_error("read the header of " + path);
-  head.resize(static_cast<size_t>(n));
-  auto h = parse_restore_header(head, static_cast<uint64_t>(st.st_size));
-  if (!h) return make_error(h.error().code, path + ": " + h.error().message());
-  // The stream must start as libxl's (its ident "LibxlFmt") or zstd's frame magic: anything
-  // else is refused here with a clear message, before libxl parses it.
-  unsigned char magic[8] = {};
-  if (::pread(fd.get(), magic, sizeof magic, kRestoreHeaderBytes) != sizeof magic)
-    return sys_error("read the stream of " + path);
-  static constexpr unsigned char kLibxl[8] = {'L', 'i', 'b', 'x', 'l', 'F', 'm', 't'};
-  static constexpr unsigned char kZstd[4] = {0x28, 0xb5, 0x2f, 0xfd};
-  bool ok_magic = h->zstd ? std::memcmp(magic, kZstd, 4) == 0 : std::memcmp(magic, kLibxl, 8) == 0;
-  if (!ok_magic)
-    return make_error(Errc::kInvalidArgument,
-                      path + ": the stream after the header is not " +
-                          (h->zstd ? "a zstd frame" : "a libxl save stream") + ": damaged");
-  if (::lseek(fd.get(), kRestoreHeaderBytes, SEEK_SET) < 0) return sys_error("seek in " + path);
-  return OpenedRestore{std::move(fd), *h};
+  return check_restore_fd(std::move(fd), path);
 }
 
 }  // namespace ringbox::host::run

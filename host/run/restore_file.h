@@ -38,6 +38,11 @@ Result<RestoreHeader> parse_restore_header(std::string_view untrusted, uint64_t 
 
 // Writes PATH.part: the header, then whatever write_stream writes to the descriptor (positioned
 // after the header), syncs it and renames it to PATH. Returns the file's size in bytes.
+// The same into fd (open for reading and writing; what it held is truncated), without the rename:
+// for a root service writing into a file its unprivileged client opened (host/service). `name`
+// names the file in errors. The header is written last and the file synced.
+Result<uint64_t> write_restore_fd(int fd, const std::string& name, RestoreHeader h,
+                                  const std::function<Result<void>(int fd)>& write_stream);
 Result<uint64_t> write_restore_file(const std::string& path, RestoreHeader h,
                                     const std::function<Result<void>(int fd)>& write_stream);
 
@@ -47,5 +52,8 @@ struct OpenedRestore {
 };
 // Opens and checks PATH. Errc::kNotFound when there is none.
 Result<OpenedRestore> open_restore_file(const std::string& path);
+// Checks an open restore file (a regular file; its header, length and stream magic); `name`
+// names it in errors.
+Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name);
 
 }  // namespace ringbox::host::run

@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -20,7 +21,8 @@
 #include "host/run/launch.h"
 #include "host/run/restore_file.h"
 #include "host/run/transfer_log.h"
-#include "host/run/zstd_pipe.h"
+#include "host/run/vacate.h"
+#include "host/signal_waiter.h"
 #include "host/stop_signals.h"
 #include "shared/util/log.h"
 
@@ -44,13 +46,6 @@ sigset_t run_signals() {
   return set;
 }
 
-std::string seconds_since(std::chrono::steady_clock::time_point t0) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f",
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  return buf;
-}
-
 // A restore file that could not be used is kept for a look, under a name no run picks up.
 void set_aside(const std::string& path) {
   const std::string to = path + ".rejected";
@@ -60,71 +55,102 @@ void set_aside(const std::string& path) {
     log::warn("cannot move the unusable restore file " + path + " aside: " + strerror(errno));
 }
 
-Result<files::Policy> make_policy(const RunConfig& cfg) {
-  // No rules at all: the job owns its export, as a job owns its scratch directory.
-  if (cfg.readable.empty() && cfg.writable.empty()) return files::Policy::read_write();
-  std::vector<std::string> read = cfg.readable, write = cfg.writable;
-  read.insert(read.end(), cfg.spec.inputs.begin(), cfg.spec.inputs.end());
-  write.insert(write.end(), cfg.spec.outputs.begin(), cfg.spec.outputs.end());
-  return files::Policy::create(std::move(read), std::move(write));
+// The restore file's names (it, its part while a save runs, a set-aside one) as export-relative
+// paths, when it lies at the top of the export: the job must neither read nor plant them (a
+// planted file would reach libxl's restore at the next run). Empty when it lies outside.
+// Errors (xen): it lies deeper in the export, where the job could swap a directory on its
+// path for one of its own; its place cannot be worked out. Other transports never restore.
+Result<std::vector<std::string>> restore_names_in_export(const RunConfig& cfg) {
+  if (cfg.export_dir.empty()) return std::vector<std::string>{};
+  namespace fs = std::filesystem;
+  std::error_code e1, e2, e3;
+  const fs::path file = fs::absolute(cfg.restore_file, e1);
+  const fs::path dir = fs::weakly_canonical(file.parent_path(), e2);
+  const fs::path root = fs::weakly_canonical(cfg.export_dir, e3);
+  const bool xen = cfg.transport == Transport::kXen;
+  if (e1 || e2 || e3 || !file.has_filename() || file.filename() == "." || file.filename() == "..") {
+    if (!xen) return std::vector<std::string>{};
+    return make_error(Errc::kInvalidArgument, "cannot tell whether --restore-file " +
+                                                  cfg.restore_file + " lies in the export " +
+                                                  cfg.export_dir + "; give a file's full path");
+  }
+  const fs::path rel = dir.lexically_relative(root);
+  if (rel.empty() || *rel.begin() == "..") return std::vector<std::string>{};
+  if (rel != ".") {
+    if (!xen) return std::vector<std::string>{};
+    return make_error(Errc::kInvalidArgument,
+                      "--restore-file " + cfg.restore_file + " lies in " + rel.generic_string() +
+                          " inside the export, where the job could put a directory of its own "
+                          "and plant a restore file; keep it at the export's top level (the "
+                          "default, run from the export) or outside the export");
+  }
+  std::vector<std::string> names;
+  for (const char* suffix : {"", ".part", ".rejected"})
+    names.push_back(file.filename().string() + suffix);
+  return names;
 }
 
-// Where a vacate (SIGUSR1, docs/vacate.md) stands; the signal thread moves it on, the main
-// thread waits for it to settle once the guest's connection ended.
-class VacateState {
- public:
-  enum class Step { kNone, kAsking, kReady, kFailed };
-  void set(Step s) {
-    std::lock_guard lk(mu_);
-    step_ = s;
-    cv_.notify_all();
+Result<files::Policy> make_policy(const RunConfig& cfg) {
+  Result<files::Policy> p = files::Policy::read_write();
+  // No rules at all: the job owns its export, as a job owns its scratch directory.
+  if (!cfg.readable.empty() || !cfg.writable.empty()) {
+    std::vector<std::string> read = cfg.readable, write = cfg.writable;
+    read.insert(read.end(), cfg.spec.inputs.begin(), cfg.spec.inputs.end());
+    write.insert(write.end(), cfg.spec.outputs.begin(), cfg.spec.outputs.end());
+    p = files::Policy::create(std::move(read), std::move(write));
   }
-  Step get() {
-    std::lock_guard lk(mu_);
-    return step_;
-  }
-  // Waits while the guest is being asked; returns where it settled.
-  Step settle() {
-    std::unique_lock lk(mu_);
-    cv_.wait(lk, [&] { return step_ != Step::kAsking; });
-    return step_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  Step step_ = Step::kNone;
-};
+  auto reserved = restore_names_in_export(cfg);
+  if (!reserved) return std::move(reserved.error());
+  if (!p || reserved->empty()) return p;
+  return p->with_reserved(std::move(*reserved));
+}
 
 // Turns SIGTERM/SIGINT/SIGHUP into a shutdown event (first) and a kill (second, or after the
-// grace time), and SIGUSR1 into a vacate (xen). The signals are blocked in every thread and
-// taken here with sigtimedwait, so nothing runs in a signal handler.
+// grace time), SIGUSR1 into a vacate (xen), and so does the --checkpoint-every timer. The signals
+// are blocked in every thread and taken here from a signalfd (host/signal_waiter.h), so nothing
+// runs in a signal handler and the watcher ends the moment the run does.
 class SignalWatch {
  public:
-  SignalWatch(job::JobSession& session, Guest& guest, int grace_ms, VacateState& vacate,
-              int vacate_ack_ms)
+  SignalWatch(job::JobSession& session, Guest& guest, const RunConfig& cfg, VacateState& vacate)
       : session_(session),
         guest_(guest),
-        grace_ms_(grace_ms),
+        cfg_(cfg),
+        grace_ms_(cfg.shutdown_grace_ms),
         vacate_(vacate),
-        vacate_ack_ms_(vacate_ack_ms) {
+        waiter_(SignalWaiter::open(run_signals())) {
+    if (!waiter_) log::warn("signals will be seen late: " + waiter_.error().message());
     thread_ = std::thread([this] { run(); });
   }
   ~SignalWatch() {
     stop_ = true;
+    if (waiter_) waiter_->wake();
     thread_.join();
   }
+  // The vacate under way was the --checkpoint-every timer's.
+  bool checkpointing() const { return checkpointing_; }
 
  private:
   void run() {
     sigset_t set = run_signals();
     std::chrono::steady_clock::time_point kill_at{};
     bool asked = false;
+    auto checkpoint_at = std::chrono::steady_clock::time_point::max();
+    if (cfg_.checkpoint_every_s > 0)
+      checkpoint_at =
+          std::chrono::steady_clock::now() +
+          std::chrono::milliseconds(static_cast<int64_t>(cfg_.checkpoint_every_s * 1000));
     while (!stop_) {
-      timespec slice{0, 100 * 1000 * 1000};
-      int sig = ::sigtimedwait(&set, nullptr, &slice);
+      // Timed only while a deadline is pending; otherwise a signal or the owner's wake() ends it.
+      const bool timed = asked || checkpoint_at != std::chrono::steady_clock::time_point::max();
+      int sig = take_signal(set, timed ? 100 : -1);
       if (sig == SIGUSR1) {
-        vacate();
+        vacate("got SIGUSR1");
+        continue;
+      }
+      if (!asked && std::chrono::steady_clock::now() >= checkpoint_at) {
+        checkpoint_at = std::chrono::steady_clock::time_point::max();
+        checkpointing_ = true;
+        vacate("--checkpoint-every " + std::to_string(cfg_.checkpoint_every_s / 60) + " min");
         continue;
       }
       if (sig > 0) {
@@ -147,39 +173,32 @@ class SignalWatch {
     }
   }
 
-  void vacate() {
+  // A signal of SET within timeout_ms (< 0: until one comes or the owner wakes us), else 0.
+  int take_signal(const sigset_t& set, int timeout_ms) {
+    if (waiter_) return waiter_->wait(timeout_ms).signal;
+    timespec slice{0, 100 * 1000 * 1000};  // no signalfd: poll the pending set instead
+    return ::sigtimedwait(&set, nullptr, &slice);
+  }
+
+  void vacate(const std::string& why) {
     if (!guest_.can_vacate()) {
-      log::warn("got SIGUSR1: only --transport xen can vacate a job; ignored");
+      log::warn(why + ": only --transport xen can vacate a job; ignored");
       return;
     }
     if (vacate_.get() != VacateState::Step::kNone) {
-      log::warn("got SIGUSR1 again: a vacate is already under way");
+      log::warn(why + ": a vacate is already under way");
       return;
     }
-    log::warn("got SIGUSR1: vacating the job (asking the guest to get ready for a save)");
-    vacate_.set(VacateState::Step::kAsking);
-    auto t0 = std::chrono::steady_clock::now();
-    auto ready = guest_.prepare_vacate(vacate_ack_ms_);
-    if (ready) {
-      log::info("the guest is ready for the save after " +
-                std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                   std::chrono::steady_clock::now() - t0)
-                                   .count()) +
-                " ms");
-      vacate_.set(VacateState::Step::kReady);
-      return;
-    }
-    log::error("vacate: " + ready.error().message() +
-               "; destroying the guest: the job will re-run from the start");
-    vacate_.set(VacateState::Step::kFailed);
-    guest_.kill();
+    prepare_guest_vacate(guest_, cfg_, vacate_, why);
   }
 
   job::JobSession& session_;
   Guest& guest_;
+  const RunConfig& cfg_;
   int grace_ms_;
   VacateState& vacate_;
-  int vacate_ack_ms_;
+  Result<SignalWaiter> waiter_;
+  std::atomic<bool> checkpointing_{false};
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };
@@ -218,7 +237,7 @@ int run_job(const RunConfig& cfg) {
   // A restore file from a vacate resumes the job; a damaged one is set aside and the job
   // starts over (docs/vacate.md).
   std::optional<OpenedRestore> restore;
-  if (cfg.transport == "xen") {
+  if (cfg.transport == Transport::kXen) {
     auto r = open_restore_file(cfg.restore_file);
     if (r) {
       restore = std::move(*r);
@@ -228,7 +247,7 @@ int run_job(const RunConfig& cfg) {
       set_aside(cfg.restore_file);
     }
   }
-  if (cfg.transport != "xen")
+  if (cfg.transport != Transport::kXen)
     std::cerr << "ringbox-host run: WARNING: --transport " << cfg.transport
               << " runs the job as an ordinary process on this machine and isolates nothing; "
                  "use --transport xen to sandbox it\n";
@@ -237,33 +256,14 @@ int run_job(const RunConfig& cfg) {
   Result<std::unique_ptr<Guest>> guest = make_error(Errc::kNotFound, "no guest");
   bool resumed = false;
   if (restore) {
-    RunConfig rcfg = cfg;
-    rcfg.domain.memory_mib = restore->header.memory_mib;
-    rcfg.domain.vcpus = restore->header.vcpus;
-    auto t0 = std::chrono::steady_clock::now();
-    std::unique_ptr<Decompressor> unzstd;
-    int stream_fd = restore->fd.get();
-    if (restore->header.zstd) {
-      auto dz = Decompressor::start(restore->fd.get());
-      if (dz) {
-        unzstd = std::move(*dz);
-        stream_fd = unzstd->fd();
-      } else {
-        guest = std::move(dz.error());
-      }
-    }
-    if (!restore->header.zstd || unzstd) guest = launch_xen_guest(rcfg, stream_fd);
-    if (unzstd) {
-      auto z = unzstd->finish();
-      if (!guest && !z)
-        guest = make_error(guest.error().code,
-                           guest.error().message() + " (" + z.error().message() + ")");
-    }
+    double took = 0;
+    guest = restore_guest(cfg, *restore, &took);
     if (guest) {
       resumed = true;
-      (*guest)->grow_after_restore();
-      log::info("resumed the job's domain from " + cfg.restore_file + " in " + seconds_since(t0) +
-                " s (" + std::to_string(restore->header.memory_mib) + " MiB)");
+      char secs[32];
+      std::snprintf(secs, sizeof secs, "%.2f", took);
+      log::info("resumed the job's domain from " + cfg.restore_file + " in " + secs + " s (" +
+                std::to_string(restore->header.memory_mib) + " MiB)");
       if (::unlink(cfg.restore_file.c_str()) != 0)
         log::warn("cannot remove the used restore file " + cfg.restore_file + ": " +
                   strerror(errno));
@@ -304,7 +304,7 @@ int run_job(const RunConfig& cfg) {
   Result<void> served;
   VacateState vacate;
   {
-    SignalWatch watch(**session, **guest, cfg.shutdown_grace_ms, vacate, cfg.vacate_ack_timeout_ms);
+    SignalWatch watch(**session, **guest, cfg, vacate);
     rpc::ServerOptions sopts;
     sopts.workers = cfg.workers;
     sopts.spin_us = cfg.spin_us;
@@ -323,23 +323,15 @@ int run_job(const RunConfig& cfg) {
         // workers can be joined (the guest replays the poll on the next host).
         (*session)->post_event(proto::Event::kVacate);
         server->reset();
-        auto [mem, vcpus] = (*guest)->memory_mib_and_vcpus();
-        if (cfg.vacate_balloon) log::info("vacate: guest memory " + (*guest)->shrink_for_save());
-        auto t0 = std::chrono::steady_clock::now();
-        auto size =
-            write_restore_file(cfg.restore_file, {mem, vcpus, cfg.restore_zstd, 0}, [&](int fd) {
-              if (!cfg.restore_zstd) return (*guest)->save(fd);
-              return write_compressed(fd, [&](int pipe_fd) { return (*guest)->save(pipe_fd); });
-            });
+        auto size = save_guest_to_path(**guest, cfg, cfg.restore_file);
         if (size) {
           (*service)->end_connection();
           (*guest)->cleanup();
-          log::info("vacated: saved the job's domain (" + std::to_string(mem) + " MiB) to " +
-                    cfg.restore_file + ", " + std::to_string(*size) + " bytes" +
-                    (cfg.restore_zstd ? " (zstd)" : " (uncompressed)") + ", in " +
-                    seconds_since(t0) +
-                    " s; run the same command again (with this file in place) to resume it");
-          return kVacatedStatus;
+          bool checkpoint = watch.checkpointing();
+          log::info(std::string(checkpoint ? "checkpointed" : "vacated") + ": " + cfg.restore_file +
+                    " holds the job's domain; run the same command again (with this file in "
+                    "place) to resume it");
+          return checkpoint ? kCheckpointStatus : kVacatedStatus;
         }
         log::error("vacate: " + size.error().message() +
                    "; the job goes on here (the guest reconnects in place)");
@@ -360,10 +352,10 @@ int run_job(const RunConfig& cfg) {
   (*guest)->cleanup();
   log::info("guest " + agent_end + "; transfers: " + transfers.summary());
   if (!cfg.transfer_log.empty()) {
-    auto w = transfers.write(cfg.transfer_log,
-                             "ringbox-host run --transport " + cfg.transport + " --mode " +
-                                 std::string(proto::job_mode_name(cfg.spec.mode)) + " " +
-                                 files_option(cfg));
+    auto w = transfers.write(
+        cfg.transfer_log, "ringbox-host run --transport " + transport_name(cfg.transport) +
+                              " --mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + " " +
+                              files_option(cfg));
     if (!w) log::error(w.error().message());
   }
 

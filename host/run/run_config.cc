@@ -42,13 +42,14 @@ ParsedRun bad(std::string msg) {
 // (kernel and ramdisk readable, memory, name, command line), so a typo is status 2, not a
 // half-created domain.
 Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm, int pin_cpu) {
-  if (cfg.transport == "local" || cfg.transport == "tcp") {
-    for (const char* o : {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args",
-                          "name", "restore-file", "restore-compression", "vacate-ack-timeout-ms"})
+  if (cfg.transport == Transport::kLocal || cfg.transport == Transport::kTcp) {
+    for (const char* o :
+         {"kernel", "ramdisk", "memory-mib", "vcpus", "pin-cpu", "kernel-args", "name",
+          "restore-file", "restore-compression", "vacate-ack-timeout-ms", "checkpoint-every"})
       if (vm.count(o) && !vm[o].defaulted())
-        return make_error(Errc::kInvalidArgument, std::string("--") + o +
-                                                      " is for --transport xen (a domain); the " +
-                                                      cfg.transport + " transport runs a process");
+        return make_error(Errc::kInvalidArgument,
+                          std::string("--") + o + " is for --transport xen (a domain); the " +
+                              transport_name(cfg.transport) + " transport runs a process");
     return ok();
   }
   if (!cfg.agent_path.empty())
@@ -85,12 +86,13 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   std::vector<std::string> env;
   int pin_cpu = -1;
   std::string restore_compression;
+  double checkpoint_minutes = 0;
   po::options_description desc(
       "ringbox-host run: run one job in a guest and serve its files and output\n"
       "usage: ringbox-host run [--mode M] (--export DIR | --submit chirp://HOST:PORT[/DIR] | "
       "--chirp-config FILE) [options] -- CMD ARGS...");
   desc.add_options()("help,h", "show this help")(
-      "transport", po::value(&cfg.transport)->default_value("local"),
+      "transport", po::value(&cfg.transport)->default_value(Transport::kLocal),
       "local: the agent as a process on this machine (isolates nothing); tcp: the same, over "
       "TCP on the loopback instead of a ring (the network path, for comparison); xen: a PV "
       "domain")("mode", po::value(&mode)->default_value("auto"),
@@ -146,6 +148,9 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "vacate-ack-timeout-ms",
       po::value(&cfg.vacate_ack_timeout_ms)->default_value(cfg.vacate_ack_timeout_ms),
       "how long the guest may take to get ready for a save before it is destroyed")(
+      "checkpoint-every", po::value(&checkpoint_minutes),
+      "MINUTES (decimals allowed): save the domain into --restore-file and exit 85 (HTCondor's "
+      "checkpoint_exit_code); the next run resumes it (docs/condor.md)")(
       "pin-cpu", po::value(&pin_cpu), "pin every guest vCPU to this physical CPU")(
       "kernel-args", po::value(&cfg.domain.kernel_args)->default_value(cfg.domain.kernel_args),
       "guest kernel arguments (before ringbox.args=)")("name", po::value(&cfg.domain.name),
@@ -166,8 +171,6 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
     return bad(std::string(e.what()));
   }
 
-  if (cfg.transport != "local" && cfg.transport != "tcp" && cfg.transport != "xen")
-    return bad("unknown transport '" + cfg.transport + "' (use local, tcp or xen)");
   if (!proto::parse_job_mode(mode, cfg.spec.mode))
     return bad("unknown mode '" + mode + "' (use auto, remote-io, lazy-file or eager)");
   if (cfg.spec.mode == proto::JobMode::kNode)
@@ -198,6 +201,13 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
   if (restore_compression != "zstd" && restore_compression != "none")
     return bad("--restore-compression takes zstd or none, not '" + restore_compression + "'");
   cfg.restore_zstd = restore_compression == "zstd";
+  if (vm.count("checkpoint-every")) {
+    // At least 3 s, at most a week: a checkpoint costs a save and a restore.
+    if (!(checkpoint_minutes >= kMinCheckpointMinutes && checkpoint_minutes <= 7 * 24 * 60))
+      return bad("--checkpoint-every takes minutes in " + std::to_string(kMinCheckpointMinutes) +
+                 "..10080, not " + std::to_string(checkpoint_minutes));
+    cfg.checkpoint_every_s = checkpoint_minutes * 60;
+  }
 
   cfg.spec.argv = command;
   cfg.spec.uid = root ? 0 : proto::kDefaultJobUid;

@@ -17,12 +17,13 @@
 
 #include "host/domain/domain_config.h"
 #include "shared/protocol/job_spec.h"
+#include "shared/transport/transport_kind.h"
 #include "shared/util/result.h"
 
 namespace ringbox::host::run {
 
 struct RunConfig {
-  std::string transport = "local";
+  Transport transport = Transport::kLocal;
   proto::JobSpec spec;       // argv, env, cwd, mode, inputs, outputs, uid/gid
   std::string export_dir;    // --export: the job's files in a local directory (the default)
   std::string submit_url;    // --submit chirp://HOST:PORT[/DIR]: the files through Chirp
@@ -49,6 +50,10 @@ struct RunConfig {
   // its balloon driver had taken the memory back (nested test, docs/vacate.md).
   bool vacate_balloon = false;
   int vacate_ack_timeout_ms = 30000;  // the guest's time to get ready before it is destroyed
+  // --checkpoint-every MINUTES (xen): after this long, save the domain into restore_file and
+  // exit with kCheckpointStatus (85, HTCondor's checkpoint_exit_code); the relaunch resumes it
+  // and counts again. 0: never.
+  double checkpoint_every_s = 0;
   // both
   int accept_timeout_ms = 30000;  // xen: 60000 unless given (a domain boots first)
   int workers = 4;
@@ -61,6 +66,7 @@ struct RunConfig {
 
 // Where the guest image is in the nested-Xen dom0 (kernel-image/build-dom0-image), the
 // defaults of --kernel and --ramdisk.
+inline constexpr double kMinCheckpointMinutes = 0.05;  // --checkpoint-every: 3 s
 inline constexpr char kDefaultGuestKernel[] = "/boot/ringbox/vmlinux";
 inline constexpr char kDefaultGuestRamdisk[] = "/boot/ringbox/initrd.cpio.lz4";
 

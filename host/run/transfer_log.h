@@ -50,6 +50,10 @@ class TransferLog final : public rpc::Handler {
   // `inner` answers every request and must outlive this object.
   explicit TransferLog(rpc::Handler& inner) : inner_(inner) {}
   rpc::Reply handle(const rpc::Request& req) override;
+  // As the inner handler: logging never changes the thread a request is answered on.
+  // connection_ended() is deliberately not passed on: `run` ends the file service's connection
+  // itself, and not when a cancelled vacate reconnects the same guest in place.
+  bool runs_inline(uint16_t opcode) const override { return inner_.runs_inline(opcode); }
 
   TransferTotals totals() const;
   // One line, for run's log: "fetched 3 files (1.2 MiB), ...".

@@ -12,6 +12,9 @@ long raw_setgroups(const std::vector<gid_t>& groups) {
   return ::syscall(SYS_setgroups, groups.size(), groups.empty() ? nullptr : groups.data());
 }
 
+// The identity an AsUserHandler gave this thread (nullptr: root's).
+thread_local const FsIdentity* switched_for = nullptr;
+
 }  // namespace
 
 Result<void> set_thread_fs_identity(const FsIdentity& id) {
@@ -34,15 +37,18 @@ Result<ScopedFsIdentity> ScopedFsIdentity::enter(const FsIdentity& id) {
   return s;
 }
 
-ScopedFsIdentity::~ScopedFsIdentity() {
-  if (!active_) return;
+void restore_root_fs_identity() {
   ::syscall(SYS_setfsuid, 0);
   ::syscall(SYS_setfsgid, 0);
   (void)raw_setgroups({});
+  switched_for = nullptr;
+}
+
+ScopedFsIdentity::~ScopedFsIdentity() {
+  if (active_) restore_root_fs_identity();
 }
 
 rpc::Reply AsUserHandler::handle(const rpc::Request& req) {
-  thread_local const FsIdentity* switched_for = nullptr;
   if (switched_for != &id_) {
     if (auto r = set_thread_fs_identity(id_); !r) {
       // Never serve a request with root's rights.

@@ -30,6 +30,12 @@ struct FsIdentity {
 // Sets the calling thread's fsuid, fsgid and supplementary groups; checks they took.
 Result<void> set_thread_fs_identity(const FsIdentity& id);
 
+// Gives the calling thread root's file-system rights back, also after an AsUserHandler
+// switched it. The thread that serves the guest's ring handles some requests inline (as the
+// job's user); after serving it saves the domain and tears it down through libxl, whose lock
+// files only root may open (a save under the job's fsuid fails with EACCES).
+void restore_root_fs_identity();
+
 // While alive, the calling thread acts with id's file-system rights; restores root's after.
 class ScopedFsIdentity {
  public:

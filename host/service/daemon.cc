@@ -93,9 +93,9 @@ int run_daemon(const DaemonConfig& cfg, const ServicePolicy& policy) {
     log::error(listener.error().message());
     return 1;
   }
-  log::info("listening on " + cfg.socket_path + " (transport " + policy.transport + ", at most " +
-            std::to_string(policy.max_domains) + " guests)");
-  if (policy.transport != "xen")
+  log::info("listening on " + cfg.socket_path + " (transport " + transport_name(policy.transport) +
+            ", at most " + std::to_string(policy.max_domains) + " guests)");
+  if (policy.transport != Transport::kXen)
     log::warn(
         "transport local: jobs run as ordinary processes on this machine; this isolates "
         "nothing (tests only)");

@@ -59,9 +59,11 @@ Result<std::optional<chirp::Endpoint>> submit_side_endpoint(const ServiceMessage
 }
 
 Result<void> check_request_fds(const std::vector<UniqueFd>& fds) {
-  if (fds.size() != 3)
-    return refuse("a job request carries 3 descriptors (export, stdout, stderr), not " +
-                  std::to_string(fds.size()));
+  if (fds.size() != 3 && fds.size() != 4)
+    return refuse(
+        "a job request carries 3 descriptors (export, stdout, stderr) and maybe a "
+        "restore file, not " +
+        std::to_string(fds.size()));
   struct stat st;
   if (::fstat(fds[0].get(), &st) != 0 || !S_ISDIR(st.st_mode))
     return refuse("the export descriptor is not a directory");
@@ -73,6 +75,12 @@ Result<void> check_request_fds(const std::vector<UniqueFd>& fds) {
     if (::fstat(fds[i].get(), &st) != 0 || S_ISDIR(st.st_mode))
       return refuse(std::string("the job's ") + (i == 1 ? "stdout" : "stderr") +
                     " descriptor is a directory");
+  }
+  if (fds.size() == 4) {
+    int fl = ::fcntl(fds[3].get(), F_GETFL);
+    if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY || (fl & O_PATH) ||
+        ::fstat(fds[3].get(), &st) != 0 || !S_ISREG(st.st_mode))
+      return refuse("the restore file descriptor is not a regular file open for reading");
   }
   return ok();
 }
@@ -101,8 +109,8 @@ Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePo
     return refuse("cwd '" + cfg.spec.cwd + "' is not a path inside the scratch directory");
 
   bool root = m.get("root") == "1";
-  if (root && (!policy.allow_root_in_guest || policy.transport != "xen"))
-    return refuse(policy.transport != "xen"
+  if (root && (!policy.allow_root_in_guest || policy.transport != Transport::kXen))
+    return refuse(policy.transport != Transport::kXen
                       ? "RingboxRunAsRoot: refused on the local transport (the job would be "
                         "root on this machine)"
                       : "RingboxRunAsRoot: refused by policy (allow_root_in_guest = false)");
@@ -143,7 +151,7 @@ Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePo
   cfg.export_dir = fd_path(fds[0]);
   cfg.stdout_path = fd_path(fds[1]);
   cfg.stderr_path = fd_path(fds[2]);
-  if (cfg.transport == "xen") {
+  if (cfg.transport == Transport::kXen) {
     cfg.accept_timeout_ms = 60000;
     cfg.guest_exit_wait_ms = 30000;
     if (auto v = domain::validate_domain_config(cfg.domain); !v)

@@ -1,11 +1,14 @@
 #include "host/service/job_runner.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <thread>
 
 #include "host/files/chirp_backend.h"
@@ -13,7 +16,10 @@
 #include "host/host_handler.h"
 #include "host/job/job_session.h"
 #include "host/run/launch.h"
+#include "host/run/vacate.h"
 #include "host/service/as_user.h"
+#include "host/service/service_protocol.h"
+#include "host/signal_waiter.h"
 #include "host/stop_signals.h"
 #include "shared/util/log.h"
 
@@ -36,17 +42,37 @@ int fail(int sock, const std::string& message) {
   return 0;
 }
 
+// The descriptor an op=vacate carries: the restore file the wrapper created at the top of
+// its scratch dir, a regular file open for reading and writing (the save truncates it first).
+bool usable_restore_target(const std::vector<UniqueFd>& fds) {
+  if (fds.size() != 1) return false;
+  int fl = ::fcntl(fds[0].get(), F_GETFL);
+  struct stat st {};
+  return fl >= 0 && (fl & O_ACCMODE) == O_RDWR && !(fl & O_PATH) &&
+         ::fstat(fds[0].get(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 // Watches the wrapper's socket and this process's stop signals while the job runs (the role
-// of run's SignalWatch): op=stop -> shutdown event, then a kill after the grace time; hang-up
-// or a signal -> kill at once.
+// of run's SignalWatch): op=stop -> shutdown event, then a kill after the grace time; op=vacate
+// (xen) -> the guest is asked to get ready for a save into the descriptor the message carries
+// (the serving thread then saves it: docs/vacate.md); hang-up or a signal -> kill at once.
 class WrapperWatch {
  public:
-  WrapperWatch(int sock, job::JobSession& session, run::Guest& guest, int grace_ms)
-      : sock_(sock), session_(session), guest_(guest), grace_ms_(grace_ms) {
+  WrapperWatch(int sock, job::JobSession& session, run::Guest& guest, const run::RunConfig& cfg,
+               run::VacateState& vacate)
+      : sock_(sock),
+        session_(session),
+        guest_(guest),
+        cfg_(cfg),
+        grace_ms_(cfg.shutdown_grace_ms),
+        vacate_(vacate) {
     thread_ = std::thread([this] { run(); });
   }
+  // The wrapper's restore file, once an op=vacate brought it (read after vacate_ settled).
+  int restore_target() const { return target_.get(); }
   ~WrapperWatch() {
     stop_ = true;
+    if (waiter_) waiter_->wake();
     thread_.join();
   }
   bool wrapper_gone() const { return gone_; }
@@ -57,31 +83,44 @@ class WrapperWatch {
     auto kill_at = std::chrono::steady_clock::time_point::max();
     bool socket_open = true;
     while (!stop_) {
-      timespec none{0, 0};
-      if (int sig = ::sigtimedwait(&set, nullptr, &none); sig > 0) {
-        log::warn(std::string("got ") + strsignal(sig) + ": killing the job's guest");
+      const bool timed = kill_at != std::chrono::steady_clock::time_point::max();
+      SignalWaiter::Wake w;
+      if (waiter_) {
+        w = waiter_->wait(timed ? 100 : -1, socket_open ? sock_ : -1, POLLIN | POLLRDHUP);
+      } else {  // no signalfd: poll the pending set and the socket in slices
+        timespec none{0, 0};
+        w.signal = ::sigtimedwait(&set, nullptr, &none);
+        pollfd p{socket_open ? sock_ : -1, POLLIN | POLLRDHUP, 0};
+        w.fd_ready = ::poll(&p, 1, 100) > 0 && socket_open;
+      }
+      if (w.signal > 0) {
+        log::warn(std::string("got ") + strsignal(w.signal) + ": killing the job's guest");
         guest_.kill();
       }
-      if (socket_open) {
-        pollfd p{sock_, POLLIN | POLLRDHUP, 0};
-        if (::poll(&p, 1, 100) > 0) {
-          auto m = recv_service_message(sock_, 1000);
-          if (m && m->get("op") == "stop") {
-            log::info("the wrapper asks to stop the job (vacate, remove or hold)");
-            session_.post_event(proto::Event::kShutdown);
-            if (kill_at == std::chrono::steady_clock::time_point::max())
-              kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms_);
-          } else if (!m) {
-            // The wrapper died or broke the protocol: nobody waits for this job any more.
-            log::warn("the wrapper went away (" + m.error().message() +
-                      "): killing the job's guest");
-            gone_ = true;
-            socket_open = false;
-            guest_.kill();
-          }
+      if (w.fd_ready) {
+        std::vector<UniqueFd> fds;
+        auto m = recv_service_message(sock_, 1000, &fds);
+        if (m && m->get("op") == "vacate" && !target_ && guest_.can_vacate() &&
+            usable_restore_target(fds)) {
+          target_ = std::move(fds[0]);
+          run::prepare_guest_vacate(guest_, cfg_, vacate_, "the wrapper's vacate (SIGTERM)");
+        } else if (m && (m->get("op") == "stop" || m->get("op") == "vacate")) {
+          if (m->get("op") == "vacate")
+            log::warn("the wrapper asks for a vacate, but " +
+                      std::string(guest_.can_vacate() ? "its restore file is not usable"
+                                                      : "only the xen transport saves a job") +
+                      ": stopping the job instead");
+          log::info("the wrapper asks to stop the job (vacate, remove or hold)");
+          session_.post_event(proto::Event::kShutdown);
+          if (kill_at == std::chrono::steady_clock::time_point::max())
+            kill_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms_);
+        } else if (!m) {
+          // The wrapper died or broke the protocol: nobody waits for this job any more.
+          log::warn("the wrapper went away (" + m.error().message() + "): killing the job's guest");
+          gone_ = true;
+          socket_open = false;
+          guest_.kill();
         }
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       if (std::chrono::steady_clock::now() >= kill_at) {
         log::warn("the job did not stop within " + std::to_string(grace_ms_) +
@@ -95,7 +134,11 @@ class WrapperWatch {
   int sock_;
   job::JobSession& session_;
   run::Guest& guest_;
+  const run::RunConfig& cfg_;
   int grace_ms_;
+  run::VacateState& vacate_;
+  UniqueFd target_;
+  Result<SignalWaiter> waiter_ = SignalWaiter::open(stop_signals());
   std::atomic<bool> stop_{false};
   std::atomic<bool> gone_{false};
   std::thread thread_;
@@ -115,7 +158,7 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   if (request->get("op") != "run")
     return fail(sock, "expected a job request (op=run), got op=" + request->get("op"));
   if (auto c = check_request_fds(fds); !c) return fail(sock, c.error().message());
-  std::vector<int> raw = {fds[0].get(), fds[1].get(), fds[2].get()};
+  std::vector<int> raw = {fds[0].get(), fds[1].get(), fds[2].get()};  // [3]: a restore file
   auto cfg = build_run_config(*request, policy, raw);
   if (!cfg) return fail(sock, cfg.error().message());
   auto submit_side = submit_side_endpoint(*request);
@@ -123,8 +166,8 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   std::string label = request->get("job", "job");
   log::info(label + ": uid " + std::to_string(who.uid) + " pid " + std::to_string(who.pid) +
             ", mode " + std::string(proto::job_mode_name(cfg->spec.mode)) + ", transport " +
-            cfg->transport + ", " + std::to_string(cfg->domain.memory_mib) + " MiB, " +
-            std::to_string(cfg->domain.vcpus) + " vCPU, files " +
+            transport_name(cfg->transport) + ", " + std::to_string(cfg->domain.memory_mib) +
+            " MiB, " + std::to_string(cfg->domain.vcpus) + " vCPU, files " +
             (*submit_side ? "on the submit side through the " + (*submit_side)->describe()
                           : std::string("in the scratch dir")));
 
@@ -133,6 +176,13 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   fcfg.export_dir = cfg->export_dir;
   fcfg.policy =
       files::Policy::read_write();  // the job owns its scratch dir; its user's rights apply
+  if (!*submit_side) {
+    // ...but for the wrapper's files at its top, which the job neither reads nor plants.
+    auto p = fcfg.policy.with_reserved(
+        std::vector<std::string>(std::begin(kWrapperFileNames), std::end(kWrapperFileNames)));
+    if (!p) return fail(sock, p.error().message());
+    fcfg.policy = std::move(*p);
+  }
   std::unique_ptr<files::FileService> service;
   {
     // The export is opened with the client's rights (and served with them, below).
@@ -161,24 +211,56 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   jcfg.stdout_path = cfg->stdout_path;
   jcfg.stderr_path = cfg->stderr_path;
   jcfg.max_output_bytes = cfg->max_output_bytes << 20;
-  auto made = job::JobSession::create(jcfg);
-  if (!made) return fail(sock, "open the job's output files: " + made.error().message());
-  std::unique_ptr<job::JobSession> session = std::move(*made);
-  HostHandler handler(*service, *session);
-  AsUserHandler as_user(handler, id);
-
-  if (cfg->transport != "xen")
+  if (cfg->transport != Transport::kXen)
     log::warn(label +
               ": transport local runs the job as an ordinary process on this machine "
               "and isolates nothing (tests only; set transport = xen)");
-  auto guest = run::launch_guest(*cfg);
+  // A relaunch after a vacate: the wrapper's restore file (docs/vacate.md). It is hostile input
+  // (it came back from elsewhere): checked, bounded by what this request was allowed, and on
+  // any doubt the job starts from the beginning.
+  std::string restore_outcome;
+  Result<std::unique_ptr<run::Guest>> guest = make_error(Errc::kNotFound, "no guest");
+  if (fds.size() == 4) {
+    auto r =
+        cfg->transport == Transport::kXen
+            ? run::check_restore_fd(std::move(fds[3]), "the job's restore file")
+            : make_error(Errc::kInvalidArgument, "the local transport cannot restore a domain");
+    if (r && (r->header.memory_mib > cfg->domain.memory_mib || r->header.vcpus > cfg->domain.vcpus))
+      r = make_error(Errc::kInvalidArgument, "the restore file's domain (" +
+                                                 std::to_string(r->header.memory_mib) + " MiB, " +
+                                                 std::to_string(r->header.vcpus) +
+                                                 " vCPU) is larger than this job may have");
+    double took = 0;
+    if (r) guest = run::restore_guest(*cfg, *r, &took);
+    if (r && guest) {
+      restore_outcome = "resumed";
+      log::info(label + ": resumed the job's domain from its restore file in " +
+                std::to_string(took).substr(0, 5) + " s");
+    } else {
+      restore_outcome = "cannot resume from ringbox's restore file: " +
+                        (r ? guest.error().message() : r.error().message()) +
+                        "; the job starts from the beginning";
+      log::error(label + ": " + restore_outcome);
+    }
+  }
+  jcfg.resumed = restore_outcome == "resumed";
+  auto made = job::JobSession::create(jcfg);
+  if (!made) {
+    if (guest) (*guest)->kill();
+    return fail(sock, "open the job's output files: " + made.error().message());
+  }
+  std::unique_ptr<job::JobSession> session = std::move(*made);
+  HostHandler handler(*service, *session);
+  AsUserHandler as_user(handler, id);
+  if (!guest) guest = run::launch_guest(*cfg);
   if (!guest) return fail(sock, "launch the guest: " + guest.error().message());
 
   std::string agent_end;
   Result<void> served;
   bool wrapper_gone = false;
+  run::VacateState vacate;
   {
-    WrapperWatch watch(sock, *session, **guest, cfg->shutdown_grace_ms);
+    WrapperWatch watch(sock, *session, **guest, *cfg, vacate);
     rpc::ServerOptions sopts;
     sopts.workers = cfg->workers;
     sopts.spin_us = cfg->spin_us;
@@ -191,9 +273,38 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     }
     ServiceMessage started;
     started.add("op", "started");
-    started.add("transport", cfg->transport);
+    started.add("transport", transport_name(cfg->transport));
+    if (!restore_outcome.empty()) started.add("restore", restore_outcome);
     (void)send_service_message(sock, started);
     served = (*server)->serve();
+    restore_root_fs_identity();  // inline requests ran on this thread as the job's user
+    if (vacate.settle() == run::VacateState::Step::kReady) {
+      // The guest ended its grants: wake a blocked event poll so the workers can be joined.
+      session->post_event(proto::Event::kVacate);
+      server->reset();
+      auto size = run::save_guest(**guest, *cfg, watch.restore_target(), "the job's restore file");
+      {
+        auto as_job_user = ScopedFsIdentity::enter(id);
+        service->end_connection();
+      }
+      if (!size) {
+        // HTCondor is taking the job away: no point in going on here.
+        (*guest)->kill();
+        (*guest)->wait(cfg->guest_exit_wait_ms);
+        (*guest)->cleanup();
+        return fail(sock, "vacate: " + size.error().message() +
+                              "; the guest was destroyed and the job will re-run from the start");
+      }
+      (*guest)->cleanup();
+      ServiceMessage done;
+      done.add("op", "result");
+      done.add("kind", "vacated");
+      done.add("value", "0");
+      done.add("bytes", std::to_string(*size));
+      if (auto sent = send_service_message(sock, done); !sent)
+        log::warn("cannot tell the wrapper the job was saved: " + sent.error().message());
+      return 0;
+    }
     session->close();
     server->reset();
     {

@@ -11,6 +11,9 @@
 //   - the wrapper's op=stop posts a shutdown to the guest (killed if it has not ended after
 //     the request's grace_ms); the wrapper's hang-up (its death, SIGKILL included) or a
 //     SIGTERM/SIGINT/SIGHUP to this process kills the guest at once;
+//   - the wrapper's op=vacate (xen) saves the job's domain into the restore file it carries and
+//     reports kind=vacated; a 4th descriptor on op=run is a restore file to resume from
+//     (docs/vacate.md);
 //   - the outcome goes back as op=result (exited / signaled / failed with a message).
 #pragma once
 

@@ -102,8 +102,9 @@ Result<ServicePolicy> parse_service_policy(const std::string& text, const std::s
     };
     Result<void> r;
     if (key == "transport") {
-      if (value != "xen" && value != "local") return bad("transport is xen or local");
-      p.transport = value;
+      auto t = parse_transport(value);
+      if (!t || *t == Transport::kTcp) return bad("transport is xen or local");
+      p.transport = *t;
     } else if (key == "allow_users") {
       p.allow_users = words(value);
     } else if (key == "allow_groups") {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/transport/transport_kind.h"
 #include "shared/util/result.h"
 
 namespace ringbox::host::service {
@@ -24,7 +25,7 @@ struct GuestImage {
 };
 
 struct ServicePolicy {
-  std::string transport = "xen";         // xen | local (local isolates nothing: tests only)
+  Transport transport = Transport::kXen;  // xen | local (local isolates nothing: tests only)
   std::vector<std::string> allow_users;  // names; "*" = every user but root
   std::vector<std::string> allow_groups;
   uint32_t max_domains = 4;  // guests at once, all users

@@ -13,10 +13,16 @@
 //                       grace_ms (how long a stop may take), job (a label for logs),
 //                       files (scratch|submit) and, for submit, chirp_config: the text of the
 //                       job's .chirp.config (its files through HTCondor's IO proxy).
-//   service -> wrapper  op=started  transport (local|xen): the guest's agent connected.
-//   wrapper -> service  op=stop: vacate/remove/hold: stop the job (it returns no outputs).
-//   service -> wrapper  op=result  kind=exited|signaled|failed, value (exit code or signal),
-//                       message (failed: what went wrong and what to do).
+//                       A 4th descriptor, when present: the job's restore file (a relaunch
+//                       after a vacate, docs/vacate.md), open for reading.
+//   service -> wrapper  op=started  transport (local|xen): the guest's agent connected;
+//                       restore: "resumed", or why the restore file was not used.
+//   wrapper -> service  op=stop: remove/hold/interrupt: stop the job (it returns no outputs).
+//   wrapper -> service  op=vacate + 1 descriptor (xen): the restore file the wrapper created
+//                       (open for reading and writing): save the job's domain into it.
+//   service -> wrapper  op=result  kind=exited|signaled|failed|vacated, value (exit code or
+//                       signal), message (failed: what went wrong and what to do), bytes
+//                       (vacated: the restore file's size, written and synced).
 //   Hang-up of the wrapper's end: the service kills the job's guest at once.
 //
 // Trust: the service reads frames from any local user; every length is bounded before a byte
@@ -41,6 +47,20 @@ inline constexpr char kDefaultServiceSocket[] = "/run/ringbox/hostd.sock";
 inline constexpr size_t kMaxServiceMessageBytes = size_t{1} << 20;
 inline constexpr size_t kMaxServiceFields = 8192;
 inline constexpr size_t kMaxServiceFds = 4;
+
+// The wrapper's own files at the top of the scratch dir (docs/vacate.md): the restore file of a
+// vacated job, its part while a save runs, a refused one, and the job's output so far
+// (host/condor/saved_streams.h). The service reserves them in the job's view: a job can neither
+// read one nor plant one (a planted restore file would reach libxl's restore, in dom0, as root,
+// at the relaunch).
+inline constexpr char kRestoreName[] = "ringbox.restore";
+inline constexpr char kRestorePart[] = "ringbox.restore.part";
+inline constexpr char kRestoreRejected[] = "ringbox.restore.rejected";
+inline constexpr const char* kSavedStreamNames[2] = {"ringbox.stdout", "ringbox.stderr"};
+inline constexpr const char* kWrapperFileNames[] = {
+    kRestoreName,          kRestorePart,     kRestoreRejected,      "ringbox.stdout",
+    "ringbox.stdout.part", "ringbox.stderr", "ringbox.stderr.part",
+};
 
 struct ServiceMessage {
   std::vector<std::pair<std::string, std::string>> fields;

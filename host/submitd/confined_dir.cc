@@ -1,28 +1,18 @@
 #include "host/submitd/confined_dir.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>  // struct open_how, RESOLVE_*; glibc 2.36 has no openat2() wrapper
-#include <sys/syscall.h>
+#include <linux/openat2.h>  // RESOLVE_*
 #include <unistd.h>
 
 #include <cerrno>
 #include <vector>
 
+#include "shared/util/beneath.h"
+
 namespace ringbox::submitd {
 namespace {
 
 constexpr uint64_t kResolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-
-long raw_openat2(int dirfd, const char* path, uint64_t flags, uint64_t mode) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = kResolve;
-  long fd;
-  do fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-  while (fd < 0 && (errno == EINTR || errno == EAGAIN));
-  return fd;
-}
 
 // openat2 says EXDEV when a walk would leave the root (".." above it, an absolute or escaping
 // symlink) and ELOOP for a magic link: to the client both mean "not yours" (-2), not a
@@ -40,19 +30,9 @@ std::string proc_fd_path(int fd) {
 }
 
 Result<ConfinedDir> ConfinedDir::open(const std::string& dir) {
-  UniqueFd root(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return sys_error("open export directory '" + dir + "' (does it exist?)");
-  long probe = raw_openat2(root.get(), ".", O_PATH, 0);
-  if (probe < 0) {
-    if (errno == ENOSYS)
-      return sys_error(
-          "this kernel has no openat2(RESOLVE_BENEATH) (Linux >= 5.6 needed) to "
-          "confine paths beneath '" +
-          dir + "'");
-    return sys_error("probe openat2 on export directory '" + dir + "'");
-  }
-  ::close(static_cast<int>(probe));
-  return ConfinedDir(dir, std::move(root));
+  auto root = open_beneath_root(dir, kResolve);
+  if (!root) return std::move(root.error());
+  return ConfinedDir(dir, std::move(*root));
 }
 
 std::string ConfinedDir::relative(std::string_view p) {
@@ -75,8 +55,8 @@ Result<UniqueFd> ConfinedDir::open_at(std::string_view chirp_path, int flags, in
                                       bool follow_last) const {
   std::string rel = relative(chirp_path);
   if (!follow_last) flags |= O_NOFOLLOW;
-  long fd = raw_openat2(root_.get(), rel.c_str(), static_cast<uint64_t>(flags),
-                        static_cast<uint64_t>(mode));
+  long fd = openat2_beneath(root_.get(), rel.c_str(), static_cast<uint64_t>(flags),
+                            static_cast<uint64_t>(mode), kResolve);
   if (fd < 0) return confinement_error("open '" + rel + "' beneath " + dir_);
   return UniqueFd(static_cast<int>(fd));
 }
@@ -88,7 +68,7 @@ Result<Parent> ConfinedDir::parent(std::string_view chirp_path) const {
   std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
   if (name == "." || name == ".." || name.empty())
     return Error{Errc::kInvalidArgument, EINVAL, "'" + rel + "' names no entry of a directory"};
-  long fd = raw_openat2(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY, 0);
+  long fd = openat2_beneath(root_.get(), dir.c_str(), O_PATH | O_DIRECTORY, 0, kResolve);
   if (fd < 0) return confinement_error("open directory '" + dir + "' beneath " + dir_);
   return Parent{UniqueFd(static_cast<int>(fd)), name};
 }

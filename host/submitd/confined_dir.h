@@ -3,8 +3,9 @@
 // Every lookup is openat2(2) relative to an O_PATH fd of the root with RESOLVE_BENEATH |
 // RESOLVE_NO_MAGICLINKS: the kernel follows symlinks only while they stay beneath the root,
 // refuses absolute targets, ".." above the root and /proc magic links (EXDEV / ELOOP), and does
-// so atomically, so a tree changed during the walk cannot lead outside. This is the rule of
-// host/files/export_root (the export back end), minus its userspace symlink expansion:
+// so atomically, so a tree changed during the walk cannot lead outside. The openat2 call and
+// the root's opening are shared/util/beneath, the same code as host/files/export_root (the
+// export back end); ExportRoot adds RESOLVE_NO_SYMLINKS and expands links in userspace, while
 // submitd serves a user's own directory, where following in-tree links is the expected POSIX
 // behaviour.
 //

@@ -13,6 +13,9 @@
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace ringbox::chirp {
 namespace {
@@ -23,6 +26,10 @@ constexpr size_t kDirectReadBytes = 16 * 1024;
 // recv_to_file's pipe: the most one splice(2) moves from the socket (F_SETPIPE_SZ; a smaller
 // default pipe is used when the kernel refuses, e.g. above fs.pipe-max-size for non-root).
 constexpr int kPipeBytes = 1 << 20;
+// The most one splice(2) asks of the socket (it moves what is queued, up to the pipe's room).
+constexpr size_t kSpliceStepBytes = static_cast<size_t>(kPipeBytes);
+// Uploads at least this large (beyond what is already buffered) are received by two threads.
+constexpr uint64_t kThreadedBytes = 8u << 20;
 
 // Writes all of data at off; 0 or the errno of the failed pwrite(2).
 int pwrite_all(int fd, const char* data, size_t n, uint64_t off) {
@@ -152,6 +159,10 @@ Result<std::string> Stream::read_line(size_t max_bytes) {
     if (avail >= max_bytes || avail >= buf_.size())
       return make_error(Errc::kTooLarge,
                         "Chirp line longer than " + std::to_string(max_bytes) + " bytes");
+    // Nothing buffered: the line is still on its way (a reply right after our request, the
+    // next request), so wait first rather than try a recv(2) that would say EAGAIN: one
+    // syscall less per call.
+    if (avail == 0) RINGBOX_TRY(wait(POLLIN, deadline));
     // fill() may move the unread bytes to the front; scanned counts from rpos_, so it holds.
     RINGBOX_TRY(fill(deadline));
     if (!started) {
@@ -259,28 +270,14 @@ Result<void> Stream::write_all(std::string_view s) {
   return write_all(std::span<const iovec>(&v, 1));
 }
 
-Result<void> Stream::recv_to_file(int file_fd, uint64_t offset, uint64_t len, int* file_errno) {
-  *file_errno = 0;
-  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
-  auto deadline = payload_deadline(len);
-  size_t take = static_cast<size_t>(std::min<uint64_t>(len, buffered()));
-  if (take > 0) {
-    *file_errno = pwrite_all(file_fd, buf_.data() + rpos_, take, offset);
-    rpos_ += take;
-  }
-  uint64_t done = take;
-  if (done == len) return ok();
-  int p[2];
-  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return sys_error("pipe for a Chirp upload");
-  UniqueFd rd(p[0]), wr(p[1]);
-  int pipe_bytes = ::fcntl(wr.get(), F_SETPIPE_SZ, kPipeBytes);
-  if (pipe_bytes <= 0) pipe_bytes = ::fcntl(wr.get(), F_GETPIPE_SZ);
-  if (pipe_bytes <= 0) pipe_bytes = 64 * 1024;
-  bool can_splice = true;
+Result<void> Stream::splice_to_pipe(int wr, uint64_t len, Clock::time_point deadline,
+                                    const std::function<Result<void>(size_t)>& moved) {
+  uint64_t done = 0;
   while (done < len) {
-    size_t want = static_cast<size_t>(std::min<uint64_t>(len - done, pipe_bytes));
-    ssize_t n =
-        ::splice(fd_.get(), nullptr, wr.get(), nullptr, want, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    size_t want = static_cast<size_t>(std::min<uint64_t>(len - done, kSpliceStepBytes));
+    // The socket is non-blocking (EAGAIN: wait for it below); the pipe's own mode decides
+    // whether a full pipe waits (threaded receive) or not (drained right after, inline).
+    ssize_t n = ::splice(fd_.get(), nullptr, wr, nullptr, want, SPLICE_F_MOVE);
     if (n == 0) return make_error(Errc::kPeerGone, "Chirp peer closed the connection mid-payload");
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -292,11 +289,66 @@ Result<void> Stream::recv_to_file(int file_fd, uint64_t offset, uint64_t len, in
         return make_error(Errc::kPeerGone, "Chirp peer reset the connection mid-payload");
       return sys_error("splice from Chirp connection");
     }
-    RINGBOX_TRY(drain_pipe(rd.get(), file_fd, offset + done, static_cast<size_t>(n), file_errno,
-                           &can_splice));
+    RINGBOX_TRY(moved(static_cast<size_t>(n)));
     done += static_cast<uint64_t>(n);
   }
   return ok();
+}
+
+Result<void> Stream::recv_to_file(int file_fd, uint64_t offset, uint64_t len, int* file_errno) {
+  *file_errno = 0;
+  if (!fd_) return make_error(Errc::kPeerGone, "Chirp connection is closed");
+  auto deadline = payload_deadline(len);
+  size_t take = static_cast<size_t>(std::min<uint64_t>(len, buffered()));
+  if (take > 0) {
+    *file_errno = pwrite_all(file_fd, buf_.data() + rpos_, take, offset);
+    rpos_ += take;
+  }
+  uint64_t done = take;
+  if (done == len) return ok();
+  offset += done;
+  len -= done;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return sys_error("pipe for a Chirp upload");
+  UniqueFd rd(p[0]), wr(p[1]);
+  if (::fcntl(wr.get(), F_SETPIPE_SZ, kPipeBytes) <= 0 && ::fcntl(wr.get(), F_GETPIPE_SZ) <= 0)
+    return sys_error("size the pipe for a Chirp upload");
+  bool can_splice = true;
+  if (len >= kThreadedBytes) {
+    // Two threads, the pipe between them: this one moves socket -> pipe (and so runs the TCP
+    // receive work), a writer moves pipe -> file (page allocation and the one copy). Blocking
+    // pipe ends: a full pipe waits for the writer, an empty one for us; closing our end is
+    // the writer's EOF when we stop early.
+    if (::fcntl(rd.get(), F_SETFL, 0) == 0 && ::fcntl(wr.get(), F_SETFL, 0) == 0) {
+      Result<void> written = ok();
+      std::optional<std::thread> writer;
+      try {
+        writer.emplace([&, rfd = std::move(rd)] {
+          written = drain_pipe(rfd.get(), file_fd, offset, len, file_errno, &can_splice);
+        });
+      } catch (const std::system_error&) {
+        // No thread to be had: fall through to the inline loop below with a fresh pipe.
+      }
+      if (writer) {
+        auto r = splice_to_pipe(wr.get(), len, deadline, [](size_t) { return ok(); });
+        wr.reset();  // EOF for the writer if we stopped early
+        writer->join();
+        if (!r) return r;
+        return written;
+      }
+      if (::pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return sys_error("pipe for a Chirp upload");
+      rd = UniqueFd(p[0]);
+      wr = UniqueFd(p[1]);
+      (void)::fcntl(wr.get(), F_SETPIPE_SZ, kPipeBytes);
+    }
+  }
+  // One thread: each splice into the (non-blocking) pipe is drained to the file at once.
+  uint64_t at = offset;
+  return splice_to_pipe(wr.get(), len, deadline, [&](size_t n) -> Result<void> {
+    RINGBOX_TRY(drain_pipe(rd.get(), file_fd, at, n, file_errno, &can_splice));
+    at += n;
+    return ok();
+  });
 }
 
 Result<void> Stream::send_file(int file_fd, uint64_t offset, uint64_t len) {

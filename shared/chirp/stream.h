@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -50,7 +51,9 @@ class Stream {
   Result<void> write_all(std::string_view s);
   // Receives exactly len payload bytes into the regular file file_fd at offset: the bytes
   // already buffered with pwrite(2), the rest socket -> pipe -> file with splice(2), so no byte
-  // is copied through user space (recv + pwrite when the file system cannot splice). A failed
+  // is copied through user space (recv + pwrite when the file system cannot splice). Large
+  // uploads (8 MiB and more) use a second thread for pipe -> file, so the TCP receive and the
+  // file write run on two cores at once (docs/benchmarks.md). A failed
   // write to the file does not stop the receive: the rest is read and dropped, so the stream
   // stays in step, and *file_errno holds the write's errno (0 when every byte was written).
   // Errors are the stream's own (kPeerGone, kTimeout, ...): then the stream is unusable.
@@ -68,6 +71,9 @@ class Stream {
   Result<void> wait(short events, Clock::time_point deadline);
   Result<size_t> fill(Clock::time_point deadline);  // reads once into the buffer
   Clock::time_point payload_deadline(uint64_t bytes) const;
+  // Moves len bytes socket -> pipe wr with splice(2), calling moved(n) after each splice.
+  Result<void> splice_to_pipe(int wr, uint64_t len, Clock::time_point deadline,
+                              const std::function<Result<void>(size_t)>& moved);
 
   UniqueFd fd_;
   Timeouts t_;

@@ -22,37 +22,6 @@ Error bad(int err, std::string what) {
   return Error{Errc::kProtocol, err, std::move(what)};
 }
 
-// Checks the bytes-level rules every path-like field shares, on a private copy.
-Result<void> check_path_bytes(std::string_view s, const char* what) {
-  if (s.empty()) return bad(EINVAL, std::string(what) + " is empty");
-  if (s.size() > kMaxPathBytes)
-    return bad(ENAMETOOLONG, std::string(what) + " is " + std::to_string(s.size()) +
-                                 " bytes, more than " + std::to_string(kMaxPathBytes));
-  if (s.find('\0') != std::string_view::npos)
-    return bad(EINVAL, std::string(what) + " contains a NUL byte");
-  return ok();
-}
-
-Result<void> check_canonical(std::string_view s, const char* what) {
-  RINGBOX_TRY(check_path_bytes(s, what));
-  if (s == ".") return ok();
-  size_t start = 0;
-  for (;;) {
-    size_t slash = s.find('/', start);
-    std::string_view comp =
-        s.substr(start, slash == std::string_view::npos ? s.npos : slash - start);
-    if (comp.size() > kMaxNameBytes)
-      return bad(ENAMETOOLONG, std::string(what) + " has a component longer than " +
-                                   std::to_string(kMaxNameBytes) + " bytes");
-    if (comp.empty() || comp == "." || comp == "..")
-      return bad(EINVAL, std::string(what) +
-                             " is not canonical (leading, trailing or doubled '/', or a '.' or "
-                             "'..' component)");
-    if (slash == std::string_view::npos) return ok();
-    start = slash + 1;
-  }
-}
-
 Result<size_t> put_bytes(std::span<std::byte> out, size_t off, std::string_view s) {
   if (off > out.size() || s.size() > out.size() - off)
     return bad(EOVERFLOW, "payload of " + std::to_string(off + s.size()) +
@@ -180,41 +149,32 @@ int errno_from_wire_status(int32_t status) {
 
 // ---- paths ------------------------------------------------------------------------------------
 
-bool is_canonical_path(std::string_view path) {
-  return check_canonical(path, "path").has_value();
-}
-
-bool is_valid_name(std::string_view name) {
-  return !name.empty() && name.size() <= kMaxNameBytes && name != "." && name != ".." &&
-         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
-}
-
 Result<std::string> decode_path(std::string_view untrusted) {
-  RINGBOX_TRY(check_canonical(untrusted, "path"));
+  RINGBOX_TRY(check_wire_path(untrusted, "path"));
   return std::string(untrusted);
 }
 
 Result<std::string> decode_link_target(std::string_view untrusted) {
-  RINGBOX_TRY(check_path_bytes(untrusted, "symlink target"));
+  RINGBOX_TRY(check_link_text(untrusted, "symlink target"));
   return std::string(untrusted);
 }
 
 Result<size_t> encode_path(std::string_view path, std::span<std::byte> out) {
-  RINGBOX_TRY(check_canonical(path, "path"));
+  RINGBOX_TRY(check_wire_path(path, "path"));
   return put_bytes(out, 0, path);
 }
 
 Result<RenamePaths> decode_rename(std::string_view untrusted_payload, uint64_t untrusted_from_len) {
   auto parts = split_pair(untrusted_payload, untrusted_from_len, "rename payload");
   if (!parts) return std::move(parts.error());
-  RINGBOX_TRY(check_canonical(parts->first, "rename source path"));
-  RINGBOX_TRY(check_canonical(parts->second, "rename destination path"));
+  RINGBOX_TRY(check_wire_path(parts->first, "rename source path"));
+  RINGBOX_TRY(check_wire_path(parts->second, "rename destination path"));
   return RenamePaths{std::string(parts->first), std::string(parts->second)};
 }
 
 Result<size_t> encode_rename(std::string_view from, std::string_view to, std::span<std::byte> out) {
-  RINGBOX_TRY(check_canonical(from, "rename source path"));
-  RINGBOX_TRY(check_canonical(to, "rename destination path"));
+  RINGBOX_TRY(check_wire_path(from, "rename source path"));
+  RINGBOX_TRY(check_wire_path(to, "rename destination path"));
   auto n = put_bytes(out, 0, from);
   if (!n) return n;
   return put_bytes(out, *n, to);
@@ -224,15 +184,15 @@ Result<SymlinkPaths> decode_symlink(std::string_view untrusted_payload,
                                     uint64_t untrusted_target_len) {
   auto parts = split_pair(untrusted_payload, untrusted_target_len, "symlink payload");
   if (!parts) return std::move(parts.error());
-  RINGBOX_TRY(check_path_bytes(parts->first, "symlink target"));
-  RINGBOX_TRY(check_canonical(parts->second, "symlink path"));
+  RINGBOX_TRY(check_link_text(parts->first, "symlink target"));
+  RINGBOX_TRY(check_wire_path(parts->second, "symlink path"));
   return SymlinkPaths{std::string(parts->first), std::string(parts->second)};
 }
 
 Result<size_t> encode_symlink(std::string_view target, std::string_view link,
                               std::span<std::byte> out) {
-  RINGBOX_TRY(check_path_bytes(target, "symlink target"));
-  RINGBOX_TRY(check_canonical(link, "symlink path"));
+  RINGBOX_TRY(check_link_text(target, "symlink target"));
+  RINGBOX_TRY(check_wire_path(link, "symlink path"));
   auto n = put_bytes(out, 0, target);
   if (!n) return n;
   return put_bytes(out, *n, link);
@@ -241,14 +201,14 @@ Result<size_t> encode_symlink(std::string_view target, std::string_view link,
 Result<LinkPaths> decode_link(std::string_view untrusted_payload, uint64_t untrusted_from_len) {
   auto parts = split_pair(untrusted_payload, untrusted_from_len, "link payload");
   if (!parts) return std::move(parts.error());
-  RINGBOX_TRY(check_canonical(parts->first, "link existing path"));
-  RINGBOX_TRY(check_canonical(parts->second, "link new path"));
+  RINGBOX_TRY(check_wire_path(parts->first, "link existing path"));
+  RINGBOX_TRY(check_wire_path(parts->second, "link new path"));
   return LinkPaths{std::string(parts->first), std::string(parts->second)};
 }
 
 Result<size_t> encode_link(std::string_view from, std::string_view to, std::span<std::byte> out) {
-  RINGBOX_TRY(check_canonical(from, "link existing path"));
-  RINGBOX_TRY(check_canonical(to, "link new path"));
+  RINGBOX_TRY(check_wire_path(from, "link existing path"));
+  RINGBOX_TRY(check_wire_path(to, "link new path"));
   auto n = put_bytes(out, 0, from);
   if (!n) return n;
   return put_bytes(out, *n, to);
@@ -270,7 +230,7 @@ Result<void> check_setattr(const WireSetattr& sa) {
 Result<size_t> encode_setattr(const WireSetattr& sa, std::string_view path,
                               std::span<std::byte> out) {
   RINGBOX_TRY(check_setattr(sa));
-  if (!path.empty()) RINGBOX_TRY(check_canonical(path, "setattr path"));
+  if (!path.empty()) RINGBOX_TRY(check_wire_path(path, "setattr path"));
   if (out.size() < sizeof(WireSetattr))
     return bad(EOVERFLOW, "a " + std::to_string(out.size()) + "-byte buffer cannot hold a " +
                               std::to_string(sizeof(WireSetattr)) + "-byte WireSetattr");
@@ -293,7 +253,7 @@ Result<SetattrRequest> decode_setattr(std::string_view untrusted_payload, bool b
                              " bytes after the WireSetattr (a path is only for arg[0] = 0)");
     return r;
   }
-  RINGBOX_TRY(check_canonical(path, "setattr path"));
+  RINGBOX_TRY(check_wire_path(path, "setattr path"));
   r.path = std::string(path);
   return r;
 }

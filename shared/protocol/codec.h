@@ -29,13 +29,11 @@
 #include <string_view>
 #include <vector>
 
+#include "shared/path/wire_path.h"
 #include "shared/protocol/ringbox_proto.h"
 #include "shared/util/result.h"
 
 namespace ringbox::proto {
-
-// Longest single path component or directory entry name (Linux NAME_MAX).
-inline constexpr size_t kMaxNameBytes = 255;
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -58,15 +56,7 @@ bool is_wire_status(int32_t status);
 // ---------------------------------------------------------------------------------------------
 // Paths
 // ---------------------------------------------------------------------------------------------
-// A wire path is canonical (see "Paths" in ringbox_proto.h):
-//   - 1..kMaxPathBytes bytes, no NUL byte;
-//   - either exactly "." (the export root), or components separated by single '/', with no
-//     leading or trailing '/', no "." or ".." component, each component 1..kMaxNameBytes bytes.
-// Tricky forms ("a//b", "./a", "a/../b", "/abs") are refused, never repaired, so the path the
-// host checks against its policy is exactly the path it hands to the kernel.
-bool is_canonical_path(std::string_view path);
-// One component: 1..kMaxNameBytes bytes, no '/' and no NUL, not "." or "..".
-bool is_valid_name(std::string_view name);
+// What a canonical wire path is, and the path arithmetic: shared/path/wire_path.h.
 // Checks a path copied out of a request; returns the checked copy.
 // Errors: ENAMETOOLONG (too long, or a component too long), EINVAL (anything else).
 Result<std::string> decode_path(std::string_view untrusted);

@@ -244,7 +244,7 @@ enum class Opcode : uint16_t {
   //    created, removed, renamed, replaced or linked: kInval.
   //  * Symlinks: the host never lets its kernel follow a symlink. It resolves links itself,
   //    lexically and inside the export (a target is joined to the link's directory; an absolute
-  //    target, or ".." climbing above the root, is kXDev; more than 40 links is kLoop), and
+  //    target, or ".." climbing above the root, is kXDev; over kMaxSymlinkHops links is kLoop), and
   //    checks its policy on the resulting symlink-free path. Symlinks in intermediate
   //    components are always resolved; one in the final component only by the opcodes marked
   //    "follows"; the others act on the final component itself.
@@ -392,6 +392,8 @@ enum Feature : uint64_t {
 
 inline constexpr uint16_t kPutfileFinal = 1;
 inline constexpr uint32_t kMaxPathBytes = 4096;
+inline constexpr int kMaxSymlinkHops = 40;  // links one resolution follows (as Linux)
+inline constexpr uint32_t kMaxNameBytes = 255;             // one path component (Linux NAME_MAX)
 inline constexpr uint32_t kMaxJobExitReportBytes = 16384;  // kJobExit payload
 
 // Modes (v2). Permission bits sent with kOpen (create), kMkdir, kPutfile and kSetattr are the
@@ -623,6 +625,22 @@ enum class WireError : int32_t {
 // After a restore the frontend's own keys are gone (a new domain's xenstore): it shares a fresh
 // region at the same address, offers a fresh port, writes fresh keys and Initialised, and
 // replays on the new backend's first generation like after a backend restart.
+// The directories and key names above, as both sides spell them.
+inline constexpr char kXenFrontendDirParent[] = "/local/domain/";  // + guest domid + ...
+inline constexpr char kXenFrontendDirLeaf[] = "/data/ringbox";
+inline constexpr char kXenBackendDirParent[] = "/local/domain/0/backend/ringbox/";  // + domid
+inline constexpr char kKeyProtocolVersion[] = "protocol-version";
+inline constexpr char kKeyRingOrder[] = "ring-order";
+inline constexpr char kKeyDataPages[] = "data-pages";
+inline constexpr char kKeyDirRefs[] = "dir-refs";
+inline constexpr char kKeyEventChannel[] = "event-channel";
+inline constexpr char kKeyState[] = "state";
+inline constexpr char kKeyConnectedGeneration[] = "connected-generation";
+inline constexpr char kKeyGeneration[] = "generation";
+inline constexpr char kKeyVacate[] = "vacate";                       // backend dir
+inline constexpr char kKeyVacateAck[] = "vacate-ack";                // frontend dir
+inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";       // frontend dir
+inline constexpr size_t kMaxVacateNonce = 32;                        // hex digits
 inline constexpr uint32_t kXenMaxEventChannelPort = (1u << 17) - 1;  // the FIFO ABI's limit
 // Directory pages of the largest region: 1 + 64 + 32 + kMaxDataPages region pages, 4 bytes each.
 inline constexpr uint32_t kXenMaxDirPages =

@@ -32,3 +32,25 @@ void write(Level l, std::string_view msg) {
 }
 
 }  // namespace ringbox::log
+
+namespace ringbox {
+
+std::string printable(std::string_view untrusted) {
+  constexpr size_t kMaxShownBytes = 120;
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < untrusted.size() && i < kMaxShownBytes; ++i) {
+    unsigned char c = static_cast<unsigned char>(untrusted[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  if (untrusted.size() > kMaxShownBytes) out += "...";
+  return out;
+}
+
+}  // namespace ringbox

@@ -1,6 +1,7 @@
 // Minimal leveled logging to stderr, one line per call, prefixed with the program name.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace ringbox::log {
@@ -26,3 +27,11 @@ inline void error(std::string_view m) {
 }
 
 }  // namespace ringbox::log
+
+namespace ringbox {
+
+// A peer-chosen string (a path, a name) made safe for a log line or an error message:
+// non-printable bytes and '\\' as \xNN, at most ~120 characters.
+std::string printable(std::string_view untrusted);
+
+}  // namespace ringbox

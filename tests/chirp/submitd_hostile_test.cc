@@ -2,8 +2,11 @@
 // loopback port with a real export directory. Each checks the answer (an error code, a closed
 // connection), that the server still serves another client, and that nothing outside the
 // export changed.
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -198,6 +201,94 @@ TEST_CASE("putfile bytes sent with the request line, then in odd pieces, land ex
   std::ifstream f(srv.root / "spliced", std::ios::binary);
   std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   CHECK(got == data);
+}
+
+// Sizes on both sides of the server's threaded receive (8 MiB beyond what it has buffered).
+constexpr size_t kLargePut = 12u << 20;
+
+std::string pattern_bytes(size_t n) {
+  std::string d;
+  d.reserve(n + 32);
+  for (int i = 0; d.size() < n; ++i) d += "row " + std::to_string(i) + "\n";
+  d.resize(n);
+  return d;
+}
+
+TEST_CASE("a large putfile (two-thread receive) lands exactly and stays in step",
+          "[submitd][hostile]") {
+  RunningServer srv;
+  Raw r(srv.port());
+  std::string data = pattern_bytes(kLargePut + 4321);
+  r.send("putfile /large 420 " + std::to_string(data.size()) + "\n" + data.substr(0, 100));
+  CHECK(r.line() == "0");
+  for (size_t at = 100; at < data.size();) {
+    size_t n = std::min<size_t>(data.size() - at, 700'001);
+    r.send(std::string_view(data).substr(at, n));
+    at += n;
+  }
+  r.send("stat /large\n");
+  CHECK(r.line() == std::to_string(data.size()));
+  CHECK(r.line() == "0");
+  auto st = chirp::parse_stat_line(r.line());
+  REQUIRE(st);
+  CHECK(st->size == static_cast<int64_t>(data.size()));
+  std::ifstream f(srv.root / "large", std::ios::binary);
+  std::string got((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  CHECK(got == data);
+}
+
+TEST_CASE("a client that leaves mid-way through a large putfile leaves no file",
+          "[submitd][hostile]") {
+  RunningServer srv;
+  {
+    Raw r(srv.port());
+    r.send("putfile /half 420 " + std::to_string(4 * kLargePut) + "\n");
+    CHECK(r.line() == "0");
+    r.send(pattern_bytes(kLargePut));  // a quarter, then gone
+  }
+  for (int i = 0; i < 100 && fs::exists(srv.root / "half"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_FALSE(fs::exists(srv.root / "half"));
+  still_serves(srv.port());
+}
+
+TEST_CASE("a putfile whose write fails drains the payload, answers the error, keeps no file",
+          "[submitd][hostile]") {
+  // RLIMIT_FSIZE makes the server's writes past 2 MiB fail with EFBIG (SIGXFSZ ignored), in
+  // the one-thread receive (3 MB) and the two-thread one (12 MiB alike).
+  struct FsizeLimit {
+    rlimit old{};
+    void (*old_handler)(int) = SIG_DFL;
+    FsizeLimit() {
+      ::getrlimit(RLIMIT_FSIZE, &old);
+      old_handler = ::signal(SIGXFSZ, SIG_IGN);
+      rlimit lim = old;
+      lim.rlim_cur = 2u << 20;
+      REQUIRE(::setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    }
+    ~FsizeLimit() {
+      ::setrlimit(RLIMIT_FSIZE, &old);
+      ::signal(SIGXFSZ, old_handler);
+    }
+  };
+  RunningServer srv;
+  Raw r(srv.port());
+  for (size_t size : {size_t{3'000'000}, kLargePut}) {
+    std::string data = pattern_bytes(size);
+    {
+      FsizeLimit limit;
+      r.send("putfile /toobig 420 " + std::to_string(size) + "\n");
+      CHECK(r.line() == "0");
+      r.send(data);
+      CHECK(r.line() == std::to_string(static_cast<int64_t>(chirp::status_from_errno(EFBIG))));
+    }
+    CHECK_FALSE(fs::exists(srv.root / "toobig"));
+    r.send("stat /file\n");  // the same connection is still in step
+    CHECK(r.line() == "0");
+    auto st = chirp::parse_stat_line(r.line());
+    REQUIRE(st);
+    CHECK(st->size == 5);
+  }
 }
 
 TEST_CASE("a slow client (one byte at a time) is cut off while others are served",

@@ -2,12 +2,13 @@
 // the job's view can be compared with a local directory running the same binary (the local
 // file system is the reference, never an expectation written in a test).
 //
-// usage: ringbox-posix-probe [--as UID:GID] DIR
+// usage: ringbox-posix-probe [--replace-race] [--as UID:GID] DIR
 //   Makes DIR (must not exist), runs every check inside it and prints "name: result" lines on
-//   stdout. With --as (when started as root) it drops to UID:GID first, as a job runs. It
-//   leaves a tree in DIR whose shape the caller may compare too (ringbox-posix-probe --manifest
-//   DIR prints it: type, mode, size, FNV-1a of the bytes, link text, nlink, and mtime where a
-//   check set it). Exit status 0 when every check ran (results may still differ from the
+//   stdout (with --replace-race only the atomic-replace check, hard: six readers on a busy
+//   CPU). With --as (when started as root) it drops to UID:GID first, as a job runs. It leaves
+//   a tree in DIR whose shape the caller may compare too (ringbox-posix-probe --manifest DIR
+//   prints it: type, mode, size, FNV-1a of the bytes, link text, nlink, and mtime where a check
+//   set it). Exit status 0 when every check ran (results may still differ from the
 //   reference: comparing is the caller's job), 2 on a usage error.
 //
 // Results are errno names (ENOENT ...) or values that do not depend on the file system's
@@ -18,6 +19,7 @@
 #include <grp.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -233,31 +235,55 @@ void check_times() {
   dir_changed("mkdir");
 }
 
-// 4. Atomic replace: a reader opening the name while another thread renames over it never
-//    sees ENOENT on a local file system.
-void check_atomic_replace() {
+// 4. Atomic replace: readers opening the name while another thread renames over it never see
+//    ENOENT nor any other error on a local file system. `contend`: the readers run at nice 19
+//    next to as many spinning threads as CPUs, so a reader is often preempted between the
+//    kernel's lookup of the name and its open, loses the race to the next rename, and loses
+//    the retry too (the kernel retries an ESTALE open once, fs/namei.c): what a busy machine
+//    does to a job polling a file another process replaces.
+void check_atomic_replace(int readers, int replaces, bool contend) {
   write_file("ar", "v0");
   std::atomic<bool> done{false};
-  std::atomic<int> enoent{0}, other{0}, opens{0};
-  std::thread reader([&] {
+  std::atomic<int> enoent{0}, other{0};
+  auto reader = [&] {
+    if (contend) setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 19);
     while (!done.load()) {
       int fd = open("ar", O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
+        if (errno != ENOENT) std::fprintf(stderr, "replace: open: %s\n", errname(errno).c_str());
         (errno == ENOENT ? enoent : other)++;
         continue;
       }
       char b[16];
-      if (read(fd, b, sizeof b) < 0) other++;
+      ssize_t n = read(fd, b, sizeof b);
+      if (n < 0) {
+        std::fprintf(stderr, "replace: read: %s\n", errname(errno).c_str());
+        other++;
+      } else if (n < 2 || b[0] != 'v' ||
+                 !std::all_of(b + 1, b + n, [](char c) { return c >= '0' && c <= '9'; })) {
+        // Some version, whole: never empty, never another file's bytes.
+        std::fprintf(stderr, "replace: read: %zd bytes not a version\n", n);
+        other++;
+      }
       close(fd);
-      opens++;
     }
-  });
-  for (int i = 0; i < 300; i++) {
+  };
+  auto spinner = [&] {
+    while (!done.load()) {
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int r = 0; r < readers; r++) threads.emplace_back(reader);
+  if (contend) {
+    unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned c = 0; c < cpus; c++) threads.emplace_back(spinner);
+  }
+  for (int i = 0; i < replaces; i++) {
     write_file("ar.tmp", "v" + std::to_string(i));
     rename("ar.tmp", "ar");
   }
   done = true;
-  reader.join();
+  for (auto& t : threads) t.join();
   say("replace.reader-enoent", std::to_string(enoent.load()));
   say("replace.reader-other-errors", std::to_string(other.load()));
 }
@@ -446,7 +472,7 @@ void manifest(const std::string& dir, const std::string& rel) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: ringbox-posix-probe [--as UID:GID] DIR\n"
+               "usage: ringbox-posix-probe [--replace-race] [--as UID:GID] DIR\n"
                "       ringbox-posix-probe --manifest DIR\n");
   return 2;
 }
@@ -455,6 +481,11 @@ int usage() {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  bool replace_race = false;
+  if (!args.empty() && args[0] == "--replace-race") {
+    replace_race = true;
+    args.erase(args.begin());
+  }
   if (args.size() == 2 && args[0] == "--manifest") {
     manifest(args[1], "");
     return 0;
@@ -489,7 +520,12 @@ int main(int argc, char** argv) {
   check_rename_dirs();
   check_modes();
   check_times();
-  check_atomic_replace();
+  if (replace_race) {
+    check_atomic_replace(6, 1000, true);
+    say("probe", "done");
+    return 0;
+  }
+  check_atomic_replace(1, 300, false);
   check_mmap();
   check_statfs();
   check_deep();

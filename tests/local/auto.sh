@@ -46,24 +46,35 @@ expect_grep "auto: files fetched at open [1-9][0-9]*, opens served remotely [1-9
 expect_clean "auto job"
 
 # A job that ends while its background fetch may still be going: the run does not wait for the
-# whole fetch (it is cancelled at its next chunk, and says so), and a cancelled fetch never
-# counts as fetched. Whether the fetch finishes first depends on the machine, so either outcome
-# is accepted, each checked.
+# whole fetch (it is cancelled at its next chunk, or dropped before it begins, and the agent
+# says so), and a fetch that did not complete never counts as fetched. The job reads random
+# blocks of a 256 MiB file for 4 s of wall time, far more than the half of a fetch's estimated
+# cost (about 0.7 s at the initial 200 MB/s) that makes the agent switch, then exits at once.
+# Whether that fetch finishes first depends on the machine, so either outcome is accepted, each
+# checked; a run in which the agent never switched fails (the policy would be broken).
 truncate -s 256M "$EXPORT/huge"
 cat >"$EXPORT/until.py" <<'PY'
-import os, random
+import os, random, time
 fd, rng = os.open("huge", os.O_RDONLY), random.Random(7)
-for _ in range(30000):
-    os.pread(fd, 4096, rng.randrange((256 << 20) // 4096) * 4096)
+end = time.monotonic() + 4.0
+while time.monotonic() < end:
+    for _ in range(256):
+        os.pread(fd, 4096, rng.randrange((256 << 20) // 4096) * 4096)
 PY
 run_job auto --transfer-log "$T/transfers2" -- python3 until.py
 expect_rc 0 "auto job ending during a background fetch"
+fetched_huge=$(grep -c $'^fetched\t[0-9]*\thuge$' "$T/transfers2" || true)
 if grep -q "auto: the background fetch of 'huge' was cancelled: the job is done" "$HOSTLOG"; then
-  if grep -q $'^fetched\t[0-9]*\thuge$' "$T/transfers2"; then fail "a cancelled fetch counted as fetched"; fi
+  [ "$fetched_huge" = 0 ] || fail "a cancelled fetch counted as fetched: $(grep huge "$T/transfers2")"
+  expect_grep "^# fetches begun and never completed (not listed above): 1$" "$T/transfers2" \
+    "the transfer log's count of the cancelled fetch"
   echo "auto: the background fetch of huge was cancelled when the job ended"
+elif grep -q "auto: 1 background fetch(es) not begun: the job is done" "$HOSTLOG"; then
+  [ "$fetched_huge" = 0 ] || fail "a fetch never begun counted as fetched: $(grep huge "$T/transfers2")"
+  echo "auto: the job ended before the background fetch of huge began"
 else
   grep -q $'^fetched\t268435456\thuge$' "$T/transfers2" ||
-    fail "huge was neither fetched whole nor its fetch cancelled: $(grep huge "$T/transfers2")"
+    fail "huge was never switched to a fetch after 4 s of remote reads (neither fetched whole, nor cancelled, nor queued): $(grep huge "$T/transfers2"); agent: $(grep 'auto:' "$HOSTLOG" | tail -2)"
   echo "auto: the background fetch of huge finished before the job ended"
 fi
 expect_clean "auto job ending during a background fetch"

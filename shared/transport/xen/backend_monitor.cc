@@ -39,7 +39,7 @@ std::optional<uint64_t> memory_need_kib() {
 }
 
 // Relative to /local/domain/<our id>: still ours after a restore into a new domain id.
-constexpr char kRelativeSelfDir[] = "data/ringbox";
+constexpr const char* kRelativeSelfDir = proto::kXenFrontendDirLeaf + 1;  // "data/ringbox"
 
 Result<std::unique_ptr<BackendMonitor>> BackendMonitor::start(std::string fe_dir,
                                                               std::string be_dir, uint32_t self) {
@@ -74,7 +74,7 @@ void BackendMonitor::set_vacate_hooks(VacateHooks hooks) {
 
 // A vacate request from the backend: quiesce once per nonce, then acknowledge it.
 Result<void> BackendMonitor::look_vacate() {
-  auto raw = xs_.read(be_dir_ + "/" + kKeyVacate);
+  auto raw = xs_.read(be_dir_ + "/" + proto::kKeyVacate);
   if (!raw) return std::move(raw.error());
   if (!*raw) return ok();
   auto nonce = parse_vacate_nonce(**raw);
@@ -92,8 +92,8 @@ Result<void> BackendMonitor::look_vacate() {
   }
   quiesced_ = true;
   if (auto need = memory_need_kib())
-    RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyVacateNeedKib, std::to_string(*need)));
-  RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyVacateAck, *nonce));
+    RINGBOX_TRY(xs_.write(fe_dir_ + "/" + proto::kKeyVacateNeedKib, std::to_string(*need)));
+  RINGBOX_TRY(xs_.write(fe_dir_ + "/" + proto::kKeyVacateAck, *nonce));
   log::info("xen: quiesced and acknowledged vacate " + *nonce + "; waiting for the save");
   return ok();
 }
@@ -106,12 +106,12 @@ Result<void> BackendMonitor::look_quiesced() {
   if (!*id_raw) return ok();  // mid-restore: look again on the next event
   auto id = parse_decimal(**id_raw, 1, 0x7fef, "this domain's id");
   if (!id) return std::move(id.error());
-  auto ack = xs_.read(std::string(kRelativeSelfDir) + "/" + kKeyVacateAck);
+  auto ack = xs_.read(std::string(kRelativeSelfDir) + "/" + proto::kKeyVacateAck);
   if (!ack) return std::move(ack.error());
   const uint32_t now = static_cast<uint32_t>(*id);
   bool restored = !*ack || now != self_;
   if (!restored) {
-    auto req = xs_.read(be_dir_ + "/" + kKeyVacate);
+    auto req = xs_.read(be_dir_ + "/" + proto::kKeyVacate);
     // The backend directory is gone while the host saves (its server unmapped and left):
     // xenstored then answers EACCES (the parent is dom0's). Wait for the next event.
     if (!req && req.error().sys_errno == EACCES) return ok();
@@ -197,9 +197,9 @@ Result<void> BackendMonitor::look() {
     RINGBOX_TRY(look_vacate());
     if (quiesced_) return ok();
   }
-  auto state = xs_.read(be_dir_ + "/" + kKeyState);
+  auto state = xs_.read(be_dir_ + "/" + proto::kKeyState);
   if (!state) return std::move(state.error());
-  auto gen_raw = xs_.read(be_dir_ + "/" + kKeyGeneration);
+  auto gen_raw = xs_.read(be_dir_ + "/" + proto::kKeyGeneration);
   if (!gen_raw) return std::move(gen_raw.error());
   if (!*state || !*gen_raw) {
     connected_.store(false, std::memory_order_release);
@@ -235,8 +235,9 @@ Result<void> BackendMonitor::look() {
   auto acked = xs_.transact(
       "acknowledge backend generation " + std::to_string(g),
       [&](xs_transaction_t t) -> Result<void> {
-        RINGBOX_TRY(xs_.write(fe_dir_ + "/" + kKeyConnectedGeneration, std::to_string(g), t));
-        return xs_.write(fe_dir_ + "/" + kKeyState, std::to_string(kConnected), t);
+        RINGBOX_TRY(
+            xs_.write(fe_dir_ + "/" + proto::kKeyConnectedGeneration, std::to_string(g), t));
+        return xs_.write(fe_dir_ + "/" + proto::kKeyState, std::to_string(kConnected), t);
       });
   if (!acked) return std::move(acked.error());
   uint32_t previous = acked_.exchange(g);

@@ -14,38 +14,16 @@ extern "C" {
 #include <utility>
 
 #include "shared/util/result.h"
+#include "shared/util/unique_handle.h"
 
 namespace ringbox::transport::xen {
 
-class EvtchnHandle {
+class EvtchnHandle : public UniqueHandle<xenevtchn_handle, xenevtchn_close> {
  public:
-  EvtchnHandle() = default;
+  using unique_ptr::unique_ptr;  // takes ownership of a raw handle
   // Opens /dev/xen/evtchn (needs the xen-evtchn module) close-on-exec.
   static Result<EvtchnHandle> open();
-  EvtchnHandle(const EvtchnHandle&) = delete;
-  EvtchnHandle& operator=(const EvtchnHandle&) = delete;
-  EvtchnHandle(EvtchnHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  EvtchnHandle& operator=(EvtchnHandle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  ~EvtchnHandle() { reset(); }
-
-  xenevtchn_handle* get() const { return h_; }
-  int fd() const { return xenevtchn_fd(h_); }
-  explicit operator bool() const { return h_ != nullptr; }
-  xenevtchn_handle* release() { return std::exchange(h_, nullptr); }
-  void reset() {
-    if (h_ != nullptr) xenevtchn_close(h_);
-    h_ = nullptr;
-  }
-
- private:
-  explicit EvtchnHandle(xenevtchn_handle* h) : h_(h) {}
-  xenevtchn_handle* h_ = nullptr;
+  int fd() const { return xenevtchn_fd(get()); }
 };
 
 // A local port of an event channel. The handle must outlive it.

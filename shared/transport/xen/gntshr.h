@@ -18,37 +18,15 @@ extern "C" {
 #include <vector>
 
 #include "shared/util/result.h"
+#include "shared/util/unique_handle.h"
 
 namespace ringbox::transport::xen {
 
-class GntshrHandle {
+class GntshrHandle : public UniqueHandle<xengntshr_handle, xengntshr_close> {
  public:
-  GntshrHandle() = default;
+  using unique_ptr::unique_ptr;  // takes ownership of a raw handle
   // Opens /dev/xen/gntalloc (needs the xen-gntalloc module) close-on-exec.
   static Result<GntshrHandle> open();
-  GntshrHandle(const GntshrHandle&) = delete;
-  GntshrHandle& operator=(const GntshrHandle&) = delete;
-  GntshrHandle(GntshrHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  GntshrHandle& operator=(GntshrHandle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  ~GntshrHandle() { reset(); }
-
-  xengntshr_handle* get() const { return h_; }
-  explicit operator bool() const { return h_ != nullptr; }
-  xengntshr_handle* release() { return std::exchange(h_, nullptr); }
-  void reset() {
-    if (h_ != nullptr) xengntshr_close(h_);
-    h_ = nullptr;
-  }
-
- private:
-  explicit GntshrHandle(xengntshr_handle* h) : h_(h) {}
-  xengntshr_handle* h_ = nullptr;
 };
 
 // One allocation of `count` zeroed pages granted to one domain, contiguous in our address space.

@@ -16,37 +16,15 @@ extern "C" {
 #include <utility>
 
 #include "shared/util/result.h"
+#include "shared/util/unique_handle.h"
 
 namespace ringbox::transport::xen {
 
-class GnttabHandle {
+class GnttabHandle : public UniqueHandle<xengnttab_handle, xengnttab_close> {
  public:
-  GnttabHandle() = default;
+  using unique_ptr::unique_ptr;  // takes ownership of a raw handle
   // Opens /dev/xen/gntdev (needs the xen-gntdev module) close-on-exec.
   static Result<GnttabHandle> open();
-  GnttabHandle(const GnttabHandle&) = delete;
-  GnttabHandle& operator=(const GnttabHandle&) = delete;
-  GnttabHandle(GnttabHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  GnttabHandle& operator=(GnttabHandle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  ~GnttabHandle() { reset(); }
-
-  xengnttab_handle* get() const { return h_; }
-  explicit operator bool() const { return h_ != nullptr; }
-  xengnttab_handle* release() { return std::exchange(h_, nullptr); }
-  void reset() {
-    if (h_ != nullptr) xengnttab_close(h_);
-    h_ = nullptr;
-  }
-
- private:
-  explicit GnttabHandle(xengnttab_handle* h) : h_(h) {}
-  xengnttab_handle* h_ = nullptr;
 };
 
 // Grant refs of one domain mapped into our address space. The handle must outlive it.

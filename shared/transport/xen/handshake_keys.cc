@@ -29,11 +29,11 @@ uint32_t get_le32(const std::byte* p) {
 }  // namespace
 
 std::string frontend_dir(uint32_t domid) {
-  return "/local/domain/" + std::to_string(domid) + "/data/ringbox";
+  return proto::kXenFrontendDirParent + std::to_string(domid) + proto::kXenFrontendDirLeaf;
 }
 
 std::string backend_dir(uint32_t domid) {
-  return "/local/domain/0/backend/ringbox/" + std::to_string(domid);
+  return proto::kXenBackendDirParent + std::to_string(domid);
 }
 
 size_t dir_pages_for(size_t region_pages) {
@@ -129,11 +129,12 @@ Result<FrontendParams> validate_frontend_keys(const RawFrontendKeys& untrusted) 
     const std::optional<std::string>& value;
     const char* key;
   };
-  for (const Field& f :
-       {Field{untrusted.protocol_version, kKeyProtocolVersion},
-        Field{untrusted.ring_order, kKeyRingOrder}, Field{untrusted.data_pages, kKeyDataPages},
-        Field{untrusted.dir_refs, kKeyDirRefs}, Field{untrusted.event_channel, kKeyEventChannel},
-        Field{untrusted.state, kKeyState}}) {
+  for (const Field& f : {Field{untrusted.protocol_version, proto::kKeyProtocolVersion},
+                         Field{untrusted.ring_order, proto::kKeyRingOrder},
+                         Field{untrusted.data_pages, proto::kKeyDataPages},
+                         Field{untrusted.dir_refs, proto::kKeyDirRefs},
+                         Field{untrusted.event_channel, proto::kKeyEventChannel},
+                         Field{untrusted.state, proto::kKeyState}}) {
     if (!f.value)
       return make_error(Errc::kPeerBroken, std::string("frontend key ") + f.key + " is missing");
   }
@@ -198,13 +199,13 @@ Result<std::vector<uint32_t>> unpack_region_refs(std::span<const std::byte> dir_
 }
 
 Result<std::string> parse_vacate_nonce(std::string_view untrusted) {
-  bool ok_chars = !untrusted.empty() && untrusted.size() <= kMaxVacateNonce;
+  bool ok_chars = !untrusted.empty() && untrusted.size() <= proto::kMaxVacateNonce;
   for (char c : untrusted)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) ok_chars = false;
   if (!ok_chars)
-    return make_error(Errc::kInvalidArgument, "vacate nonce " + quote_untrusted(untrusted) +
-                                                  " is not 1.." + std::to_string(kMaxVacateNonce) +
-                                                  " lowercase hex digits");
+    return make_error(Errc::kInvalidArgument,
+                      "vacate nonce " + quote_untrusted(untrusted) + " is not 1.." +
+                          std::to_string(proto::kMaxVacateNonce) + " lowercase hex digits");
   return std::string(untrusted);
 }
 

@@ -21,25 +21,13 @@
 
 namespace ringbox::transport::xen {
 
-inline constexpr char kKeyProtocolVersion[] = "protocol-version";
-inline constexpr char kKeyRingOrder[] = "ring-order";
-inline constexpr char kKeyDataPages[] = "data-pages";
-inline constexpr char kKeyDirRefs[] = "dir-refs";
-inline constexpr char kKeyEventChannel[] = "event-channel";
-inline constexpr char kKeyState[] = "state";
-inline constexpr char kKeyConnectedGeneration[] = "connected-generation";
-inline constexpr char kKeyGeneration[] = "generation";
-inline constexpr char kKeyVacate[] = "vacate";                  // backend dir: the host's request
-inline constexpr char kKeyVacateAck[] = "vacate-ack";           // frontend dir: the guest's answer
-inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";  // frontend dir: memory it needs
-inline constexpr size_t kMaxVacateNonce = 32;                   // hex digits
-
-// A vacate nonce: 1..kMaxVacateNonce lowercase hex digits.
+// A vacate nonce: 1..proto::kMaxVacateNonce lowercase hex digits.
 Result<std::string> parse_vacate_nonce(std::string_view untrusted);
 
-// /local/domain/<domid>/data/ringbox: written by the guest.
+// /local/domain/<domid>/data/ringbox: written by the guest (proto::kXenFrontendDir*).
 std::string frontend_dir(uint32_t domid);
-// /local/domain/0/backend/ringbox/<domid>: written by dom0, readable by the guest.
+// /local/domain/0/backend/ringbox/<domid>: written by dom0, readable by the guest
+// (proto::kXenBackendDirParent).
 std::string backend_dir(uint32_t domid);
 
 // Directory pages needed to list one grant ref (u32) per region page.

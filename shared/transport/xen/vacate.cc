@@ -7,6 +7,7 @@
 
 #include "shared/transport/xen/handshake_keys.h"
 #include "shared/transport/xen/xenstore.h"
+#include "shared/util/deadline.h"
 
 namespace ringbox::transport::xen {
 namespace {
@@ -30,17 +31,17 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
   auto xs = XsHandle::open();
   if (!xs) return std::move(xs.error());
   const std::string fe = frontend_dir(domid);
-  RINGBOX_TRY(xs->write(backend_dir(domid) + "/" + kKeyVacate, nonce));
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  RINGBOX_TRY(xs->write(backend_dir(domid) + "/" + proto::kKeyVacate, nonce));
+  const Deadline deadline(timeout_ms);
   for (;;) {
-    auto ack = xs->read(fe + "/" + kKeyVacateAck);
+    auto ack = xs->read(fe + "/" + proto::kKeyVacateAck);
     if (!ack) return std::move(ack.error());
     if (*ack && **ack == nonce) return ok();
     auto dir = xs->read("/local/domain/" + std::to_string(domid) + "/domid");
     if (dir && !*dir)
       return make_error(Errc::kPeerGone, "domain " + std::to_string(domid) +
                                              " went away before acknowledging the vacate");
-    if (std::chrono::steady_clock::now() >= until)
+    if (deadline.passed())
       return make_error(Errc::kTimeout, "the guest in domain " + std::to_string(domid) +
                                             " did not acknowledge the vacate within " +
                                             std::to_string(timeout_ms) + " ms");
@@ -51,9 +52,9 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
 std::optional<uint64_t> read_vacate_need_kib(uint32_t domid) {
   auto xs = XsHandle::open();
   if (!xs) return std::nullopt;
-  auto raw = xs->read(frontend_dir(domid) + "/" + kKeyVacateNeedKib);
+  auto raw = xs->read(frontend_dir(domid) + "/" + proto::kKeyVacateNeedKib);
   if (!raw || !*raw) return std::nullopt;
-  auto v = parse_decimal(**raw, 0, (uint64_t{1} << 40) - 1, "vacate-need-kib");
+  auto v = parse_decimal(**raw, 0, (uint64_t{1} << 40) - 1, proto::kKeyVacateNeedKib);
   if (!v) return std::nullopt;
   return *v;
 }
@@ -61,7 +62,7 @@ std::optional<uint64_t> read_vacate_need_kib(uint32_t domid) {
 Result<void> withdraw_vacate(uint32_t domid) {
   auto xs = XsHandle::open();
   if (!xs) return std::move(xs.error());
-  return xs->remove(backend_dir(domid) + "/" + kKeyVacate);
+  return xs->remove(backend_dir(domid) + "/" + proto::kKeyVacate);
 }
 
 }  // namespace ringbox::transport::xen

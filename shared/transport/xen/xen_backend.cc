@@ -4,7 +4,6 @@
 // read once, in one transaction, and parsed with bounds (handshake_keys.h); the directory pages
 // are copied to private memory and unmapped before any ref in them is used; the region's
 // contents are left to shared/ring, which copies before it checks.
-#include <chrono>
 #include <cstddef>
 #include <limits>
 #include <string>
@@ -17,6 +16,7 @@
 #include "shared/transport/xen/handshake_keys.h"
 #include "shared/transport/xen/xen_channel.h"
 #include "shared/transport/xen/xenstore.h"
+#include "shared/util/deadline.h"
 #include "shared/util/log.h"
 
 namespace ringbox::transport {
@@ -24,28 +24,14 @@ namespace {
 
 using namespace xen;
 using proto::XenbusState;
-using Clock = std::chrono::steady_clock;
 
 std::string state_str(XenbusState s) {
   return std::to_string(static_cast<uint32_t>(s));
 }
 
-class Deadline {
- public:
-  explicit Deadline(int timeout_ms) : end_(Clock::now() + std::chrono::milliseconds(timeout_ms)) {}
-  int remaining_ms() const {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end_ - Clock::now()).count();
-    return left > 0 ? static_cast<int>(left) : 0;
-  }
-  bool passed() const { return Clock::now() >= end_; }
-
- private:
-  Clock::time_point end_;
-};
-
 // The frontend's state key, parsed. nullopt: the node (or the whole directory) is gone.
 Result<std::optional<XenbusState>> read_frontend_state(XsHandle& xs, const std::string& fe_dir) {
-  auto raw = xs.read(fe_dir + "/" + kKeyState);
+  auto raw = xs.read(fe_dir + "/" + proto::kKeyState);
   if (!raw) return std::move(raw.error());
   if (!*raw) return std::optional<XenbusState>();
   auto st = parse_state(**raw, "frontend key state");
@@ -131,7 +117,7 @@ class XenBackendChannel final : public RingChannel {
     if (agent_gone || (st && (!*st || closing(**st))))
       r = xs_.remove(be_dir_);
     else
-      r = xs_.write(be_dir_ + "/" + kKeyState, state_str(XenbusState::kClosed));
+      r = xs_.write(be_dir_ + "/" + proto::kKeyState, state_str(XenbusState::kClosed));
     if (!r) log::warn("xen: cannot close " + be_dir_ + ": " + r.error().message());
   }
 
@@ -171,9 +157,10 @@ Result<RawFrontendKeys> read_frontend_keys(XsHandle& xs, const std::string& fe_d
           const char* name;
         };
         for (const Key& k :
-             {Key{raw.protocol_version, kKeyProtocolVersion}, Key{raw.ring_order, kKeyRingOrder},
-              Key{raw.data_pages, kKeyDataPages}, Key{raw.dir_refs, kKeyDirRefs},
-              Key{raw.event_channel, kKeyEventChannel}, Key{raw.state, kKeyState}}) {
+             {Key{raw.protocol_version, proto::kKeyProtocolVersion},
+              Key{raw.ring_order, proto::kKeyRingOrder}, Key{raw.data_pages, proto::kKeyDataPages},
+              Key{raw.dir_refs, proto::kKeyDirRefs},
+              Key{raw.event_channel, proto::kKeyEventChannel}, Key{raw.state, proto::kKeyState}}) {
           auto v = xs.read(fe_dir + "/" + k.name, t);
           if (!v) return std::move(v.error());
           k.out = std::move(*v);
@@ -227,7 +214,7 @@ Result<void> wait_for_ack(XsHandle& xs, uint32_t domid, const std::string& fe_di
     if (!*st || closing(**st))
       return make_error(Errc::kPeerGone, "the frontend in domain " + std::to_string(domid) +
                                              " closed during the handshake");
-    auto acked = xs.read(fe_dir + "/" + kKeyConnectedGeneration);
+    auto acked = xs.read(fe_dir + "/" + proto::kKeyConnectedGeneration);
     if (!acked) return std::move(acked.error());
     if (**st == XenbusState::kConnected && *acked) {
       auto g = parse_decimal(**acked, 0, std::numeric_limits<uint32_t>::max(),
@@ -262,7 +249,7 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
   // Our own directory: only dom0 writes it, so its previous generation is trustworthy; parsed
   // with bounds all the same.
   uint32_t previous = 0;
-  auto prev_raw = xs->read(be_dir + "/" + kKeyGeneration);
+  auto prev_raw = xs->read(be_dir + "/" + proto::kKeyGeneration);
   if (!prev_raw) return std::move(prev_raw.error());
   if (*prev_raw) {
     auto p = parse_decimal(**prev_raw, 0, std::numeric_limits<uint32_t>::max(), "old generation");
@@ -274,7 +261,7 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
         RINGBOX_TRY(xs->mkdir(be_dir, t));
         // Owner dom0 (nobody else may write), and the guest may read: it watches our state.
         RINGBOX_TRY(xs->set_permissions(be_dir, {{0, XS_PERM_NONE}, {domid, XS_PERM_READ}}, t));
-        return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kInitWait), t);
+        return xs->write(be_dir + "/" + proto::kKeyState, state_str(XenbusState::kInitWait), t);
       });
   if (!announced) return std::move(announced.error());
   auto watch = XsWatch::add(*xs, fe_dir, "ringbox-frontend");
@@ -317,8 +304,8 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
 
   auto published =
       xs->transact("publish the ringbox backend", [&](xs_transaction_t t) -> Result<void> {
-        RINGBOX_TRY(xs->write(be_dir + "/" + kKeyGeneration, std::to_string(generation), t));
-        return xs->write(be_dir + "/" + kKeyState, state_str(XenbusState::kConnected), t);
+        RINGBOX_TRY(xs->write(be_dir + "/" + proto::kKeyGeneration, std::to_string(generation), t));
+        return xs->write(be_dir + "/" + proto::kKeyState, state_str(XenbusState::kConnected), t);
       });
   if (!published) return std::move(published.error());
   RINGBOX_TRY(wait_for_ack(*xs, domid, fe_dir, generation, deadline));

@@ -136,7 +136,7 @@ class XenFrontendChannel final : public RingChannel {
     monitor_.reset();  // no acknowledgement may race the Closed below
     // Best effort: a backend watching us learns at once that this frontend is finished (the
     // unmap notification on frontend_live tells it too, when the pages go).
-    if (auto r = xs_.write(fe_dir_ + "/" + kKeyState, std::to_string(kStateClosed)); !r)
+    if (auto r = xs_.write(fe_dir_ + "/" + proto::kKeyState, std::to_string(kStateClosed)); !r)
       log::warn("xen: cannot mark the frontend Closed: " + r.error().message());
     if (placeholder_ != nullptr) ::munmap(placeholder_, region_bytes_.size());
   }
@@ -273,12 +273,12 @@ Result<void> publish_keys(XsHandle& xs, const std::string& fe_dir, const ring::G
     // Whatever an earlier agent left (a stale connected-generation) goes first.
     RINGBOX_TRY(xs.remove(fe_dir, t));
     RINGBOX_TRY(
-        xs.write(fe_dir + "/" + kKeyProtocolVersion, std::to_string(proto::kVersionMax), t));
-    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyRingOrder, std::to_string(g.ring_order), t));
-    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDataPages, std::to_string(g.data_pages), t));
-    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyDirRefs, refs, t));
-    RINGBOX_TRY(xs.write(fe_dir + "/" + kKeyEventChannel, std::to_string(port), t));
-    return xs.write(fe_dir + "/" + kKeyState, std::to_string(kStateInitialised), t);
+        xs.write(fe_dir + "/" + proto::kKeyProtocolVersion, std::to_string(proto::kVersionMax), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + proto::kKeyRingOrder, std::to_string(g.ring_order), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + proto::kKeyDataPages, std::to_string(g.data_pages), t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + proto::kKeyDirRefs, refs, t));
+    RINGBOX_TRY(xs.write(fe_dir + "/" + proto::kKeyEventChannel, std::to_string(port), t));
+    return xs.write(fe_dir + "/" + proto::kKeyState, std::to_string(kStateInitialised), t);
   });
 }
 

@@ -9,9 +9,7 @@
 namespace ringbox::transport::xen {
 namespace {
 
-struct FreeDeleter {
-  void operator()(void* p) const { std::free(p); }  // libxenstore hands out malloc()ed memory
-};
+using FreeDeleter = CallDeleter<std::free>;  // libxenstore hands out malloc()ed memory
 
 // A commit fails with EAGAIN only when another writer touched what we read; a handful of
 // retries covers any honest contention. Past that, something is rewriting the node in a loop.
@@ -32,7 +30,7 @@ Result<std::optional<std::string>> XsHandle::read(const std::string& path,
                                                   xs_transaction_t t) const {
   unsigned int len = 0;
   errno = 0;
-  std::unique_ptr<void, FreeDeleter> raw(xs_read(h_, t, path.c_str(), &len));
+  std::unique_ptr<void, FreeDeleter> raw(xs_read(get(), t, path.c_str(), &len));
   if (!raw) {
     if (errno == ENOENT) return std::optional<std::string>();
     return sys_error("read xenstore node " + path);
@@ -45,25 +43,25 @@ Result<std::optional<std::string>> XsHandle::read(const std::string& path,
 }
 
 Result<void> XsHandle::write(const std::string& path, std::string_view value, xs_transaction_t t) {
-  if (!xs_write(h_, t, path.c_str(), value.data(), static_cast<unsigned int>(value.size())))
+  if (!xs_write(get(), t, path.c_str(), value.data(), static_cast<unsigned int>(value.size())))
     return sys_error("write xenstore node " + path);
   return ok();
 }
 
 Result<void> XsHandle::mkdir(const std::string& path, xs_transaction_t t) {
-  if (!xs_mkdir(h_, t, path.c_str())) return sys_error("create xenstore directory " + path);
+  if (!xs_mkdir(get(), t, path.c_str())) return sys_error("create xenstore directory " + path);
   return ok();
 }
 
 Result<void> XsHandle::remove(const std::string& path, xs_transaction_t t) {
-  if (!xs_rm(h_, t, path.c_str()) && errno != ENOENT)
+  if (!xs_rm(get(), t, path.c_str()) && errno != ENOENT)
     return sys_error("remove xenstore node " + path);
   return ok();
 }
 
 Result<void> XsHandle::set_permissions(const std::string& path, std::vector<xs_permissions> perms,
                                        xs_transaction_t t) {
-  if (!xs_set_permissions(h_, t, path.c_str(), perms.data(),
+  if (!xs_set_permissions(get(), t, path.c_str(), perms.data(),
                           static_cast<unsigned int>(perms.size())))
     return sys_error("set permissions of xenstore node " + path);
   return ok();
@@ -72,15 +70,15 @@ Result<void> XsHandle::set_permissions(const std::string& path, std::vector<xs_p
 Result<void> XsHandle::transact(std::string_view what,
                                 const std::function<Result<void>(xs_transaction_t)>& body) {
   for (int attempt = 0; attempt < kMaxTransactionAttempts; ++attempt) {
-    xs_transaction_t t = xs_transaction_start(h_);
+    xs_transaction_t t = xs_transaction_start(get());
     if (t == XBT_NULL) return sys_error("start a xenstore transaction to " + std::string(what));
     auto r = body(t);
     if (!r) {
-      xs_transaction_end(h_, t, true);  // abort
+      xs_transaction_end(get(), t, true);  // abort
       if (r.error().sys_errno == EAGAIN) continue;
       return r;
     }
-    if (xs_transaction_end(h_, t, false)) return ok();
+    if (xs_transaction_end(get(), t, false)) return ok();
     if (errno != EAGAIN)
       return sys_error("commit the xenstore transaction to " + std::string(what));
   }
@@ -93,7 +91,7 @@ Result<void> XsHandle::transact(std::string_view what,
 Result<bool> XsHandle::drain_watch_events() {
   bool any = false;
   for (;;) {
-    std::unique_ptr<char*, FreeDeleter> ev(xs_check_watch(h_));
+    std::unique_ptr<char*, FreeDeleter> ev(xs_check_watch(get()));
     if (!ev) {
       if (errno == EAGAIN) return any;
       return sys_error("read xenstore watch events");

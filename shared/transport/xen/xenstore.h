@@ -19,6 +19,7 @@ extern "C" {
 #include <vector>
 
 #include "shared/util/result.h"
+#include "shared/util/unique_handle.h"
 
 namespace ringbox::transport::xen {
 
@@ -26,32 +27,13 @@ namespace ringbox::transport::xen {
 // bug in the library, and any value we parse is far shorter.
 inline constexpr size_t kMaxXenstoreValueBytes = 4096;
 
-class XsHandle {
+class XsHandle : public UniqueHandle<xs_handle, xs_close> {
  public:
-  XsHandle() = default;
+  using unique_ptr::unique_ptr;  // takes ownership of a raw handle
   // Connects to xenstored (dom0: its socket; a guest: /dev/xen/xenbus).
   static Result<XsHandle> open();
-  XsHandle(const XsHandle&) = delete;
-  XsHandle& operator=(const XsHandle&) = delete;
-  XsHandle(XsHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
-  XsHandle& operator=(XsHandle&& o) noexcept {
-    if (this != &o) {
-      reset();
-      h_ = std::exchange(o.h_, nullptr);
-    }
-    return *this;
-  }
-  ~XsHandle() { reset(); }
-
-  xs_handle* get() const { return h_; }
-  explicit operator bool() const { return h_ != nullptr; }
-  xs_handle* release() { return std::exchange(h_, nullptr); }
-  void reset() {
-    if (h_ != nullptr) xs_close(h_);
-    h_ = nullptr;
-  }
   // Readable when a watch registered on this handle has fired.
-  int watch_fd() const { return xs_fileno(h_); }
+  int watch_fd() const { return xs_fileno(get()); }
 
   // The value at `path`, or nullopt when the node does not exist (or we may not read it).
   Result<std::optional<std::string>> read(const std::string& path,
@@ -75,10 +57,6 @@ class XsHandle {
   Result<bool> wait_watch(int timeout_ms);
   // Consumes pending watch events without waiting; true when there were any.
   Result<bool> drain_watch_events();
-
- private:
-  explicit XsHandle(xs_handle* h) : h_(h) {}
-  xs_handle* h_ = nullptr;
 };
 
 // A watch on `path` (and everything below it). xenstored fires it once at registration, so the

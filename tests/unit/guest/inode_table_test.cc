@@ -28,9 +28,12 @@ TEST_CASE("a replaced file answers ESTALE, a removed directory ENOENT", "[guest]
   CHECK_FALSE(t.path(old_file));
   CHECK(t.gone_errno(old_file) == ESTALE);  // the kernel looks "f" up again
   CHECK(t.path(tmp) == "f");
+  CHECK(t.replaced_name(old_file) == "f");  // remote-io opens what "f" holds now
+  CHECK_FALSE(t.replaced_name(tmp));        // still named
   uint64_t d = t.remember("d", true);
   t.removed("d");
   CHECK(t.gone_errno(d) == ENOENT);
+  CHECK_FALSE(t.replaced_name(d));  // removed, not replaced
   CHECK(t.gone_errno(12345) == ENOENT);
   // A new file under the old name is a new inode.
   CHECK(t.remember("d") != d);
@@ -48,6 +51,7 @@ TEST_CASE("a hard link shares the inode until its last name goes", "[guest][inod
   t.removed("dir2/g");
   CHECK_FALSE(t.path(f));
   CHECK(t.gone_errno(f) == ESTALE);
+  CHECK_FALSE(t.replaced_name(f));  // unlinked: no name to open again
   // Two kernel references (lookup + link reply): the inode goes with the second forget.
   CHECK_FALSE(t.forget(f, 1));
   CHECK(t.forget(f, 1));
@@ -71,6 +75,7 @@ TEST_CASE("a rename over a directory detaches what was beneath it", "[guest][ino
   uint64_t src = t.remember("a", true);
   t.renamed("a", "b");
   CHECK_FALSE(t.path(target_child));
+  CHECK_FALSE(t.replaced_name(target_child));  // "b/x" may name something else now
   CHECK(t.path(src) == "b");
 }
 

@@ -299,17 +299,6 @@ TEST_CASE("errno and wire errors map both ways", "[codec]") {
   CHECK(to_wire_error(make_error(Errc::kProtocol, "x")) == WireError::kProto);
 }
 
-TEST_CASE("is_valid_name accepts one component only", "[codec]") {
-  CHECK(is_valid_name("a"));
-  CHECK(is_valid_name("..."));
-  CHECK_FALSE(is_valid_name(""));
-  CHECK_FALSE(is_valid_name("."));
-  CHECK_FALSE(is_valid_name(".."));
-  CHECK_FALSE(is_valid_name("a/b"));
-  CHECK_FALSE(is_valid_name(std::string("a\0", 2)));
-  CHECK_FALSE(is_valid_name(std::string(256, 'n')));
-}
-
 // ---- protocol v2 ------------------------------------------------------------------------------
 
 namespace {

@@ -2,6 +2,7 @@
 // crash, no out-of-bounds access (these run under ASan/UBSan in CI), no trust in the copy.
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstring>
 #include <thread>
 
@@ -62,8 +63,10 @@ TEST_CASE("a writer racing the consumer never gets an unchecked buffer past the 
   REQUIRE(back);
   auto* slots = reinterpret_cast<proto::RequestSlot*>(region.bytes().data() + g.request_offset());
   std::atomic<bool> stop{false};
+  std::atomic<uint64_t> flips{0};
   std::thread writer([&] {
     for (uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
+      flips.store(i, std::memory_order_relaxed);
       const bool evil = (i & 1) != 0;
       for (uint32_t k = 0; k < g.slots(); ++k) {
         ring::store_release(slots[k].buf_off, evil ? 0xffffff00u : 0u);
@@ -74,7 +77,13 @@ TEST_CASE("a writer racing the consumer never gets an unchecked buffer past the 
   });
   const std::span<std::byte> area = back->data_area();
   int accepted = 0, refused = 0;
-  for (uint32_t n = 1; n <= 20000; ++n) {
+  // At least 20,000 requests, and on until the writer has been seen both ways: on a loaded
+  // machine the writer thread may not run at all during the first 20,000 (bounded: 20 s).
+  while (flips.load() < 2) std::this_thread::yield();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (uint32_t n = 1; n <= 20000 || ((accepted == 0 || refused == 0) &&
+                                      std::chrono::steady_clock::now() < give_up);
+       ++n) {
     ring::store_release(region.control().req_prod, n);
     proto::RequestSlot copy;
     auto got = back->take_request(copy);

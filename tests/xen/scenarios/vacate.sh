@@ -6,12 +6,21 @@
 # UUID; the agent shares a fresh ring, replays, continues the job). That run is vacated again
 # (uncompressed, for the numbers), moved, and a third run finishes the job. Checks: the outputs
 # (the export's out/ and the job's stdout) are byte-identical to an uninterrupted run of the same
-# job; the job never rebooted (its boot id); each used restore file is gone; a restore file whose
-# stream is damaged gives a clear message and a clean cold start that finishes the job.
-# docs/vacate.md.
+# job; the job never rebooted (its boot id); each used restore file is gone. Then (5) a run is
+# SIGKILLed while it saves: its domain is gone (the reaper) and no restore file a restart would
+# trust is left; the half file, renamed as if it were whole, is refused by its header check and the
+# job starts cold and finishes. Last (6), HTCondor's way: ringbox's root service
+# (`ringbox-host daemon`) and the wrapper (`ringbox-host condor`, as HTCondor's starter runs it)
+# started by hand; SIGTERM to the wrapper saves the domain into the restore file the wrapper
+# created at the top of its scratch dir, the wrapper exits 75; its relaunch resumes the job,
+# whose outputs are again byte-identical to the uninterrupted run. docs/vacate.md.
 #
-# Time: about 4 minutes under TCG on an idle host (four job domains booted or restored, two
-# saves); 10 or more on a loaded one.
+# Parts: RINGBOX_VACATE_PARTS (a dom0 kernel argument: `run-scenario vacate --dom0-args
+# RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), checkpoint (7,
+# `run --checkpoint-every`, exit 85, resume); default run:kill:wrapper.
+# Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
+# restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
+# was step 5's before).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-run.sh
@@ -20,6 +29,12 @@
 # 128 MiB: the save file lives in dom0's /run tmpfs next to everything else.
 JOB_MEMORY_MIB=${RINGBOX_VACATE_MEMORY_MIB:-128}
 steps=${RINGBOX_VACATE_STEPS:-20}
+parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper}
+# want PART: whether that part of the scenario runs.
+want() {
+  case ":$parts:" in *":$1:"*) return 0 ;; esac
+  return 1
+}
 base=$RINGBOX_WORK/vacate
 mkdir -p "$base/in"
 # The job: every step reads an input through the view, appends to an output in the export and
@@ -63,6 +78,8 @@ ref_out=$JOB_OUT
 step "reference run: ${JOB_SECONDS} s"
 mark reference-done
 
+# part_run: steps 2-4 (SIGUSR1 to `ringbox-host run`, twice).
+part_run() {
 # ---------------------------------------------------------------- 2. vacate mid-way
 step "2. the same job, vacated with SIGUSR1 after step 6"
 first=$base/scratch1
@@ -110,6 +127,27 @@ resume_start() {
   JOB_PID=$!
 }
 
+# resume_latency TAG: once the resumed run says it restored the domain, the time until the job's
+# stdout grows again (its next write through the ring): a RESULT line.
+resume_latency() {
+  lines=$(wc -l <"$vac_out")
+  n=3000
+  until grep -q 'resumed the job' "$JOB_LOG" 2>/dev/null; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || job_fail "$1: no 'resumed the job' within 300 s"
+    kill -0 "$JOB_PID" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  tr=$(job_uptime)
+  n=3000
+  while [ "$(wc -l <"$vac_out")" -le "$lines" ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || job_fail "$1: the resumed job wrote nothing within 150 s"
+    sleep 0.05
+  done
+  step "RESULT $1: restore $(sed -n 's/.*resumed the job.s domain from .* in \([0-9.]*\) s.*/\1/p' "$JOB_LOG") s; from the restore to the job's next write: $(awk -v a="$tr" -v b="$(job_uptime)" 'BEGIN { printf "%.2f", b - a }') s"
+}
+
 # wait_progress N: until the vacated job's stdout says it did step N.
 wait_progress() {
   n=1800
@@ -127,6 +165,7 @@ mkdir -p "$second"
 mv "$first/ringbox.restore" "$second/"
 step "3. resuming from $second/ringbox.restore, then vacating again after step 13, uncompressed"
 resume_start "$second/ringbox.restore" --restore-compression none
+resume_latency "resume 1 (zstd file)"
 wait_progress 13
 grep -E 'resumed|restored' "$JOB_LOG" | sed 's/^/[resume] /'
 grep -q 'resumed the job' "$JOB_LOG" || job_fail "the run did not resume (it started over?)"
@@ -145,6 +184,7 @@ mkdir -p "$third"
 mv "$second/ringbox.restore" "$third/"
 step "4. resuming from $third/ringbox.restore to the end"
 resume_start "$third/ringbox.restore"
+resume_latency "resume 2 (uncompressed file)"
 job_run_wait
 step "RESULT resume 2: rc $JOB_RC in $JOB_SECONDS s"
 grep -E 'resumed|restored' "$JOB_LOG" | sed 's/^/[resume2] /'
@@ -163,21 +203,195 @@ cmp "$ref_out" "$vac_out" || {
 step "outputs byte-identical to the uninterrupted run after two vacates ($(wc -l <"$base/vac/out/log.txt") steps)"
 mark resumed
 
-# ---------------------------------------------------------------- 5. a damaged restore file
-step "5. a restore file whose stream is damaged: a clear message, a cold start"
-bad=$base/scratch4
-mkdir -p "$bad"
-head -c 4096 /dev/zero >"$bad/ringbox.restore"
-printf 'ringbox-restore 1\nmemory-mib %s\nvcpus 1\ncompression none\nstream-bytes 1048576\n' "$JOB_MEMORY_MIB" |
-  dd of="$bad/ringbox.restore" conv=notrunc 2>/dev/null
-head -c 1048576 /dev/urandom >>"$bad/ringbox.restore"
-run_job cold "$base/cold" --restore-file "$bad/ringbox.restore"
-job_watch_domain
-job_run_wait
-grep -E 'cannot resume|restore file' "$JOB_LOG" | head -n 3 | sed 's/^/[cold] /'
-[ "$JOB_RC" = 0 ] || job_fail "the cold start after a damaged restore file failed ($JOB_RC)"
-grep -q 'cannot resume from' "$JOB_LOG" || job_fail "no message about the damaged restore file"
-[ -f "$bad/ringbox.restore.rejected" ] || job_fail "the damaged restore file was not set aside"
-cmp "$base/ref/out/final.txt" "$base/cold/out/final.txt" || job_fail "the cold start's output differs"
-mark cold-start-done
+}
+# ---------------------------------------------------------------- 5. SIGKILL during a save
+part_kill() {
+  step "5. SIGKILL of ringbox-host run while it saves: no domain, no trusted restore file"
+  bad=$base/scratch4
+  mkdir -p "$bad" "$base/kill/out"
+  cp -a "$base/in" "$base/kill/in"
+  run_job kill "$base/kill" --restore-file "$bad/ringbox.restore" --restore-compression none
+  job_watch_domain
+  killed=$JOB_NAME
+  n=1800
+  until grep -q '^progress 2$' "$JOB_OUT" 2>/dev/null; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || job_fail "the job did not reach step 2 within 180 s"
+    sleep 0.1
+  done
+  kill -USR1 "$JOB_PID"
+  # Until libxl has written a few MiB of the stream (the header comes last).
+  n=600
+  until [ "$(stat -c %s "$bad/ringbox.restore.part" 2>/dev/null || echo 0)" -gt 4194304 ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || job_fail "the save did not write 4 MiB into ringbox.restore.part within 60 s"
+    kill -0 "$JOB_PID" 2>/dev/null || job_fail "ringbox-host run ended before it was killed"
+    sleep 0.1
+  done
+  kill -KILL "$JOB_PID"
+  wait "$JOB_PID" 2>/dev/null
+  t0=$(job_uptime)
+  n=300
+  while xl domid "$killed" >/dev/null 2>&1; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || job_fail "domain $killed is still there 30 s after its saver was SIGKILLed"
+    sleep 0.1
+  done
+  step "RESULT SIGKILL during the save: $(stat -c %s "$bad/ringbox.restore.part") bytes written; domain gone $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s after the kill"
+  [ ! -e "$bad/ringbox.restore" ] || job_fail "a killed save left a file under the trusted name"
+  # The worst case: the half file gets the trusted name anyway (a careless copy).
+  mv "$bad/ringbox.restore.part" "$bad/ringbox.restore"
+  step "5b. the half file under the trusted name: refused by its header, a clean cold start"
+  rm -rf "$base/cold/out"
+  mkdir -p "$base/cold/out"
+  run_job cold "$base/cold" --restore-file "$bad/ringbox.restore"
+  job_watch_domain
+  job_run_wait
+  grep -E 'cannot resume|restore file' "$JOB_LOG" | head -n 3 | sed 's/^/[cold] /'
+  [ "$JOB_RC" = 0 ] || job_fail "the cold start after a killed save failed ($JOB_RC)"
+  grep -q 'cannot resume from the restore file' "$JOB_LOG" || job_fail "no message about the half restore file"
+  [ -f "$bad/ringbox.restore.rejected" ] || job_fail "the half restore file was not set aside"
+  cmp "$base/ref/out/final.txt" "$base/cold/out/final.txt" || job_fail "the cold start's output differs"
+  mark killed-save-done
+}
+
+# ---------------------------------------------------------------- 6. the HTCondor wrapper
+part_wrapper() {
+  step "6. vacate through ringbox's root service: SIGTERM to the wrapper after step 6"
+  rb=$base/rb
+  ws=$base/wscratch
+  mkdir -p "$rb" "$ws/out"
+  cp -a "$base/in" "$ws/in"
+  cat >"$rb/hostd.conf" <<POLICY
+transport = xen
+allow_users = root
+max_domains = 1
+max_memory_mib = $JOB_MEMORY_MIB
+default_memory_mib = $JOB_MEMORY_MIB
+max_vcpus = 1
+image.default = $RINGBOX_GUEST_KERNEL $RINGBOX_GUEST_INITRD
+POLICY
+  printf 'RequestMemory = %s\nRequestCpus = 1\nRingboxMode = "lazy-file"\nJobMaxVacateTime = 240\nWhenToTransferOutput = "ON_EXIT_OR_EVICT"\n' \
+    "$JOB_MEMORY_MIB" >"$rb/job.ad"
+  ringbox-host daemon --socket "$rb/hostd.sock" --policy "$rb/hostd.conf" >"$rb/service.log" 2>&1 &
+  svc=$!
+  n=100
+  while [ ! -S "$rb/hostd.sock" ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || fail "the service did not create its socket: $(tail -n 3 "$rb/service.log")"
+    sleep 0.1
+  done
+  wout=$RINGBOX_WORK/wrap.stdout
+  rm -f "$wout"
+  # wrap_start: the wrapper as HTCondor's starter runs it, in the scratch dir (stdout appended).
+  wrap_start() {
+    (cd "$ws" && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin _CONDOR_SCRATCH_DIR="$ws" \
+      _CONDOR_JOB_AD="$rb/job.ad" RINGBOX_SOCKET="$rb/hostd.sock" \
+      ringbox-host condor sh -c "$JOB" >>"$wout" 2>>"$RINGBOX_WORK/wrap.stderr") &
+    WPID=$!
+  }
+  wrap_fail() {
+    sed 's/^/[service] /' "$rb/service.log" | tail -n 40
+    sed 's/^/[wrapper stderr] /' "$RINGBOX_WORK/wrap.stderr" | tail -n 10
+    kill "$svc" 2>/dev/null
+    fail "$*"
+  }
+  T0=$(job_uptime)
+  wrap_start
+  n=1800
+  until grep -q '^progress 6$' "$wout" 2>/dev/null; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || wrap_fail "the wrapped job did not reach step 6 within 180 s"
+    kill -0 "$WPID" 2>/dev/null || wrap_fail "the wrapper ended before the vacate"
+    sleep 0.1
+  done
+  t0=$(job_uptime)
+  kill -TERM "$WPID"
+  wait "$WPID"
+  rc=$?
+  t1=$(job_uptime)
+  [ "$rc" = 75 ] || wrap_fail "the vacated wrapper exited with status $rc, not 75 (saved)"
+  [ -f "$ws/ringbox.restore" ] || wrap_fail "no ringbox.restore in the scratch dir after the vacate"
+  [ ! -e "$ws/ringbox.restore.part" ] || wrap_fail "ringbox.restore.part left after the vacate"
+  [ ! -e "$ws/out/final.txt" ] || wrap_fail "the job finished before the vacate took effect"
+  step "RESULT wrapper vacate: SIGTERM to exit $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s; restore file $(stat -c %s "$ws/ringbox.restore") bytes for $JOB_MEMORY_MIB MiB"
+  grep -E 'vacat|ready for the save' "$rb/service.log" | sed 's/^/[service] /'
+  step "6b. the wrapper relaunched with the restore file in place: the job resumes"
+  wrap_start
+  wait "$WPID"
+  rc=$?
+  grep -E 'resumed|cannot resume' "$rb/service.log" | sed 's/^/[service] /'
+  [ "$rc" = 0 ] || wrap_fail "the relaunched wrapper exited with status $rc"
+  grep -q 'resumed the job' "$rb/service.log" || wrap_fail "the relaunch did not resume (it started over?)"
+  [ ! -e "$ws/ringbox.restore" ] || wrap_fail "the used restore file is still in the scratch dir"
+  cmp "$ws/out/boot-first" "$ws/out/boot-last" || wrap_fail "the job's boot id changed: rebooted, not restored"
+  for f in log.txt final.txt; do
+    cmp "$base/ref/out/$f" "$ws/out/$f" || wrap_fail "wrapper: out/$f differs from the uninterrupted run"
+  done
+  cmp "$ref_out" "$wout" || {
+    diff "$ref_out" "$wout" | head -n 10
+    wrap_fail "wrapper: the job's stdout differs from the uninterrupted run"
+  }
+  kill "$svc"
+  wait "$svc"
+  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
+  [ -z "$others" ] || fail "after the wrapper's jobs, xl list still shows: $others"
+  step "RESULT wrapper: vacated and resumed, outputs byte-identical, $(awk -v a="$T0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s in all"
+  mark wrapper-done
+}
+
+# ---------------------------------------------------------------- 7. --checkpoint-every
+# Not in the default parts (about 2 minutes): RINGBOX_VACATE_PARTS=checkpoint.
+part_checkpoint() {
+  ck_steps=${RINGBOX_VACATE_CK_STEPS:-150}
+  ck_min=${RINGBOX_VACATE_CK_MINUTES:-0.75}
+  step "7. run --checkpoint-every $ck_min on a $ck_steps-step job: exit 85, the relaunch finishes it"
+  ck=$base/ck
+  mkdir -p "$ck/out"
+  cp -a "$base/in" "$ck/in"
+  # What the job's log must say, computed here.
+  i=0
+  while [ "$i" -lt "$ck_steps" ]; do
+    f=$base/in/part$((i % 8)).bin
+    echo "step $i $(sha256sum <"$f" | cut -c1-16) $(wc -c <"$f")"
+    i=$((i + 1))
+  done >"$base/ck.expected"
+  ck_job=$(printf '%s' "$JOB" | sed "s/-lt $steps ]/-lt $ck_steps ]/")
+  JOB_EXPORT=$ck
+  job_run_start ck lazy-file --readable in --writable out --restore-file "$base/ck.restore" \
+    --restore-compression none --checkpoint-every "$ck_min" -- sh -c "$ck_job"
+  job_watch_domain
+  ck_out=$JOB_OUT
+  job_run_wait
+  grep -E 'checkpoint|vacated:' "$JOB_LOG" | sed 's/^/[checkpoint] /'
+  [ "$JOB_RC" = 85 ] || job_fail "the checkpointing run exited with status $JOB_RC, not 85"
+  [ -f "$base/ck.restore" ] || job_fail "no restore file after the checkpoint"
+  [ ! -e "$ck/out/final.txt" ] || job_fail "the job finished before its checkpoint (make RINGBOX_VACATE_CK_STEPS larger)"
+  # lazy-file returns out/ at the job's end: its stdout tells how far it got.
+  step "RESULT checkpoint after $(grep -c '^progress' "$ck_out") of $ck_steps steps; restore file $(stat -c %s "$base/ck.restore") bytes"
+  pin=${RINGBOX_GUEST_CPUS%%-*}
+  JOB_LOG=$RINGBOX_WORK/ck.resume.log
+  JOB_T0=$(job_uptime)
+  # shellcheck disable=SC2086 # ${pin:+...} is two words or none
+  ringbox-host run --transport xen --mode lazy-file --export "$ck" --name ringbox-job-ck \
+    --kernel "$RINGBOX_GUEST_KERNEL" --ramdisk "$RINGBOX_GUEST_INITRD" \
+    --kernel-args "$RINGBOX_GUEST_KARGS" --memory-mib "$JOB_MEMORY_MIB" \
+    ${pin:+--pin-cpu $pin} --stdout "$ck_out" --stderr "$RINGBOX_WORK/ck.stderr" \
+    --restore-file "$base/ck.restore" --readable in --writable out \
+    -- sh -c "$ck_job" >"$JOB_LOG" 2>&1 &
+  JOB_PID=$!
+  job_run_wait
+  grep -E 'resumed' "$JOB_LOG" | sed 's/^/[checkpoint resume] /'
+  [ "$JOB_RC" = 0 ] || job_fail "the run after the checkpoint exited with status $JOB_RC"
+  grep -q 'resumed the job' "$JOB_LOG" || job_fail "the run after the checkpoint did not resume"
+  cmp "$base/ck.expected" "$ck/out/log.txt" || job_fail "the checkpointed job's log differs"
+  cmp "$ck/out/boot-first" "$ck/out/boot-last" || job_fail "the checkpointed job was rebooted"
+  [ "$(grep -c '^progress' "$ck_out")" = "$ck_steps" ] || job_fail "the checkpointed job's stdout lost or repeated lines"
+  mark checkpoint-done
+}
+
+! want wrapper || part_wrapper
+! want kill || part_kill
+! want run || part_run
+! want checkpoint || part_checkpoint
 exit 0

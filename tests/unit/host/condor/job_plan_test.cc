@@ -113,6 +113,45 @@ TEST_CASE("vacate budget: the smaller of the machine's and the job's", "[condor]
   CHECK(!integer_or_product(ad("A = 99999999999 * 99999999999\n"), "A"));
 }
 
+TEST_CASE("SIGTERM saves the domain only when HTCondor carries the restore file",
+          "[condor][plan]") {
+  auto plan = plan_job(ad(""), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(!plan->save_on_vacate);
+  plan = plan_job(ad("WhenToTransferOutput = \"ON_EXIT_OR_EVICT\"\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(plan->save_on_vacate);
+  plan = plan_job(ad("WhenToTransferOutput = \"ON_EXIT\"\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(!plan->save_on_vacate);
+  plan = plan_job(ad("WhenToTransferOutput = \"ON_EXIT\"\nRingboxSaveOnVacate = true\n"), ad(""),
+                  {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(plan->save_on_vacate);
+  plan = plan_job(ad("RingboxSaveOnVacate = \"yes\"\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(!plan);
+  CHECK_THAT(plan.error().what, Catch::Contains("RingboxSaveOnVacate"));
+}
+
+TEST_CASE("RingboxCheckpointMinutes: minutes, only when HTCondor carries the checkpoint",
+          "[condor][plan]") {
+  const std::string evict = "WhenToTransferOutput = \"ON_EXIT_OR_EVICT\"\n";
+  auto plan = plan_job(ad(evict + "RingboxCheckpointMinutes = 30\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(plan->checkpoint_minutes == 30);
+  plan = plan_job(ad(evict + "RingboxCheckpointMinutes = 0.5\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(plan);
+  CHECK(plan->checkpoint_minutes == 0.5);
+  for (const char* bad : {"0", "-3", "\"ten\"", "99999"}) {
+    INFO(bad);
+    CHECK(!plan_job(ad(evict + "RingboxCheckpointMinutes = " + bad + "\n"), ad(""), {"x"}, {},
+                    kScratch));
+  }
+  plan = plan_job(ad("RingboxCheckpointMinutes = 30\n"), ad(""), {"x"}, {}, kScratch);
+  REQUIRE(!plan);
+  CHECK_THAT(plan.error().what, Catch::Contains("ON_EXIT_OR_EVICT"));
+}
+
 TEST_CASE("WantIOProxy: the guest's files on the submit side, its executable Cmd in OrigIwd",
           "[condor][plan]") {
   const std::string job =

@@ -389,3 +389,39 @@ TEST_CASE("garbage readdir cookies give an error or a position, nothing worse", 
   }
   CHECK(d.call(Opcode::kReaddir, "in").status == 0);
 }
+
+// The HTCondor service reserves the wrapper's files at the top of the scratch dir
+// (host/service/service_protocol.h): a job can neither read one, nor list it, nor plant one
+// by any opcode (a planted restore file would reach libxl's restore at the relaunch).
+TEST_CASE("reserved names can be neither read, listed, created, renamed onto nor linked",
+          "[files][attack]") {
+  TempTree t;
+  TempTree::write_file(t.ex("ringbox.restore"), "saved domain");
+  auto p = Policy::read_write().with_reserved({"ringbox.restore", "ringbox.stdout"});
+  REQUIRE(p);
+  auto s = service(t, std::move(*p));
+  Driver d(*s);
+  const int acces = status_of(WireError::kAcces);
+  CHECK(d.open("ringbox.restore", proto::kOpenRead).status == acces);
+  CHECK(d.getfile("ringbox.restore", 0).status == acces);
+  CHECK(d.call(Opcode::kStat, "ringbox.restore").status == acces);
+  CHECK(d.open("ringbox.restore", proto::kOpenWrite | proto::kOpenTruncate).status == acces);
+  CHECK(d.call(Opcode::kUnlink, "ringbox.restore").status == acces);
+  CHECK(d.open("ringbox.stdout", kWriteCreate).status == acces);
+  CHECK(d.putfile("ringbox.stdout", 0, "planted", true).status == acces);
+  CHECK(d.call(Opcode::kMkdir, "ringbox.stdout", {0755, 0, 0, 0}).status == acces);
+  CHECK(d.putfile("out/forged", 0, "forged", true).status == 0);
+  CHECK(d.two_paths(Opcode::kRename, "out/forged", "ringbox.restore").status == acces);
+  CHECK(d.two_paths(Opcode::kLink, "out/forged", "ringbox.stdout").status == acces);
+  CHECK(d.two_paths(Opcode::kSymlink, "out/forged", "ringbox.stdout").status == acces);
+  // A link the job plants elsewhere does not lead into it either.
+  CHECK(d.two_paths(Opcode::kSymlink, "../ringbox.restore", "out/to-restore").status == 0);
+  CHECK(d.getfile("out/to-restore", 0).status == acces);
+  auto r = d.call(Opcode::kReaddir, ".");
+  REQUIRE(r.status == 0);
+  auto ents = proto::decode_dirents(d.out(), r.val[0]);
+  REQUIRE(ents);
+  for (auto& e : *ents) CHECK(e.name != "ringbox.restore");
+  CHECK(TempTree::read_file(t.ex("ringbox.restore")) == "saved domain");
+  CHECK_FALSE(std::filesystem::exists(t.ex("ringbox.stdout")));
+}

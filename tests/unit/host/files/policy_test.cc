@@ -1,9 +1,8 @@
-// Policy rules and the lexical path arithmetic they rest on.
+// Policy rules (the path arithmetic they rest on: tests/unit/path/wire_path_test.cc).
 #include "host/files/policy.h"
 
 #include <catch2/catch.hpp>
 
-#include "host/files/lexical_path.h"
 #include "shared/protocol/codec.h"
 
 using namespace ringbox;
@@ -62,68 +61,19 @@ TEST_CASE("policy rules must be canonical export-relative paths", "[files][polic
   CHECK(p->describe() == "read: in, .; write: out");
 }
 
-TEST_CASE("link text resolves lexically inside the export or not at all", "[files][lexical]") {
-  CHECK(*resolve_link_text("out", "../in/a.txt") == "in/a.txt");
-  CHECK(*resolve_link_text("out/deep", "./x//y/") == "out/deep/x/y");
-  CHECK(*resolve_link_text(".", "a") == "a");
-  CHECK(*resolve_link_text("a", "..") == ".");
-  for (auto [dir, target] : {std::pair{"out", "../../etc"},
-                             {".", ".."},
-                             {"a/b", "../../.."},
-                             {"out", "/etc/passwd"},
-                             {"out", "/proc/self/root"},
-                             {"out", ""}}) {
-    CAPTURE(dir, target);
-    auto r = resolve_link_text(dir, target);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().sys_errno == EXDEV);
-  }
-  auto too_long = resolve_link_text("a", std::string(300, 'x'));
-  REQUIRE_FALSE(too_long);
-  CHECK(too_long.error().sys_errno == ENAMETOOLONG);
-}
-
-TEST_CASE("v2: link text may have long components but must stay inside", "[files][lexical]") {
-  CHECK(check_link_stays_inside("out", "../in/a.txt"));
-  CHECK(check_link_stays_inside(".", std::string(300, 'x')));
-  CHECK(check_link_stays_inside("a", std::string(300, 'x') + "/../.."));
-  CHECK(check_link_stays_inside("a/b", "./x//y/../../.."));
-  std::string long_text;
-  for (int i = 0; i < 15; ++i) long_text += std::string(250, 'd') + "/";
-  CHECK(check_link_stays_inside("out", long_text));
-  const std::string climbs_past_long = std::string(300, 'x') + "/../../..";
-  for (auto [dir, target] : {std::pair<const char*, const char*>{"out", "../../etc"},
-                             {".", ".."},
-                             {"a/b", "../../.."},
-                             {"a", climbs_past_long.c_str()},
-                             {"out", "/etc/passwd"},
-                             {"out", ""}}) {
-    CAPTURE(dir, target);
-    auto r = check_link_stays_inside(dir, target);
-    REQUIRE_FALSE(r);
-    CHECK(r.error().sys_errno == EXDEV);
-  }
-}
-
-TEST_CASE("paths split and join around their last component", "[files][lexical]") {
-  auto pn = split_parent("a/b/c");
-  CHECK(pn.parent == "a/b");
-  CHECK(pn.name == "c");
-  auto top = split_parent("c");
-  CHECK(top.parent == ".");
-  CHECK(top.name == "c");
-  CHECK(join_path(".", "c") == "c");
-  CHECK(join_path("a/b", "c") == "a/b/c");
-  CHECK(path_components(".").empty());
-  CHECK(path_components("a/b") == std::vector<std::string>{"a", "b"});
-  CHECK(path_covers(".", "x"));
-  CHECK(path_covers("a", "a/b"));
-  CHECK_FALSE(path_covers("a", "ab"));
-  CHECK_FALSE(path_covers("a/b", "a"));
-}
-
-TEST_CASE("guest strings are made printable before they reach a log", "[files][lexical]") {
-  CHECK(printable("in/a.txt") == "in/a.txt");
-  CHECK(printable(std::string("a\0\x1b[31m", 7)) == "a\\x00\\x1b[31m");
-  CHECK(printable(std::string(500, 'x')).size() < 130);
+TEST_CASE("a reserved path is outside every rule, even the whole export's", "[files][policy]") {
+  auto p = Policy::read_write().with_reserved({"ringbox.restore", "keep/me"});
+  REQUIRE(p);
+  CHECK(p->has_reserved());
+  CHECK_FALSE(p->allows("ringbox.restore", Access::kRead));
+  CHECK_FALSE(p->allows("ringbox.restore", Access::kWrite));
+  CHECK_FALSE(p->allows("keep/me/x", Access::kRead));
+  CHECK_FALSE(p->leads_to_readable("keep/me"));
+  CHECK(p->allows("ringbox.restore2", Access::kWrite));  // a name, not a prefix
+  CHECK(p->allows("keep", Access::kWrite));
+  CHECK(p->allows(".", Access::kRead));
+  CHECK(p->describe() == "read: .; write: .; reserved: ringbox.restore, keep/me");
+  CHECK_FALSE(Policy::read_write().with_reserved({"."}));
+  CHECK_FALSE(Policy::read_write().with_reserved({"/etc"}));
+  CHECK_FALSE(Policy::read_write().has_reserved());
 }

@@ -179,3 +179,42 @@ TEST_CASE("a zstd restore stream comes back byte for byte, and a damaged one is 
   CHECK((!bad_ok || bad != stream));
   CHECK(!bad_ok);
 }
+
+TEST_CASE("a save killed before its header, renamed as if whole, is refused by the header check",
+          "[vacate]") {
+  TempDir d;
+  const std::string path = d.path + "/ringbox.restore";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  REQUIRE(fd);
+  // What write_restore_fd leaves when killed mid-stream: the header's 4 KiB still zero.
+  REQUIRE(::lseek(fd.get(), kRestoreHeaderBytes, SEEK_SET) == kRestoreHeaderBytes);
+  REQUIRE(write_bytes(fd.get(), 20000));
+  auto opened = check_restore_fd(std::move(fd), "the job's restore file");
+  REQUIRE(!opened);
+  CHECK_THAT(opened.error().what, Catch::Contains("not a ringbox restore file"));
+}
+
+TEST_CASE("a restore file written through a descriptor (the root service's way) reads back",
+          "[vacate]") {
+  TempDir d;
+  const std::string path = d.path + "/ringbox.restore.part";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  REQUIRE(fd);
+  // Whatever the file held before is replaced.
+  REQUIRE(write_bytes(fd.get(), 50000));
+  auto size = write_restore_fd(fd.get(), "the job's restore file", {128, 1, false, 0},
+                               [](int out) { return write_bytes(out, 7000); });
+  REQUIRE(size);
+  CHECK(*size == kRestoreHeaderBytes + 7000);
+  UniqueFd rd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  auto opened = check_restore_fd(std::move(rd), "the job's restore file");
+  REQUIRE(opened);
+  CHECK(opened->header.memory_mib == 128);
+  CHECK(opened->header.stream_bytes == 7000);
+  SECTION("a directory is not a restore file") {
+    UniqueFd dir(::open(d.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto r = check_restore_fd(std::move(dir), "the job's restore file");
+    REQUIRE(!r);
+    CHECK_THAT(r.error().what, Catch::Contains("not a regular file"));
+  }
+}

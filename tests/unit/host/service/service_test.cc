@@ -3,11 +3,13 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
+#include "host/service/as_user.h"
 #include "host/service/job_request.h"
 #include "host/service/service_policy.h"
 #include "host/service/service_protocol.h"
@@ -65,7 +67,7 @@ TEST_CASE("the service policy file", "[service][policy]") {
       "max_memory_mib = 1024\nmax_vcpus = 2\nimage.small = /k /r  # comment\n",
       "hostd.conf");
   REQUIRE(p);
-  CHECK(p->transport == "local");
+  CHECK(p->transport == Transport::kLocal);
   CHECK(p->allow_users == std::vector<std::string>{"nobody", "alice"});
   CHECK(p->max_domains == 2);
   CHECK(p->images.at("small").ramdisk == "/r");
@@ -101,7 +103,7 @@ TEST_CASE("a request becomes a RunConfig within the policy's caps", "[service][p
   m.add("vcpus", "2");
   auto cfg = build_run_config(m, *policy, {5, 6, 7});
   REQUIRE(cfg);
-  CHECK(cfg->transport == "local");
+  CHECK(cfg->transport == Transport::kLocal);
   CHECK(cfg->export_dir == "/proc/self/fd/5");
   CHECK(cfg->stderr_path == "/proc/self/fd/7");
   CHECK(cfg->spec.uid == 65534);
@@ -142,6 +144,23 @@ TEST_CASE("request descriptors: a directory, then two writable non-directories",
   CHECK(!check_request_fds(fds));
 }
 
+TEST_CASE("request descriptors: a 4th is a restore file, a regular file open for reading",
+          "[service][vacate]") {
+  std::vector<UniqueFd> fds;
+  fds.emplace_back(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  fds.emplace_back(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  fds.emplace_back(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  fds.emplace_back(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  CHECK(check_request_fds(fds));
+  fds[3].reset(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  CHECK(!check_request_fds(fds));
+  fds[3].reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));  // not a regular file
+  CHECK(!check_request_fds(fds));
+  fds[3].reset(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  fds.emplace_back(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
+  CHECK(!check_request_fds(fds));
+}
+
 TEST_CASE("files=submit: only the starter's proxy on loopback", "[service][policy]") {
   ServiceMessage m;
   m.add("op", "run");
@@ -178,4 +197,51 @@ TEST_CASE("files=submit: only the starter's proxy on loopback", "[service][polic
   refused("submit", nullptr, "needs the job's .chirp.config");
   refused("scratch", "127.0.0.1 9618 cookie", "only taken with files=submit");
   refused("nfs", nullptr, "not where ringbox finds files");
+}
+
+namespace {
+uid_t thread_fsuid() {
+  return static_cast<uid_t>(::syscall(SYS_setfsuid, static_cast<uid_t>(-1)));
+}
+
+struct FsuidRecorder final : rpc::Handler {
+  uid_t seen = 12345;
+  rpc::Reply handle(const rpc::Request&) override {
+    seen = thread_fsuid();
+    return rpc::Reply{};
+  }
+};
+}  // namespace
+
+// The serving thread runs some requests inline through AsUserHandler and then saves the domain
+// through libxl, whose lock files only root opens: it must get root's rights back.
+TEST_CASE("a thread that served as the job's user gets root's rights back", "[service]") {
+  if (::geteuid() != 0) {
+    WARN("not root: setfsuid cannot be checked");
+    return;
+  }
+  FsuidRecorder inner;
+  AsUserHandler as_user(inner, FsIdentity{65534, 65534, {}});
+  rpc::Request req;
+  as_user.handle(req);
+  CHECK(inner.seen == 65534);
+  CHECK(thread_fsuid() == 65534);  // switched for good while serving
+  char root_only[] = "/tmp/ringbox-fsuid-XXXXXX";
+  restore_root_fs_identity();
+  CHECK(thread_fsuid() == 0);
+  int fd = ::mkstemp(root_only);  // 0600, owned by root: only root's rights open it again
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  fd = ::open(root_only, O_RDWR | O_CLOEXEC);
+  CHECK(fd >= 0);
+  if (fd >= 0) ::close(fd);
+  // The next request switches the thread again.
+  inner.seen = 0;
+  as_user.handle(req);
+  CHECK(inner.seen == 65534);
+  fd = ::open(root_only, O_RDWR | O_CLOEXEC);
+  CHECK(fd < 0);
+  CHECK(errno == EACCES);
+  restore_root_fs_identity();
+  ::unlink(root_only);
 }

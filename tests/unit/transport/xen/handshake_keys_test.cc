@@ -204,8 +204,8 @@ TEST_CASE("xenstore paths follow the contract", "[xen][keys]") {
 
 TEST_CASE("vacate nonces are short lowercase hex and nothing else", "[xen][vacate]") {
   CHECK(parse_vacate_nonce("0123456789abcdef"));
-  CHECK(parse_vacate_nonce(std::string(kMaxVacateNonce, 'a')));
-  for (std::string bad : {std::string(), std::string(kMaxVacateNonce + 1, 'a'),
+  CHECK(parse_vacate_nonce(std::string(proto::kMaxVacateNonce, 'a')));
+  for (std::string bad : {std::string(), std::string(proto::kMaxVacateNonce + 1, 'a'),
                           std::string("ABCDEF"), std::string("12 34"), std::string("12\n"),
                           std::string("12\0"
                                       "34",
