@@ -71,7 +71,9 @@ int emit(const bench::Report& r, const Params& p) {
   std::string json = bench::to_json(r);
   if (!p.out.empty()) {
     FILE* f = std::fopen(p.out.c_str(), "w");
-    if (f == nullptr || std::fputs(json.c_str(), f) < 0 || std::fclose(f) != 0) {
+    bool written = f != nullptr && std::fputs(json.c_str(), f) >= 0;
+    if (f != nullptr && std::fclose(f) != 0) written = false;  // closed even when fputs failed
+    if (!written) {
       log::error("write results to " + p.out + " failed");
       return 1;
     }
@@ -83,10 +85,13 @@ int emit(const bench::Report& r, const Params& p) {
   return 0;
 }
 
-// Forks a host process that serves one connection with the session handler.
-pid_t spawn_ring_host(UniqueFd sock, int spin_us) {
+// Forks a host process that serves one connection with the session handler. The child closes
+// its copy of guest_end (the parent's end of the socket pair): holding it, the host would never
+// see the socket hang up when the benchmark dies.
+pid_t spawn_ring_host(UniqueFd sock, UniqueFd& guest_end, int spin_us) {
   pid_t pid = ::fork();
   if (pid != 0) return pid;
+  guest_end.reset();
   auto ch = transport::local_accept(std::move(sock));
   if (!ch) _exit(1);
   SessionHandler h;
@@ -115,10 +120,11 @@ int cmd_ring(const Params& p) {
                   std::to_string(p.bulk_message >> 10) + " KiB messages";
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return 1;
+  UniqueFd guest_end(sv[0]);
   // The UniqueFd owns sv[1]: it closes the parent's copy when spawn_ring_host returns.
-  pid_t ring_host = spawn_ring_host(UniqueFd(sv[1]), p.spin_us);
+  pid_t ring_host = spawn_ring_host(UniqueFd(sv[1]), guest_end, p.spin_us);
   {
-    auto ch = transport::local_connect(UniqueFd(sv[0]), p.geometry);
+    auto ch = transport::local_connect(std::move(guest_end), p.geometry);
     if (!ch) {
       log::error("local ring: " + ch.error().message());
       return 1;

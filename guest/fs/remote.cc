@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::guest::fs {
 
 using proto::Opcode;
@@ -32,12 +34,10 @@ std::vector<std::byte> path_payload(std::string_view path) {
 Result<void> write_all_at(int fd, std::span<const std::byte> bytes, uint64_t off) {
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n =
-        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(off + done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write the local copy");
-    }
+    ssize_t n = retry_eintr([&] {
+      return ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(off + done));
+    });
+    if (n < 0) return sys_error("write the local copy");
     done += static_cast<size_t>(n);
   }
   return ok();
@@ -393,9 +393,9 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
     size_t len = static_cast<size_t>(std::min<uint64_t>(data_room, size - off));
     size_t got = 0;
     while (got < len) {
-      ssize_t n =
-          ::pread(fd, in.data() + path.size() + got, len - got, static_cast<off_t>(off + got));
-      if (n < 0 && errno == EINTR) continue;
+      ssize_t n = retry_eintr([&] {
+        return ::pread(fd, in.data() + path.size() + got, len - got, static_cast<off_t>(off + got));
+      });
       if (n < 0) return sys_error("read the local copy of '" + std::string(path) + "'");
       if (n == 0)
         return make_error(Errc::kInvalidArgument,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "guest/fs/view.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::guest::fs {
@@ -309,19 +310,13 @@ void View::write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t
   if (f->local) {
     // Marked dirty before the bytes land, so a write-back never misses a change.
     f->cached->dirty = true;
-    size_t done = 0;
-    while (done < size) {
-      ssize_t n =
-          ::pwrite(f->cached->fd.get(), buf + done, size - done, off + static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        if (done > 0) break;
-        fuse_reply_err(req, errno);  // ENOSPC from the cache filesystem reaches the job as is
-        return;
-      }
-      done += static_cast<size_t>(n);
+    auto done = write_fully(f->cached->fd.get(), std::as_bytes(std::span(buf, size)), off);
+    if (!done) {
+      // ENOSPC from the cache filesystem reaches the job as is.
+      fuse_reply_err(req, done.error().sys_errno);
+      return;
     }
-    fuse_reply_write(req, done);
+    fuse_reply_write(req, *done);
     return;
   }
   auto n = remote_.pwrite(f->handle, std::span(reinterpret_cast<const std::byte*>(buf), size),

@@ -27,6 +27,7 @@
 #include "guest/job/spawn.h"
 #include "guest/vacate_hooks.h"
 #include "shared/protocol/job_spec.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::guest::job {
@@ -90,13 +91,11 @@ class JobProcess {
   // Blocks until the job's main process ends; returns its wait status.
   int wait() {
     siginfo_t info{};
-    while (::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT) != 0 && errno == EINTR) {
-    }
+    retry_eintr([&] { return ::waitid(P_PID, pid_, &info, WEXITED | WNOWAIT); });
     std::lock_guard lk(mu_);
     ::kill(-pid_, SIGKILL);  // whatever it left running in its group goes too
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
+    retry_eintr([&] { return ::waitpid(pid_, &status, 0); });
     ended_ = true;
     return status;
   }

@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::guest::job {
 namespace {
 
@@ -128,15 +130,11 @@ Result<Spawned> spawn_job(const SpawnSpec& spec, SpawnFailure& failure) {
   out_w.reset();
   err_w.reset();
   ChildReport r{};
-  ssize_t n;
-  do {
-    n = ::read(report_r.get(), &r, sizeof(r));
-  } while (n < 0 && errno == EINTR);
+  ssize_t n = retry_eintr([&] { return ::read(report_r.get(), &r, sizeof(r)); });
   if (n == 0) return Spawned{pid, std::move(out_r), std::move(err_r)};  // exec succeeded
 
   int status;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  retry_eintr([&] { return ::waitpid(pid, &status, 0); });
   if (n != sizeof(r)) {
     failure = {"the job's process ended before it could start '" + spec.argv[0] + "'", 126};
     return Spawned{};

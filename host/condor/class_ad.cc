@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <charconv>
 
+#include "shared/util/file_io.h"
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::host::condor {
@@ -212,8 +213,7 @@ Result<ClassAd> ClassAd::read_file(const std::string& path) {
   std::string text;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = retry_eintr([&] { return ::read(fd.get(), buf, sizeof(buf)); });
     if (n < 0) return sys_error("read the ClassAd file " + path);
     if (n == 0) break;
     if (text.size() + static_cast<size_t>(n) > kMaxAdFileBytes)

@@ -20,6 +20,7 @@
 #include "host/condor/job_plan.h"
 #include "host/condor/saved_streams.h"
 #include "host/service/service_protocol.h"
+#include "shared/util/file_io.h"
 #include "shared/util/unique_fd.h"
 
 extern char** environ;
@@ -89,19 +90,14 @@ Result<std::string> read_chirp_config() {
   UniqueFd f(::open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!f) return sys_error(std::string("open the IO proxy's config ") + path);
   char buf[kMaxChirpConfigBytes + 1];
-  size_t got = 0;
-  for (;;) {
-    ssize_t n = ::read(f.get(), buf + got, sizeof(buf) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys_error(std::string("read the IO proxy's config ") + path);
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-    if (got == sizeof(buf))
-      return make_error(Errc::kTooLarge, std::string("the IO proxy's config ") + path +
-                                             " is larger than " +
-                                             std::to_string(kMaxChirpConfigBytes) + " bytes");
-  }
-  return std::string(buf, got);
+  auto got = read_all(f.get(), std::as_writable_bytes(std::span(buf)));
+  if (!got)
+    return sys_error(got.error().sys_errno, std::string("read the IO proxy's config ") + path);
+  if (*got == sizeof(buf))
+    return make_error(Errc::kTooLarge, std::string("the IO proxy's config ") + path +
+                                           " is larger than " +
+                                           std::to_string(kMaxChirpConfigBytes) + " bytes");
+  return std::string(buf, *got);
 }
 
 // The restore file of a vacated job at the top of the scratch dir (docs/vacate.md), opened or

@@ -12,6 +12,7 @@
 #include "host/domain/reaper_main.h"
 #include "host/domain/reaper_protocol.h"
 #include "host/domain/reaper_socket.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::domain {
@@ -67,9 +68,8 @@ Result<DomainReaper> DomainReaper::spawn(const Target& target, const std::string
   if (middle == 0) become_reaper(exe.c_str(), argv.data(), theirs.get(), devnull.get());
 
   int status = 0;
-  while (::waitpid(middle, &status, 0) < 0) {
-    if (errno != EINTR) return sys_error("wait for the domain reaper's launcher");
-  }
+  if (retry_eintr([&] { return ::waitpid(middle, &status, 0); }) < 0)
+    return sys_error("wait for the domain reaper's launcher");
   theirs.reset();
   devnull.reset();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)

@@ -7,21 +7,16 @@
 #include <chrono>
 
 #include "host/domain/reaper_protocol.h"
+#include "shared/util/file_io.h"
 
 namespace ringbox::host::domain {
 
 Result<void> send_line(int fd, std::string_view line) {
-  while (!line.empty()) {
-    ssize_t n = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EPIPE || errno == ECONNRESET)
-        return Error{Errc::kPeerGone, errno, "write to the domain reaper socket"};
-      return sys_error("write to the domain reaper socket");
-    }
-    line.remove_prefix(static_cast<size_t>(n));
-  }
-  return ok();
+  auto w = send_all(fd, std::as_bytes(std::span(line)));
+  if (w) return ok();
+  int err = w.error().sys_errno;
+  return Error{err == EPIPE || err == ECONNRESET ? Errc::kPeerGone : Errc::kSystem, err,
+               "write to the domain reaper socket"};
 }
 
 Result<std::optional<std::string>> read_line(int fd, std::string& buffer, int timeout_ms) {
@@ -40,16 +35,13 @@ Result<std::optional<std::string>> read_line(int fd, std::string& buffer, int ti
       wait_ms = static_cast<int>(left.count());
     }
     pollfd p{fd, POLLIN, 0};
-    int r = ::poll(&p, 1, wait_ms);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("poll the domain reaper socket");
-    }
+    int r = poll_retry(&p, 1, wait_ms);
+    if (r < 0) return sys_error("poll the domain reaper socket");
     if (r == 0) continue;  // the deadline check above reports the timeout
     char chunk[256];
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+    ssize_t n = retry_eintr([&] { return ::recv(fd, chunk, sizeof chunk, 0); });
     if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EAGAIN) continue;
       if (errno == ECONNRESET) return std::optional<std::string>();
       return sys_error("read the domain reaper socket");
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/protocol/codec.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::files {
@@ -34,11 +35,8 @@ Result<DirListing> list_directory(int dir_fd, uint64_t cookie, std::span<std::by
   proto::DirentWriter writer(out);
   DirListing listing;
   for (bool full = false; !full;) {
-    ssize_t n = ::getdents64(dir_fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("read directory entries");
-    }
+    ssize_t n = retry_eintr([&] { return ::getdents64(dir_fd, buf.data(), buf.size()); });
+    if (n < 0) return sys_error("read directory entries");
     if (n == 0) {
       listing.at_end = true;
       break;

@@ -55,10 +55,7 @@ Result<void> ExportFile::ftruncate(off_t size) {
 }
 
 Result<void> ExportFile::fallocate(int mode, off_t offset, off_t length) {
-  int rc;
-  do {
-    rc = ::fallocate(fd_.get(), mode, offset, length);
-  } while (rc != 0 && errno == EINTR);
+  int rc = retry_eintr([&] { return ::fallocate(fd_.get(), mode, offset, length); });
   if (rc != 0) return sys_error("fallocate '" + printable(path_) + "'");
   return ok();
 }

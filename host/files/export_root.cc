@@ -10,6 +10,7 @@
 #include "shared/path/wire_path.h"
 #include "shared/protocol/codec.h"
 #include "shared/util/beneath.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::files {
@@ -186,10 +187,8 @@ Result<UniqueFd> ExportRoot::reopen(int fd, int flags) const {
   // The magic link itself must be followed, and nothing may be created through it.
   flags &= ~(O_NOFOLLOW | O_CREAT | O_EXCL);
   std::string name = std::to_string(fd);
-  int nfd;
-  do {
-    nfd = ::openat(proc_fd_.get(), name.c_str(), flags | O_CLOEXEC | O_NOCTTY);
-  } while (nfd < 0 && errno == EINTR);
+  int nfd = retry_eintr(
+      [&] { return ::openat(proc_fd_.get(), name.c_str(), flags | O_CLOEXEC | O_NOCTTY); });
   if (nfd < 0) return sys_error("reopen fd " + name + " through /proc/self/fd");
   return UniqueFd(nfd);
 }

@@ -5,6 +5,7 @@
 
 #include <cstring>
 
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::host::job {
@@ -35,17 +36,11 @@ proto::WireError OutputSink::append(std::span<const std::byte> untrusted_bytes) 
   }
   // Opaque bytes: written as they are, never parsed, so reading them from shared memory once
   // (inside write(2)) is safe.
-  size_t done = 0;
-  while (done < untrusted_bytes.size()) {
-    ssize_t n = ::write(fd_.get(), untrusted_bytes.data() + done, untrusted_bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      log::error("write job output " + path_ + ": " + std::string(strerror(errno)));
-      return proto::WireError::kIo;
-    }
-    done += static_cast<size_t>(n);
+  if (auto w = write_all(fd_.get(), untrusted_bytes); !w) {
+    log::error("write job output " + path_ + ": " + std::string(strerror(w.error().sys_errno)));
+    return proto::WireError::kIo;
   }
-  written_ += done;
+  written_ += untrusted_bytes.size();
   return proto::WireError::kOk;
 }
 

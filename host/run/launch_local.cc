@@ -37,6 +37,7 @@
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_server.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 extern char** environ;
@@ -196,8 +197,7 @@ class LocalGuest final : public Guest {
       if (r < 0 && errno != EINTR) return "lost (" + std::string(std::strerror(errno)) + ")";
       if (std::chrono::steady_clock::now() >= deadline) {
         ::kill(pid_, SIGKILL);
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
+        retry_eintr([&] { return ::waitpid(pid_, &status, 0); });
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

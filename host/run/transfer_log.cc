@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "shared/protocol/ringbox_proto.h"
+#include "shared/util/file_io.h"
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::host::run {
@@ -185,13 +186,8 @@ Result<void> TransferLog::write(const std::string& path, const std::string& head
   const std::string text = render(header);
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return sys_error("create the transfer log " + path);
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return sys_error("write the transfer log " + path);
-    done += static_cast<size_t>(n);
-  }
+  if (auto w = write_all(fd.get(), std::as_bytes(std::span(text))); !w)
+    return sys_error(w.error().sys_errno, "write the transfer log " + path);
   return fd.close();
 }
 

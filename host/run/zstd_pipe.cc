@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::host::run {
 namespace {
 
@@ -27,17 +29,9 @@ struct DctxFree {
   void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
 };
 
-Result<void> write_all(int fd, const void* p, size_t n) {
-  const auto* b = static_cast<const char*>(p);
-  while (n > 0) {
-    ssize_t w = ::write(fd, b, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("write the restore stream");
-    }
-    b += w;
-    n -= static_cast<size_t>(w);
-  }
+Result<void> write_out(int fd, const void* p, size_t n) {
+  auto w = write_all(fd, std::span(static_cast<const std::byte*>(p), n));
+  if (!w) return sys_error(w.error().sys_errno, "write the restore stream");
   return ok();
 }
 
@@ -53,18 +47,15 @@ Result<void> compress(int in, int out, int level) {
   ZSTD_CCtx_setParameter(c.get(), ZSTD_c_checksumFlag, 1);
   std::vector<char> ibuf(kPipeBytes), obuf(ZSTD_CStreamOutSize());
   for (;;) {
-    ssize_t n = ::read(in, ibuf.data(), ibuf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("read the save stream");
-    }
+    ssize_t n = retry_eintr([&] { return ::read(in, ibuf.data(), ibuf.size()); });
+    if (n < 0) return sys_error("read the save stream");
     ZSTD_EndDirective mode = n == 0 ? ZSTD_e_end : ZSTD_e_continue;
     ZSTD_inBuffer ib{ibuf.data(), static_cast<size_t>(n), 0};
     for (;;) {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
       size_t left = ZSTD_compressStream2(c.get(), &ob, &ib, mode);
       if (ZSTD_isError(left)) return zstd_error(left, "compress the save stream");
-      RINGBOX_TRY(write_all(out, obuf.data(), ob.pos));
+      RINGBOX_TRY(write_out(out, obuf.data(), ob.pos));
       if (mode == ZSTD_e_end ? left == 0 : ib.pos == ib.size) break;
     }
     if (n == 0) return ok();
@@ -78,11 +69,8 @@ Result<void> decompress(int in, int out) {
   std::vector<char> ibuf(ZSTD_DStreamInSize()), obuf(ZSTD_DStreamOutSize());
   size_t last = 0;
   for (;;) {
-    ssize_t n = ::read(in, ibuf.data(), ibuf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("read the restore file");
-    }
+    ssize_t n = retry_eintr([&] { return ::read(in, ibuf.data(), ibuf.size()); });
+    if (n < 0) return sys_error("read the restore file");
     if (n == 0) {
       if (last != 0)
         return make_error(Errc::kInvalidArgument, "the restore file's zstd stream is truncated");
@@ -93,7 +81,7 @@ Result<void> decompress(int in, int out) {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
       last = ZSTD_decompressStream(d.get(), &ob, &ib);
       if (ZSTD_isError(last)) return zstd_error(last, "decompress the restore file");
-      RINGBOX_TRY(write_all(out, obuf.data(), ob.pos));
+      RINGBOX_TRY(write_out(out, obuf.data(), ob.pos));
     }
   }
 }

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::host::service {
 namespace {
 
@@ -31,8 +33,7 @@ Result<void> wait_readable(int sock, std::chrono::steady_clock::time_point deadl
       ms = static_cast<int>(left);
     }
     pollfd p{sock, POLLIN, 0};
-    int r = ::poll(&p, 1, ms);
-    if (r < 0 && errno == EINTR) continue;
+    int r = poll_retry(&p, 1, ms);
     if (r < 0) return sys_error("poll the service socket");
     if (r > 0) return ok();
   }
@@ -125,8 +126,7 @@ Result<void> send_service_message(int sock, const ServiceMessage& m, std::span<c
       c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
       std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     }
-    ssize_t n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = retry_eintr([&] { return ::sendmsg(sock, &msg, MSG_NOSIGNAL); });
     if (n < 0) return sys_error("send to the ringbox service");
     sent += static_cast<size_t>(n);
   }
@@ -147,8 +147,7 @@ Result<ServiceMessage> recv_service_message(int sock, int timeout_ms, std::vecto
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxServiceFds)];
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
-    ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = retry_eintr([&] { return ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); });
     if (n < 0) return sys_error("receive from the service socket");
     // Take ownership of every descriptor that came, whatever happens next.
     std::vector<UniqueFd> came;
@@ -182,8 +181,7 @@ Result<ServiceMessage> recv_service_message(int sock, int timeout_ms, std::vecto
   got = 0;
   while (got < len) {
     if (auto w = wait_readable(sock, deadline, limited); !w) return std::move(w.error());
-    ssize_t n = ::recv(sock, payload.data() + got, len - got, 0);
-    if (n < 0 && errno == EINTR) continue;
+    ssize_t n = retry_eintr([&] { return ::recv(sock, payload.data() + got, len - got, 0); });
     if (n < 0) return sys_error("receive from the service socket");
     if (n == 0) return make_error(Errc::kProtocol, "the peer hung up inside a message");
     got += static_cast<size_t>(n);

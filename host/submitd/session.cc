@@ -10,6 +10,7 @@
 #include <optional>
 #include "host/submitd/session_util.h"
 #include "shared/chirp/chirp_proto.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 // Session: framing, dispatch, and the commands on open files (fd-based). Path commands are in
@@ -163,8 +164,8 @@ Result<void> Session::do_pread(const Args& a, bool stateful) {
   if (io_.size() < n) io_.resize(n);
   ssize_t got = 0;
   while (static_cast<size_t>(got) < n) {
-    ssize_t r = ::pread(f->fd.get(), io_.data() + got, n - got, at + got);
-    if (r < 0 && errno == EINTR) continue;
+    ssize_t r =
+        retry_eintr([&] { return ::pread(f->fd.get(), io_.data() + got, n - got, at + got); });
     if (r < 0) return reply_errno(errno);
     if (r == 0) break;
     got += r;
@@ -196,18 +197,10 @@ Result<void> Session::do_pwrite(const Args& a, bool stateful, bool& close_after)
   OpenFile* f = file(a[0]);
   if (!f) return reply(static_cast<int64_t>(Status::kBadFd));
   int64_t at = stateful ? f->offset : *off;
-  size_t put = 0;
-  while (put < n) {
-    ssize_t r = ::pwrite(f->fd.get(), io_.data() + put, n - put, at + static_cast<int64_t>(put));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      if (put == 0) return reply_errno(errno);
-      break;
-    }
-    put += static_cast<size_t>(r);
-  }
-  if (stateful) f->offset += static_cast<int64_t>(put);
-  return reply(static_cast<int64_t>(put));
+  auto put = write_fully(f->fd.get(), std::as_bytes(std::span(io_.data(), n)), at);
+  if (!put) return reply_errno(put.error().sys_errno);
+  if (stateful) f->offset += static_cast<int64_t>(*put);
+  return reply(static_cast<int64_t>(*put));
 }
 
 Result<void> Session::do_lseek(const Args& a) {

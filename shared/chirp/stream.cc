@@ -17,6 +17,8 @@
 #include <system_error>
 #include <thread>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::chirp {
 namespace {
 
@@ -34,8 +36,7 @@ constexpr uint64_t kThreadedBytes = 8u << 20;
 // Writes all of data at off; 0 or the errno of the failed pwrite(2).
 int pwrite_all(int fd, const char* data, size_t n, uint64_t off) {
   while (n > 0) {
-    ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(off));
-    if (w < 0 && errno == EINTR) continue;
+    ssize_t w = retry_eintr([&] { return ::pwrite(fd, data, n, static_cast<off_t>(off)); });
     if (w < 0) return errno;
     if (w == 0) return EIO;
     data += w;
@@ -54,13 +55,12 @@ Result<void> drain_pipe(int rd, int file_fd, uint64_t off, size_t n, int* file_e
   while (n > 0) {
     if (*file_errno == 0 && *can_splice) {
       auto o = static_cast<loff_t>(off);
-      ssize_t w = ::splice(rd, nullptr, file_fd, &o, n, SPLICE_F_MOVE);
+      ssize_t w = retry_eintr([&] { return ::splice(rd, nullptr, file_fd, &o, n, SPLICE_F_MOVE); });
       if (w > 0) {
         n -= static_cast<size_t>(w);
         off += static_cast<uint64_t>(w);
         continue;
       }
-      if (w < 0 && errno == EINTR) continue;
       if (w < 0 && errno == EINVAL) {
         *can_splice = false;
         continue;
@@ -68,8 +68,7 @@ Result<void> drain_pipe(int rd, int file_fd, uint64_t off, size_t n, int* file_e
       *file_errno = w < 0 ? errno : EIO;
       continue;
     }
-    ssize_t r = ::read(rd, scratch, std::min(n, sizeof(scratch)));
-    if (r < 0 && errno == EINTR) continue;
+    ssize_t r = retry_eintr([&] { return ::read(rd, scratch, std::min(n, sizeof(scratch))); });
     if (r <= 0) return sys_error("read from recv_to_file's pipe");
     if (*file_errno == 0) *file_errno = pwrite_all(file_fd, scratch, static_cast<size_t>(r), off);
     n -= static_cast<size_t>(r);
@@ -98,12 +97,8 @@ Stream::Stream(UniqueFd fd, Timeouts t) : fd_(std::move(fd)), t_(t) {
 Result<void> Stream::wait(short events, Clock::time_point deadline) {
   for (;;) {
     pollfd p{fd_.get(), events, 0};
-    int ms = remaining_ms(deadline);
-    int n = ::poll(&p, 1, ms);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("poll on Chirp connection");
-    }
+    int n = retry_eintr([&] { return ::poll(&p, 1, remaining_ms(deadline)); });
+    if (n < 0) return sys_error("poll on Chirp connection");
     if (n == 0) return make_error(Errc::kTimeout, "Chirp peer sent nothing within the deadline");
     if (p.revents & events) return ok();
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
@@ -120,13 +115,13 @@ Result<size_t> Stream::fill(Clock::time_point deadline) {
     rpos_ = 0;
   }
   for (;;) {
-    ssize_t n = ::recv(fd_.get(), buf_.data() + wpos_, buf_.size() - wpos_, 0);
+    ssize_t n =
+        retry_eintr([&] { return ::recv(fd_.get(), buf_.data() + wpos_, buf_.size() - wpos_, 0); });
     if (n > 0) {
       wpos_ += static_cast<size_t>(n);
       return static_cast<size_t>(n);
     }
     if (n == 0) return make_error(Errc::kPeerGone, "Chirp peer closed the connection");
-    if (errno == EINTR) continue;
     if (errno != EAGAIN && errno != EWOULDBLOCK) {
       if (errno == ECONNRESET || errno == EPIPE)
         return make_error(Errc::kPeerGone, "Chirp peer reset the connection");
@@ -188,14 +183,13 @@ Result<void> Stream::read_exact(std::span<std::byte> out) {
   while (done < out.size()) {
     size_t want = out.size() - done;
     if (want >= kDirectReadBytes) {
-      ssize_t n = ::recv(fd_.get(), out.data() + done, want, 0);
+      ssize_t n = retry_eintr([&] { return ::recv(fd_.get(), out.data() + done, want, 0); });
       if (n > 0) {
         done += static_cast<size_t>(n);
         continue;
       }
       if (n == 0)
         return make_error(Errc::kPeerGone, "Chirp peer closed the connection mid-payload");
-      if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) {
         if (errno == ECONNRESET)
           return make_error(Errc::kPeerGone, "Chirp peer reset the connection mid-payload");
@@ -242,9 +236,8 @@ Result<void> Stream::write_all(std::span<const iovec> parts_in) {
     msghdr msg{};
     msg.msg_iov = parts + first;
     msg.msg_iovlen = count - first;
-    ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
+    ssize_t n = retry_eintr([&] { return ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL); });
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         RINGBOX_TRY(wait(POLLOUT, deadline));
         continue;
@@ -277,10 +270,10 @@ Result<void> Stream::splice_to_pipe(int wr, uint64_t len, Clock::time_point dead
     size_t want = static_cast<size_t>(std::min<uint64_t>(len - done, kSpliceStepBytes));
     // The socket is non-blocking (EAGAIN: wait for it below); the pipe's own mode decides
     // whether a full pipe waits (threaded receive) or not (drained right after, inline).
-    ssize_t n = ::splice(fd_.get(), nullptr, wr, nullptr, want, SPLICE_F_MOVE);
+    ssize_t n =
+        retry_eintr([&] { return ::splice(fd_.get(), nullptr, wr, nullptr, want, SPLICE_F_MOVE); });
     if (n == 0) return make_error(Errc::kPeerGone, "Chirp peer closed the connection mid-payload");
     if (n < 0) {
-      if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         RINGBOX_TRY(wait(POLLIN, deadline));
         continue;
@@ -357,13 +350,12 @@ Result<void> Stream::send_file(int file_fd, uint64_t offset, uint64_t len) {
   auto off = static_cast<off_t>(offset);
   while (len > 0) {
     size_t step = static_cast<size_t>(std::min<uint64_t>(len, 1u << 30));
-    ssize_t n = ::sendfile(fd_.get(), file_fd, &off, step);
+    ssize_t n = retry_eintr([&] { return ::sendfile(fd_.get(), file_fd, &off, step); });
     if (n > 0) {
       len -= static_cast<uint64_t>(n);
       continue;
     }
     if (n == 0) return make_error(Errc::kPeerBroken, "file ended before the promised size");
-    if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       RINGBOX_TRY(wait(POLLOUT, deadline));
       continue;
@@ -400,9 +392,7 @@ Result<UniqueFd> tcp_connect_timeout(const std::string& host, uint16_t port, int
         continue;
       }
       pollfd p{fd.get(), POLLOUT, 0};
-      int n;
-      do n = ::poll(&p, 1, timeout_ms);
-      while (n < 0 && errno == EINTR);
+      int n = poll_retry(&p, 1, timeout_ms);
       if (n == 0) {
         last = make_error(Errc::kTimeout, "connect to Chirp server " + host + ":" + port_s +
                                               ": no answer within " + std::to_string(timeout_ms) +

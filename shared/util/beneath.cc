@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox {
 namespace {
 
@@ -22,11 +24,8 @@ long openat2_beneath(int dirfd, const char* path, uint64_t flags, uint64_t mode,
   int eagain = 0;
   long fd;
   for (;;) {
-    fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-    if (fd >= 0 || errno == EINTR) {
-      if (fd >= 0) return fd;
-      continue;
-    }
+    fd = retry_eintr([&] { return ::syscall(SYS_openat2, dirfd, path, &how, sizeof(how)); });
+    if (fd >= 0) return fd;
     if (errno == EAGAIN && ++eagain <= kMaxEagainRetries) continue;
     return fd;
   }

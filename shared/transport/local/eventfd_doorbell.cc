@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::transport {
 
 Result<void> EventfdDoorbell::ring() {
@@ -16,10 +18,7 @@ Result<void> EventfdDoorbell::ring() {
 
 Result<bool> EventfdDoorbell::wait(int timeout_ms) {
   pollfd p[2] = {{kicked_.get(), POLLIN, 0}, {liveness_, POLLIN | POLLRDHUP, 0}};
-  int r;
-  do {
-    r = ::poll(p, 2, timeout_ms);
-  } while (r < 0 && errno == EINTR);
+  int r = poll_retry(p, 2, timeout_ms);
   if (r < 0) return sys_error("wait for a kick on eventfd");
   if (p[0].revents & POLLIN) {
     uint64_t count;

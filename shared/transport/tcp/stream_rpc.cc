@@ -10,6 +10,7 @@
 
 #include "shared/rpc/request_check.h"
 #include "shared/transport/tcp/tcp_socket.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::transport {
@@ -32,11 +33,8 @@ Result<void> write_frame(int fd, proto::FrameKind kind, const void* slot, size_t
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = static_cast<size_t>(count);
-  ssize_t n;
-  do {
-    // MSG_NOSIGNAL: a peer that went away is an error to report, not a SIGPIPE that kills us.
-    n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
+  // MSG_NOSIGNAL: a peer that went away is an error to report, not a SIGPIPE that kills us.
+  ssize_t n = retry_eintr([&] { return ::sendmsg(fd, &msg, MSG_NOSIGNAL); });
   if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
     return make_error(Errc::kPeerGone, "peer closed the TCP connection");
   if (n < 0) return sys_error("send frame on TCP connection");

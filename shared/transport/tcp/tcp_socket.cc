@@ -9,6 +9,8 @@
 
 #include <charconv>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::transport {
 namespace {
 
@@ -89,34 +91,20 @@ Result<UniqueFd> tcp_accept(int listen_fd, int timeout_ms) {
 }
 
 Result<void> write_all(int fd, const void* buf, size_t len) {
-  const char* p = static_cast<const char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EPIPE || errno == ECONNRESET)
-        return make_error(Errc::kPeerGone, "peer closed the TCP connection");
-      return sys_error("send on TCP connection");
-    }
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
-  return ok();
+  auto w = ringbox::send_all(fd, std::span(static_cast<const std::byte*>(buf), len));
+  if (w) return ok();
+  int err = w.error().sys_errno;
+  if (err == EPIPE || err == ECONNRESET)
+    return make_error(Errc::kPeerGone, "peer closed the TCP connection");
+  return sys_error(err, "send on TCP connection");
 }
 
 Result<void> read_all(int fd, void* buf, size_t len) {
-  char* p = static_cast<char*>(buf);
-  while (len > 0) {
-    ssize_t n = ::recv(fd, p, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ECONNRESET) return make_error(Errc::kPeerGone, "peer reset the TCP connection");
-      return sys_error("receive on TCP connection");
-    }
-    if (n == 0) return make_error(Errc::kPeerGone, "peer closed the TCP connection");
-    p += n;
-    len -= static_cast<size_t>(n);
-  }
+  auto n = ringbox::read_all(fd, std::span(static_cast<std::byte*>(buf), len));
+  if (!n && n.error().sys_errno == ECONNRESET)
+    return make_error(Errc::kPeerGone, "peer reset the TCP connection");
+  if (!n) return sys_error(n.error().sys_errno, "receive on TCP connection");
+  if (*n < len) return make_error(Errc::kPeerGone, "peer closed the TCP connection");
   return ok();
 }
 

@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "shared/transport/xen/handshake_keys.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::transport::xen {
@@ -169,9 +170,8 @@ void BackendMonitor::run() {
   pollfd p[2] = {{xs_.watch_fd(), POLLIN, 0}, {stop_.get(), POLLIN, 0}};
   int timeout_ms = -1;  // a failed look is retried after a delay, not on the next watch event
   for (;;) {
-    int r = ::poll(p, 2, timeout_ms);
+    int r = poll_retry(p, 2, timeout_ms);
     if (r < 0) {
-      if (errno == EINTR) continue;
       log::error("xen backend monitor: poll failed; backend restarts will go unnoticed");
       return;
     }

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::transport::xen {
 
 Result<void> EvtchnDoorbell::ring() {
@@ -15,10 +17,7 @@ Result<void> EvtchnDoorbell::ring() {
 Result<bool> EvtchnDoorbell::wait(int timeout_ms) {
   pollfd p[2] = {{h_.fd(), POLLIN, 0}, {check_.watch_fd(), POLLIN, 0}};
   nfds_t n = p[1].fd >= 0 ? 2 : 1;
-  int r;
-  do {
-    r = ::poll(p, n, timeout_ms);
-  } while (r < 0 && errno == EINTR);
+  int r = poll_retry(p, n, timeout_ms);
   if (r < 0) return sys_error("wait on event channel " + std::to_string(port_));
   bool kicked = false;
   if (p[0].revents & POLLIN) {

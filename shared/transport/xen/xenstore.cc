@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <memory>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::transport::xen {
 namespace {
 
@@ -102,10 +104,7 @@ Result<bool> XsHandle::drain_watch_events() {
 
 Result<bool> XsHandle::wait_watch(int timeout_ms) {
   pollfd p{watch_fd(), POLLIN, 0};
-  int r;
-  do {
-    r = ::poll(&p, 1, timeout_ms);
-  } while (r < 0 && errno == EINTR);
+  int r = poll_retry(&p, 1, timeout_ms);
   if (r < 0) return sys_error("wait for a xenstore watch");
   // Drain even after a timeout: the fd may be quiet while events are already queued (see
   // xs_check_watch in xenstore.h).
