@@ -42,9 +42,9 @@ void AutoPolicy::note_round_trip(double us) {
   rtt_measured_ = true;
 }
 
-bool AutoPolicy::note_remote_read(AutoReads& file, uint64_t size,
-                                  const std::function<uint64_t()>& room, uint64_t bytes,
-                                  double us) {
+AutoSwitch AutoPolicy::note_remote_read(AutoReads& file, uint64_t size,
+                                        const std::function<uint64_t()>& room, uint64_t bytes,
+                                        double us) {
   std::lock_guard lk(mu_);
   // A read's cost beyond the bytes it moved is the round trip.
   if (us > 0) {
@@ -57,13 +57,12 @@ bool AutoPolicy::note_remote_read(AutoReads& file, uint64_t size,
   ++file.reads;
   file.bytes += bytes;
   file.spent_us += std::max(0.0, us);
-  if (file.fetch_started) return false;
+  if (file.fetch_started) return AutoSwitch::kStayRemote;
   double fetch = rtt_us_ + static_cast<double>(size) / bytes_per_us_;
-  if (file.spent_us < kSwitchFraction * fetch) return false;
+  if (file.spent_us < kSwitchFraction * fetch) return AutoSwitch::kStayRemote;
   // Decided once either way: a file that does not fit the cache now stays remote.
   file.fetch_started = true;
-  if (size > room()) return false;
-  return true;
+  return size > room() ? AutoSwitch::kNoRoom : AutoSwitch::kFetch;
 }
 
 void AutoPolicy::note_fetch(uint64_t bytes, double us) {

@@ -35,6 +35,13 @@ inline constexpr double kInitialRttUs = 100.0;
 inline constexpr double kInitialFetchBytesPerUs = 200.0;  // 200 MB/s
 inline constexpr uint64_t kBandwidthSampleBytes = 1 << 20;
 
+// What note_remote_read decided after one remote read.
+enum class AutoSwitch {
+  kStayRemote,  // the reads have not cost enough yet, or the decision was made before
+  kFetch,       // fetch the file in the background now (returned once per file)
+  kNoRoom,      // they cost enough, but the file does not fit the cache: it stays remote
+};
+
 // What one file's remote reads have cost so far (guarded by AutoPolicy).
 struct AutoReads {
   uint64_t reads = 0;
@@ -47,11 +54,11 @@ class AutoPolicy {
  public:
   // At open of a file of size bytes not in the cache, with room bytes left in it: fetch whole?
   bool fetch_at_open(uint64_t size, uint64_t room) const;
-  // After a remote read of `bytes` that took us microseconds: true when the file should now be
-  // fetched in the background (returned once per file). room() (the cache's room in bytes, a
-  // statvfs) is asked only once the reads have cost enough, not on every read.
-  bool note_remote_read(AutoReads& file, uint64_t size, const std::function<uint64_t()>& room,
-                        uint64_t bytes, double us);
+  // After a remote read of `bytes` that took us microseconds: whether the file should now be
+  // fetched in the background (kFetch or kNoRoom are returned once per file). room() (the
+  // cache's room in bytes, a statvfs) is asked only once the reads have cost enough.
+  AutoSwitch note_remote_read(AutoReads& file, uint64_t size, const std::function<uint64_t()>& room,
+                              uint64_t bytes, double us);
   // A round trip measured elsewhere (an open), in microseconds.
   void note_round_trip(double us);
   // A whole fetch of `bytes` that took us microseconds.

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "guest/fs/view.h"
@@ -106,8 +107,14 @@ void View::read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off) {
   }
   double us = us_since(t0);
   fuse_reply_buf(req, reinterpret_cast<const char*>(data.data()), *n);
-  if (auto_policy_.note_remote_read(
-          a.reads, a.size, [this] { return cache_->room(); }, *n, us)) {
+  auto decided = auto_policy_.note_remote_read(
+      a.reads, a.size, [this] { return cache_->room(); }, *n, us);
+  if (decided == AutoSwitch::kNoRoom) {
+    auto path = inodes_.path(f.ino);
+    log::info("auto: '" + (path ? *path : "inode " + std::to_string(f.ino)) +
+              "' stays remote: its " + std::to_string(a.size) +
+              " bytes do not fit the cache's room");
+  } else if (decided == AutoSwitch::kFetch) {
     {
       std::lock_guard lk(fetch_mu_);
       fetch_queue_.emplace_back(f.ino, f.autof);
@@ -122,7 +129,12 @@ void View::fetch_loop() {
     {
       std::unique_lock lk(fetch_mu_);
       fetch_cv_.wait(lk, [&] { return fetch_stop_ || !fetch_queue_.empty(); });
-      if (fetch_stop_) return;
+      if (fetch_stop_) {
+        if (!fetch_queue_.empty())
+          log::info("auto: " + std::to_string(fetch_queue_.size()) +
+                    " background fetch(es) not begun: the job is done");
+        return;
+      }
       item = std::move(fetch_queue_.front());
       fetch_queue_.pop_front();
     }
