@@ -155,6 +155,12 @@ Result<Reply> FileService::dispatch(const Request& req) {
 
 Result<void> FileService::check(std::string_view path, Access access, const char* op) const {
   if (policy_.allows(path, access)) return ok();
+  // A reserved name is not the job's: to a lookup it is not there, as it is not listed (a
+  // create or a rename onto it still says EACCES, since the name cannot be made the job's).
+  if (access == Access::kRead && policy_.reserved(path))
+    return sys_error(ENOENT, std::string("cannot ") + op + " '" + printable(path) +
+                                 "': the name is ringbox's (vacate's files, docs/vacate.md), "
+                                 "hidden from the job");
   return sys_error(EACCES, std::string("job policy refuses to ") + op + " '" + printable(path) +
                                "' (" + (access == Access::kWrite ? "write" : "read") +
                                " access needed)");

@@ -2,8 +2,9 @@
 # The restore file is not the job's (docs/vacate.md): when `--restore-file` lies in the export
 # (the default, ringbox.restore in the current directory, run from the export), the job can
 # neither plant one for the next run to hand to libxl's restore, nor its .part or .rejected,
-# nor read or list one, while every other name in that directory is the job's as before
-# (state/r.bin, ringbox.restore2). A xen run refuses a --restore-file deeper in the export.
+# nor read, list or even see one (a lookup says ENOENT), while every other name in that
+# directory is the job's as before (state/r.bin, ringbox.restore2). A xen run refuses a
+# --restore-file deeper in the export.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 MODE=${1:?usage: restore_reserved.sh remote-io|lazy-file}
@@ -40,11 +41,14 @@ expect_same <(echo mine) "$EXPORT/ringbox.restore2" "$MODE: an ordinary name bes
 # A restore file a vacate left (as a xen run would) is not the job's to read, nor listed.
 echo "saved domain" >"$EXPORT/ringbox.restore"
 cd "$EXPORT"
-run_job "$MODE" -- sh -c 'cat ringbox.restore 2>/dev/null || echo "cannot read"; ls'
+run_job "$MODE" -- sh -c 'cat ringbox.restore 2>/dev/null || echo "cannot read"
+[ -e ringbox.restore ] && echo "it exists" || echo "no such file"; ls'
 cd "$T"
 cat "$OUT"
 expect_rc 0 "$MODE: the second job"
 expect_grep '^cannot read$' "$OUT" "$MODE: the job read the restore file"
+# Hidden as it is unlisted: to the job's lookup the name is not there (ENOENT, not EACCES).
+expect_grep '^no such file$' "$OUT" "$MODE: the restore file's name is visible to a lookup"
 expect_no_grep '^ringbox.restore$' "$OUT" "$MODE: the job listed the restore file"
 expect_grep '^ringbox.restore2$' "$OUT" "$MODE: the other file beside it"
 expect_same <(echo "saved domain") "$EXPORT/ringbox.restore" "$MODE: the restore file"
