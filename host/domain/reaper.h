@@ -30,8 +30,12 @@ namespace ringbox::host::domain {
 
 // The reaper runs this program; it must route the reaper command to reaper_main().
 inline constexpr char kSelfExe[] = "/proc/self/exe";
-// How long the reaper may take to exec and open its libxl context.
-inline constexpr int kReaperReadyTimeoutMs = 10000;
+// How long the reaper may take to exec and open its libxl context. An execute point that
+// starts many jobs at once (HTCondor starts every matched slot in the same negotiation cycle)
+// makes dom0 exec that many reapers together: 8 at once took more than 10 s in the nested
+// harness's one dom0 vCPU, so the bound is generous. A reaper that never reports ready still
+// ends the run with an error, never a hang.
+inline constexpr int kReaperReadyTimeoutMs = 60000;
 // How long it may take to acknowledge "release".
 inline constexpr int kReaperReleaseTimeoutMs = 5000;
 
