@@ -430,6 +430,8 @@ mark job4-done
 history_af 60 "$c4" JobStatus ExitCode NumJobStarts
 set -- $HIST
 [ "$1" = 4 ] && [ "$2" = 0 ] || pool_fail "job $c4: JobStatus $1 ExitCode $2 (want 4 0)"
+# Two starts: the one vacated, and the relaunch that resumed it (the shadow counts each).
+[ "$3" = 2 ] || pool_fail "job $c4: NumJobStarts $3, want 2 (one start, one resume)"
 expected=$(
   seq 1 40 | sed 's/^/line /'
 )
