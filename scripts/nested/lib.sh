@@ -122,7 +122,8 @@ install the packages that provide them, or link $1 statically" ;;
 # unwinding, so ldd never lists it, yet xl aborts (rc 134) without it.
 rb_libgcc_s() {
   local p
-  p=$(ldconfig -p 2>/dev/null | awk '/libgcc_s\.so\.1 .*x86-64/ { print $NF; exit }')
+  # No early exit in awk: ldconfig would get SIGPIPE, a failure under pipefail.
+  p=$(ldconfig -p 2>/dev/null | awk '!found && /libgcc_s\.so\.1 .*x86-64/ { print $NF; found = 1 }')
   [[ -n $p && -e $p ]] || p=/lib/x86_64-linux-gnu/libgcc_s.so.1
   rb_need_file "$p" "install libgcc-s1"
   printf '%s\n' "$p"

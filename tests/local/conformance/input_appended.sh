@@ -54,8 +54,14 @@ else
   #   no room: the file outgrew the cache.
   # In the last three big.dat was only read remotely, and nothing may claim it was fetched.
   if [ "$MODE" = auto ] && ! grep -qP '^fetched\t.*\tbig.dat' "$T/transfers.log"; then
-    if grep -qE "auto: (the background fetch of 'big.dat' was cancelled|1 background fetch\(es\) not begun): the job is done" "$HOSTLOG" ||
-      grep -qF "auto: 'big.dat' stays remote: " "$HOSTLOG"; then
+    # A background fetch that failed for another reason (EIO, a protocol error, the file
+    # changing under it) also leaves the file remote: that is a failure, not an outcome. No
+    # room is one: at the switch (the size at open), or at the fetch (the file grew since).
+    NO_ROOM="its [0-9]+ bytes do not fit the cache's room|.*does not fit the lazy-file cache"
+    if grep -qF "auto: 'big.dat' stays remote: " "$HOSTLOG" &&
+      ! grep -qE "auto: 'big.dat' stays remote: ($NO_ROOM)" "$HOSTLOG"; then
+      note "the background fetch of big.dat failed: $(grep -F "auto: 'big.dat' stays remote: " "$HOSTLOG" | head -n 1)"
+    elif grep -qE "auto: (the background fetch of 'big.dat' was cancelled|1 background fetch\(es\) not begun): the job is done|auto: 'big.dat' stays remote: ($NO_ROOM)" "$HOSTLOG"; then
       REMOTE_ONLY=1
       OUTCOME="remote: $(grep -oE "auto: (the background fetch of 'big.dat' was cancelled|1 background fetch\(es\) not begun|'big.dat' stays remote)" "$HOSTLOG" | head -n 1)"
     elif grep -qF 'files fetched after remote reads 0' "$HOSTLOG" &&

@@ -242,16 +242,17 @@ TEST_CASE("poll_retry waits its whole timeout although signals interrupt it", "[
   pollfd pfd{p.r.get(), POLLIN, 0};
   int r = -2;
   const auto start = std::chrono::steady_clock::now();
-  // Signals 40 ms apart, none after the first 8 (sent by 280 ms): a retry that waited the whole
-  // timeout again would end 300 ms after the last one, past 580 ms.
-  int caught = run_under_signals([&] { r = poll_retry(&pfd, 1, 300); }, 40ms, 8);
+  // A 1,000 ms timeout; signals 100 ms apart, none after the first 9 (the last sent at 800 ms
+  // or later): a retry that waited the whole timeout again would end 1,800 ms or more after the
+  // start. The bound between leaves a loaded machine 800 ms of slack (no wall-clock race).
+  int caught = run_under_signals([&] { r = poll_retry(&pfd, 1, 1000); }, 100ms, 9);
   const auto waited_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::steady_clock::now() - start)
                              .count();
   CHECK(caught >= 1);
   CHECK(r == 0);
-  CHECK(waited_ms >= 300);
-  CHECK(waited_ms < 500);
+  CHECK(waited_ms >= 1000);
+  CHECK(waited_ms < 1800);
 }
 
 TEST_CASE("poll_retry returns readiness that comes after signals", "[util]") {
