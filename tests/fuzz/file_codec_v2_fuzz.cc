@@ -14,15 +14,15 @@ using namespace ringbox;
 using namespace ringbox::proto;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 9) return 0;
-  uint64_t arg;
-  std::memcpy(&arg, data + 1, sizeof(arg));
-  std::string_view payload(reinterpret_cast<const char*>(data + 9), size - 9);
+  auto in = parse_selector_input(data, size);
+  if (!in) return 0;
+  const uint64_t arg = in->arg;
+  const std::string_view payload = in->payload;
   std::vector<std::byte> out(payload.size() + 64);
-  switch (data[0] % 5) {
+  switch (in->which % 5) {
     case 0:
     case 1: {
-      const bool by_handle = data[0] % 5 == 1;
+      const bool by_handle = in->which % 5 == 1;
       auto sa = decode_setattr(payload, by_handle);
       if (!sa) return 0;
       FUZZ_CHECK((sa->attr.valid & ~uint32_t{kSetKnownBits}) == 0);
@@ -73,11 +73,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 std::vector<std::vector<uint8_t>> fuzz_seeds() {
   std::vector<std::vector<uint8_t>> seeds;
   auto seed = [&](uint8_t which, uint64_t arg, std::string_view payload) {
-    std::vector<uint8_t> v(9 + payload.size());
-    v[0] = which;
-    std::memcpy(v.data() + 1, &arg, sizeof(arg));
-    std::memcpy(v.data() + 9, payload.data(), payload.size());
-    seeds.push_back(std::move(v));
+    seeds.push_back(selector_seed(which, arg, payload));
   };
   WireSetattr sa{};
   sa.valid = kSetMode | kSetMtime;

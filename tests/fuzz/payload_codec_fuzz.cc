@@ -44,14 +44,15 @@ void check_split(const Pair& first, const Pair& second, uint64_t arg, std::strin
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  if (size < 9) return 0;
-  uint64_t arg;
-  std::memcpy(&arg, data + 1, sizeof(arg));
-  std::string_view payload(reinterpret_cast<const char*>(data + 9), size - 9);
-  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data + 9), size - 9);
+  auto in = parse_selector_input(data, size);
+  if (!in) return 0;
+  const uint64_t arg = in->arg;
+  const std::string_view payload = in->payload;
+  std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(payload.data()),
+                                   payload.size());
   rpc::SharedBytes shared(bytes);
   std::vector<std::byte> out(payload.size() + 64);
-  switch (data[0] % 11) {
+  switch (in->which % 11) {
     case 0: {  // one path: kOpen, kStat, kLstat, kMkdir, kRmdir, kUnlink, kTruncate, ...
       auto p = decode_path(payload);
       auto c = files::copy_path(shared);
@@ -192,11 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 std::vector<std::vector<uint8_t>> fuzz_seeds() {
   std::vector<std::vector<uint8_t>> seeds;
   auto seed = [&](uint8_t which, uint64_t arg, std::string_view payload) {
-    std::vector<uint8_t> v(9 + payload.size());
-    v[0] = which;
-    std::memcpy(v.data() + 1, &arg, sizeof(arg));
-    std::memcpy(v.data() + 9, payload.data(), payload.size());
-    seeds.push_back(std::move(v));
+    seeds.push_back(selector_seed(which, arg, payload));
   };
   seed(0, 0, "in/data.txt");
   seed(0, 0, ".");
