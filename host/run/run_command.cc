@@ -238,7 +238,7 @@ int run_job(const RunConfig& cfg) {
   // starts over (docs/vacate.md).
   std::optional<OpenedRestore> restore;
   if (cfg.transport == Transport::kXen) {
-    auto r = open_restore_file(cfg.restore_file);
+    auto r = open_restore_file(cfg.restore_file, cfg.restore_key_file, cfg.domain.memory_mib);
     if (r) {
       restore = std::move(*r);
     } else if (r.error().code != Errc::kNotFound) {

@@ -141,6 +141,9 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "vcpus", po::value(&cfg.domain.vcpus)->default_value(cfg.domain.vcpus), "guest vCPUs")(
       "restore-file", po::value(&cfg.restore_file)->default_value(cfg.restore_file),
       "SIGUSR1 saves the domain here; a run that finds it resumes from it (docs/vacate.md)")(
+      "restore-key", po::value(&cfg.restore_key_file)->default_value(cfg.restore_key_file),
+      "the key that signs restore files and must have signed one to resume it (made if "
+      "absent; copy one key to every execute point that resumes another's jobs)")(
       "restore-compression", po::value(&restore_compression)->default_value("zstd"),
       "zstd | none: how the restore file's stream is stored")(
       "vacate-balloon", po::bool_switch(&cfg.vacate_balloon),

@@ -45,6 +45,9 @@ struct RunConfig {
   // HTCondor: the job's scratch directory, which it carries to the next machine).
   std::string restore_file = "ringbox.restore";
   bool restore_zstd = true;  // compress the restore file (--restore-compression)
+  // The key whose MAC a restore file must carry to be resumed, made on first use
+  // (--restore-key; restore_key.h). Execute points that resume each other's jobs share it.
+  std::string restore_key_file = "/var/lib/ringbox/restore.key";
   // Balloon the guest down to what it says it needs before the save (--vacate-balloon). Off by
   // default: a 128 MiB guest ballooned to 96 MiB was OOM-killed right after the restore, before
   // its balloon driver had taken the memory back (nested test, docs/vacate.md).

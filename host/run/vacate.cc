@@ -37,9 +37,12 @@ void prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state
 
 Result<uint64_t> save_guest(Guest& guest, const RunConfig& cfg, int fd, const std::string& name) {
   auto [mem, vcpus] = guest.memory_mib_and_vcpus();
+  auto key = load_restore_key(cfg.restore_key_file);
+  if (!key) return std::move(key.error());
   if (cfg.vacate_balloon) log::info("vacate: guest memory " + guest.shrink_for_save());
   auto t0 = std::chrono::steady_clock::now();
-  auto size = write_restore_fd(fd, name, {mem, vcpus, cfg.restore_zstd, 0}, [&](int out) {
+  RestoreHeader header{mem, vcpus, cfg.restore_zstd, 0, {}};
+  auto size = write_restore_fd(fd, name, header, *key, [&](int out) {
     if (!cfg.restore_zstd) return guest.save(out);
     return write_compressed(out, [&](int pipe_fd) { return guest.save(pipe_fd); });
   });

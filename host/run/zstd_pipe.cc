@@ -96,22 +96,31 @@ void block_sigpipe() {
 
 }  // namespace
 
-Result<void> write_compressed(int out_fd, const std::function<Result<void>(int fd)>& produce,
-                              int level) {
+Result<void> pump_through(const std::function<Result<void>(int fd)>& produce,
+                          const std::function<Result<void>(int rd)>& consume) {
   int p[2];
-  if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create the compression pipe");
-  UniqueFd rd(p[0]), wr(p[1]);
+  if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create a pipe for the restore stream");
+  auto rd = std::make_shared<UniqueFd>(p[0]);
+  UniqueFd wr(p[1]);
   widen(wr.get());
-  Result<void> compressed = ok();
-  std::thread t([&] { compressed = compress(rd.get(), out_fd, level); });
+  Result<void> consumed = ok();
+  std::thread t([&, rd] {
+    consumed = consume(rd->get());
+    rd->reset();  // a producer still writing gets EPIPE, not a full pipe forever
+  });
   Result<void> produced = [&] {
-    block_sigpipe();  // this thread's; libxl's writes into a dead compressor fail instead
+    block_sigpipe();  // this thread's; libxl's writes into a dead consumer fail instead
     return produce(wr.get());
   }();
-  wr.reset();  // end of stream for the compressor
+  wr.reset();  // end of stream for the consumer
   t.join();
   if (!produced) return produced;
-  return compressed;
+  return consumed;
+}
+
+Result<void> write_compressed(int out_fd, const std::function<Result<void>(int fd)>& produce,
+                              int level) {
+  return pump_through(produce, [&](int rd) { return compress(rd, out_fd, level); });
 }
 
 Result<std::unique_ptr<Decompressor>> Decompressor::start(int in_fd) {

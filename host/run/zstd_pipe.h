@@ -16,8 +16,15 @@
 
 namespace ringbox::host::run {
 
-// Runs produce(fd) with fd the write end of a pipe whose contents a thread compresses into
-// out_fd (at its current offset). Returns produce's error, else the compressor's.
+// Runs produce(fd) with fd the write end of a pipe while a thread runs consume(rd) on its read
+// end. The read end is closed as soon as consume returns, so a producer still writing gets
+// EPIPE (SIGPIPE is blocked in the producing thread) instead of blocking on a full pipe.
+// Returns produce's error, else consume's.
+Result<void> pump_through(const std::function<Result<void>(int fd)>& produce,
+                          const std::function<Result<void>(int rd)>& consume);
+
+// pump_through with a consumer that compresses what it reads into out_fd (at its current
+// offset).
 Result<void> write_compressed(int out_fd, const std::function<Result<void>(int fd)>& produce,
                               int level = 3);
 

@@ -223,9 +223,10 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
   if (fds.size() == 4) {
     auto r =
         cfg->transport == Transport::kXen
-            ? run::check_restore_fd(std::move(fds[3]), "the job's restore file")
+            ? run::check_restore_fd(std::move(fds[3]), "the job's restore file",
+                                    cfg->restore_key_file, cfg->domain.memory_mib)
             : make_error(Errc::kInvalidArgument, "the local transport cannot restore a domain");
-    if (r && (r->header.memory_mib > cfg->domain.memory_mib || r->header.vcpus > cfg->domain.vcpus))
+    if (r && r->header.vcpus > cfg->domain.vcpus)
       r = make_error(Errc::kInvalidArgument, "the restore file's domain (" +
                                                  std::to_string(r->header.memory_mib) + " MiB, " +
                                                  std::to_string(r->header.vcpus) +

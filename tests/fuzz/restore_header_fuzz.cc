@@ -50,12 +50,16 @@ std::vector<std::vector<uint8_t>> fuzz_seeds() {
     v.insert(v.end(), text.begin(), text.end());
     seeds.push_back(std::move(v));
   };
-  RestoreHeader h{512, 2, true, 123456789};
+  RestoreHeader h{512, 2, true, 123456789, {}};
+  for (size_t i = 0; i < h.mac.size(); ++i) h.mac[i] = static_cast<uint8_t>(i * 37);
   add(kRestoreHeaderBytes + h.stream_bytes, format_restore_header(h));
-  add(1, format_restore_header(RestoreHeader{32, 1, false, 1}));
+  add(1, format_restore_header(RestoreHeader{32, 1, false, 1, {}}));
   add(kRestoreHeaderBytes + 10,
       "ringbox-restore 1\nmemory-mib 0512\nvcpus 129\n"
       "compression lz4\nstream-bytes 10\n");
+  add(kRestoreHeaderBytes + 10,
+      "ringbox-restore 2\nmemory-mib 64\nvcpus 1\ncompression none\nstream-bytes 10\n"
+      "mac hmac-sha256 00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n");
   add(0, std::string("ringbox-restore 1\nmemory-mib 64\0garbage", 39));
   return seeds;
 }
