@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <iostream>
 
+#include "host/command_options.h"
 #include "host/condor/wrapper.h"
 #include "host/domain/boot_command.h"
 #include "host/domain/reaper_main.h"
@@ -37,12 +38,7 @@ int cmd_serve(const std::vector<std::string>& args) {
                      "a benchmarking host: grant the bulk opcodes (kFeatureBulk) to an agent "
                      "that asks");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto done = parse_command_options(args, desc, vm)) return *done;
   if (bench) cfg.server.features = proto::kFeatureBulk;
   if (cfg.transport == Transport::kXen ? !vm.count("domid") : cfg.address.empty()) {
     std::cerr << "ringbox-host serve: "

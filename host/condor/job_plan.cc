@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "shared/util/split.h"
+
 namespace ringbox::host::condor {
 namespace {
 
@@ -31,21 +33,6 @@ bool host_only_variable(std::string_view entry) {
                                                 "CONDOR_CONFIG",
                                                 "_CHIRP_DELAYED_UPDATE_PREFIX"};
   return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  for (char c : s) {
-    if (c == ',' || c == ' ' || c == '\t' || c == '\n') {
-      if (!cur.empty()) out.push_back(cur);
-      cur.clear();
-    } else {
-      cur.push_back(c);
-    }
-  }
-  if (!cur.empty()) out.push_back(cur);
-  return out;
 }
 
 // "./a//b/" -> "a/b"

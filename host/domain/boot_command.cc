@@ -12,11 +12,13 @@
 #include <iostream>
 #include <thread>
 
+#include "host/command_options.h"
 #include "host/domain/xen_guest.h"
 #include "host/host_handler.h"
 #include "host/signal_waiter.h"
 #include "host/stop_signals.h"
 #include "shared/rpc/ring_server.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 #include "shared/util/unique_fd.h"
 
@@ -42,15 +44,7 @@ struct BootOptions {
 
 // Writes "<domid>\n" to `path` atomically (a reader never sees a half-written id).
 Result<void> write_domid_file(const std::string& path, uint32_t domid) {
-  const std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return sys_error("create " + tmp);
-  const std::string text = std::to_string(domid) + "\n";
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-    return sys_error("write " + tmp);
-  RINGBOX_TRY(fd.close());
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return sys_error("rename " + tmp + " to " + path);
-  return ok();
+  return replace_file(path, std::to_string(domid) + "\n", 0644);
 }
 
 // Serves the agent; true when it was served to its end without error.
@@ -209,12 +203,7 @@ int cmd_boot(const std::vector<std::string>& all_args) {
       "verbose,v", po::bool_switch(&o.verbose), "debug log, libxl's included")(
       "agent-args", "every word after this goes to ringbox-agent (also after a bare --)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto done = parse_command_options(args, desc, vm)) return *done;
   if (o.verbose) log::set_level(log::Level::kDebug);
   if (vm.count("pin-cpu")) {
     if (o.pin_cpu < 0) {

@@ -194,6 +194,19 @@ Result<FileService::Parent> FileService::lookup_parent(std::string_view path) co
   return Parent{std::move(d->path), std::move(pn.name)};
 }
 
+Result<proto::RenamePaths> FileService::writable_pair(const proto::RenamePaths& paths,
+                                                      const char* from_op,
+                                                      const char* to_op) const {
+  auto from = lookup_parent(paths.from);
+  if (!from) return std::move(from.error());
+  auto to = lookup_parent(paths.to);
+  if (!to) return std::move(to.error());
+  proto::RenamePaths found{from->path(), to->path()};
+  RINGBOX_TRY(check(found.from, Access::kWrite, from_op));
+  RINGBOX_TRY(check(found.to, Access::kWrite, to_op));
+  return found;
+}
+
 namespace {
 constexpr uint32_t kMaxModeNotes = 32;  // per connection: a hostile guest cannot flood the log
 }  // namespace

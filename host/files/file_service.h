@@ -38,6 +38,7 @@
 #include "host/files/handle_table.h"
 #include "host/files/policy.h"
 #include "host/files/putfile_stage.h"
+#include "shared/protocol/codec.h"
 #include "shared/rpc/handler.h"
 
 namespace ringbox::host::files {
@@ -123,6 +124,11 @@ class FileService final : public rpc::Handler {
   // The directory holding path's last component (symlinks followed) and that component.
   // EINVAL for "." (the root has no parent), ENOTDIR when the parent is not a directory.
   Result<Parent> lookup_parent(std::string_view path) const;
+  // For the two-path opcodes (rename, link): both paths through their parents (lookup_parent's
+  // errors), each checked for write access (check's EACCES, saying from_op or to_op).
+  // Returns the two symlink-free paths to act on.
+  Result<proto::RenamePaths> writable_pair(const proto::RenamePaths& paths, const char* from_op,
+                                           const char* to_op) const;
   // The bits to store for requested permission bits: setuid and setgid cleared, and logged
   // (the first kMaxModeNotes times per connection, then once that further ones are not).
   mode_t storable_mode(mode_t requested, std::string_view path, const char* op) const;

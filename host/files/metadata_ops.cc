@@ -91,16 +91,11 @@ Result<Reply> FileService::do_setattr(const Request& req) {
 Result<Reply> FileService::do_link(const Request& req) {
   auto paths = copy_link(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
-  auto from = lookup_parent(paths->from);
-  if (!from) return std::move(from.error());
-  auto to = lookup_parent(paths->to);
-  if (!to) return std::move(to.error());
-  const std::string from_path = from->path(), to_path = to->path();
   // Both need write access: a second name must not open a write path to a file the job may
   // only read (a link into a writable directory would otherwise do exactly that).
-  RINGBOX_TRY(check(from_path, Access::kWrite, "link from"));
-  RINGBOX_TRY(check(to_path, Access::kWrite, "link to"));
-  RINGBOX_TRY(backend_->link(from_path, to_path));
+  auto found = writable_pair(*paths, "link from", "link to");
+  if (!found) return std::move(found.error());
+  RINGBOX_TRY(backend_->link(found->from, found->to));
   return Reply{};
 }
 

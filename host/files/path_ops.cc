@@ -88,15 +88,10 @@ Result<Reply> FileService::do_rename(const Request& req) {
   if (!flags) return std::move(flags.error());
   auto paths = copy_rename(req.in, req.arg[0]);
   if (!paths) return std::move(paths.error());
-  auto from = lookup_parent(paths->from);
-  if (!from) return std::move(from.error());
-  auto to = lookup_parent(paths->to);
-  if (!to) return std::move(to.error());
-  const std::string from_path = from->path(), to_path = to->path();
-  RINGBOX_TRY(check(from_path, Access::kWrite, "rename"));
-  RINGBOX_TRY(
-      check(to_path, Access::kWrite, *flags == RENAME_EXCHANGE ? "exchange with" : "rename onto"));
-  RINGBOX_TRY(backend_->rename(from_path, to_path, *flags));
+  auto found =
+      writable_pair(*paths, "rename", *flags == RENAME_EXCHANGE ? "exchange with" : "rename onto");
+  if (!found) return std::move(found.error());
+  RINGBOX_TRY(backend_->rename(found->from, found->to, *flags));
   return Reply{};
 }
 

@@ -16,6 +16,7 @@
 #include <iostream>
 #include <map>
 
+#include "host/command_options.h"
 #include "host/service/job_runner.h"
 #include "host/service/service_protocol.h"
 #include "host/stop_signals.h"
@@ -185,12 +186,7 @@ int cmd_daemon(const std::vector<std::string>& args) {
       "policy", po::value(&cfg.policy_path)->default_value(cfg.policy_path),
       "the admin's policy file (users, caps, transport, images)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(desc).run(), vm);
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (auto done = parse_command_options(args, desc, vm)) return *done;
   if (::geteuid() != 0) {
     std::cerr << "ringbox-host daemon: must run as root (it creates domains and mounts for "
                  "unprivileged wrappers)\n";

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "host/run/run_config.h"
+#include "shared/util/split.h"
 
 namespace ringbox::host::service {
 namespace {
@@ -19,26 +20,6 @@ std::string trim(const std::string& s) {
   if (b == std::string::npos) return "";
   size_t e = s.find_last_not_of(" \t\r");
   return s.substr(b, e - b + 1);
-}
-
-std::vector<std::string> words(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  std::string w;
-  while (in >> w) {
-    // "alice, bob" and "alice bob" both
-    std::string cur;
-    for (char c : w) {
-      if (c == ',') {
-        if (!cur.empty()) out.push_back(cur);
-        cur.clear();
-      } else {
-        cur.push_back(c);
-      }
-    }
-    if (!cur.empty()) out.push_back(cur);
-  }
-  return out;
 }
 
 std::string user_name(uid_t uid) {
@@ -106,9 +87,9 @@ Result<ServicePolicy> parse_service_policy(const std::string& text, const std::s
       if (!t || *t == Transport::kTcp) return bad("transport is xen or local");
       p.transport = *t;
     } else if (key == "allow_users") {
-      p.allow_users = words(value);
+      p.allow_users = split_list(value);
     } else if (key == "allow_groups") {
-      p.allow_groups = words(value);
+      p.allow_groups = split_list(value);
     } else if (key == "max_domains") {
       r = number(p.max_domains, 1);
     } else if (key == "max_domains_per_user") {
@@ -128,7 +109,7 @@ Result<ServicePolicy> parse_service_policy(const std::string& text, const std::s
       p.agent = value;
     } else if (key.rfind("image.", 0) == 0) {
       std::string name = key.substr(6);
-      auto w = words(value);
+      auto w = split_list(value);
       if (name.empty() || w.size() != 2) return bad("image.NAME = KERNEL RAMDISK");
       p.images[name] = {w[0], w[1]};
     } else {

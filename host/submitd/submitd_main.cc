@@ -10,6 +10,7 @@
 
 #include "host/submitd/server.h"
 #include "shared/chirp/endpoint.h"
+#include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
 namespace ringbox::submitd {
@@ -36,27 +37,11 @@ Result<std::string> read_cookie(const std::string& file) {
 // cookie from other users).
 Result<void> write_chirp_config(const std::string& file, const std::string& host, uint16_t port,
                                 const std::string& cookie) {
-  std::string tmp = file + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) return sys_error("create " + tmp);
-  std::string line = host + " " + std::to_string(port) + " " + cookie + "\n";
-  if (::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    return sys_error("write " + tmp);
-  RINGBOX_TRY(fd.close());
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return sys_error("rename " + tmp + " to " + file);
-  return ok();
+  return replace_file(file, host + " " + std::to_string(port) + " " + cookie + "\n", 0600);
 }
 
 Result<void> write_port_file(const std::string& file, uint16_t port) {
-  std::string tmp = file + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return sys_error("create " + tmp);
-  std::string s = std::to_string(port) + "\n";
-  if (::write(fd.get(), s.data(), s.size()) != static_cast<ssize_t>(s.size()))
-    return sys_error("write " + tmp);
-  RINGBOX_TRY(fd.close());
-  if (::rename(tmp.c_str(), file.c_str()) != 0) return sys_error("rename " + tmp);
-  return ok();
+  return replace_file(file, std::to_string(port) + "\n", 0644);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "shared/chirp/codec.h"
+#include "shared/util/file_io.h"
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::chirp {
@@ -89,9 +90,9 @@ Result<Endpoint> read_chirp_config(const std::string& path) {
     return sys_error("open Chirp config " + path +
                      " (is $_CONDOR_CHIRP_CONFIG set, and did the job ask for +WantIOProxy?)");
   char buf[1024];
-  ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-  if (n < 0) return sys_error("read Chirp config " + path);
-  return parse_chirp_config(std::string_view(buf, static_cast<size_t>(n)), "Chirp config " + path);
+  auto n = read_all(fd.get(), std::as_writable_bytes(std::span(buf)));
+  if (!n) return sys_error(n.error().sys_errno, "read Chirp config " + path);
+  return parse_chirp_config(std::string_view(buf, *n), "Chirp config " + path);
 }
 
 }  // namespace ringbox::chirp

@@ -1,10 +1,13 @@
 #include "shared/util/file_io.h"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+
+#include "shared/util/unique_fd.h"
 
 namespace ringbox {
 namespace {
@@ -90,6 +93,17 @@ int poll_retry(pollfd* fds, nfds_t count, int timeout_ms) {
       ms = spent.count() >= timeout_ms ? 0 : timeout_ms - static_cast<int>(spent.count());
     }
   }
+}
+
+Result<void> replace_file(const std::string& path, std::string_view text, mode_t mode) {
+  const std::string tmp = path + ".tmp";
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd) return sys_error("create " + tmp);
+  auto w = write_all(fd.get(), std::as_bytes(std::span(text.data(), text.size())));
+  Result<void> r = w ? fd.close() : Result<void>(sys_error(w.error().sys_errno, "write " + tmp));
+  if (r && ::rename(tmp.c_str(), path.c_str()) != 0) r = sys_error("rename " + tmp + " to " + path);
+  if (!r) ::unlink(tmp.c_str());
+  return r;
 }
 
 }  // namespace ringbox

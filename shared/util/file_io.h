@@ -20,6 +20,8 @@
 #include <cerrno>
 #include <cstddef>
 #include <span>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "shared/util/result.h"
@@ -43,6 +45,12 @@ Result<void> write_all(int fd, std::span<const std::byte> data);
 // write_all for sockets: send(2) with MSG_NOSIGNAL, so a peer that went away is EPIPE (or
 // ECONNRESET) to handle, not a SIGPIPE that kills the process.
 Result<void> send_all(int fd, std::span<const std::byte> data);
+
+// Replaces the file at path with text, whole or not at all: writes path.tmp (mode, not
+// following a symlink there), closes it and renames it over path. For small state files that
+// another program polls (a port, a domain id, a .chirp.config). Errors name the step and file;
+// a failed replace removes path.tmp.
+Result<void> replace_file(const std::string& path, std::string_view text, mode_t mode);
 
 // Calls f() again while it returns -1 with errno EINTR; returns its last result, with errno as
 // that call left it. For one system call that returns -1 on error (waitpid, read, accept4,

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <string>
 
+#include "shared/util/file_io.h"
+
 namespace ringbox::log {
 namespace {
 std::atomic<Level> g_level{Level::kInfo};
@@ -28,7 +30,8 @@ void write(Level l, std::string_view msg) {
   line.append(msg);
   line.push_back('\n');
   // One write(2) per line keeps lines from different threads whole.
-  [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+  [[maybe_unused]] ssize_t n =
+      retry_eintr([&] { return ::write(STDERR_FILENO, line.data(), line.size()); });
 }
 
 }  // namespace ringbox::log

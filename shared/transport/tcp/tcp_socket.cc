@@ -81,10 +81,10 @@ Result<uint16_t> tcp_local_port(int fd) {
 
 Result<UniqueFd> tcp_accept(int listen_fd, int timeout_ms) {
   pollfd p{listen_fd, POLLIN, 0};
-  int r = ::poll(&p, 1, timeout_ms);
+  int r = poll_retry(&p, 1, timeout_ms);
   if (r < 0) return sys_error("poll TCP listener");
   if (r == 0) return make_error(Errc::kTimeout, "no TCP connection arrived");
-  UniqueFd fd(::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC));
+  UniqueFd fd(retry_eintr([&] { return ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC); }));
   if (!fd) return sys_error("accept TCP connection");
   set_nodelay(fd.get());
   return fd;

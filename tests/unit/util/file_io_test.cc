@@ -8,11 +8,14 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -285,4 +288,37 @@ TEST_CASE("read_fully and write_fully move whole buffers at an offset", "[util]"
   CHECK(*n == data.size());
   got.resize(*n);
   CHECK(got == data);
+}
+
+TEST_CASE("replace_file puts a whole new file in place and never writes through a link", "[util]") {
+  char dir_template[] = "/tmp/ringbox-replace-XXXXXX";
+  REQUIRE(::mkdtemp(dir_template) != nullptr);
+  const std::string dir = dir_template;
+  const std::string path = dir + "/port";
+  auto slurp = [](const std::string& p) {
+    std::string out(64, '\0');
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return std::string("<none>");
+    ssize_t n = ::read(fd.get(), out.data(), out.size());
+    out.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    return out;
+  };
+  REQUIRE(replace_file(path, "9094\n", 0640));
+  CHECK(slurp(path) == "9094\n");
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0640);
+  REQUIRE(replace_file(path, "12\n", 0640));
+  CHECK(slurp(path) == "12\n");
+  CHECK(::access((path + ".tmp").c_str(), F_OK) != 0);
+  // Someone planted path.tmp as a link to a file of theirs: refused, their file untouched.
+  const std::string victim = dir + "/victim";
+  REQUIRE(replace_file(victim, "mine\n", 0600));
+  REQUIRE(::symlink(victim.c_str(), (path + ".tmp").c_str()) == 0);
+  auto r = replace_file(path, "77\n", 0640);
+  REQUIRE(!r);
+  CHECK_THAT(r.error().what, Catch::Contains("create " + path + ".tmp"));
+  CHECK(slurp(victim) == "mine\n");
+  CHECK(slurp(path) == "12\n");
+  (void)std::system(("rm -rf '" + dir + "'").c_str());
 }
