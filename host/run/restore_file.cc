@@ -82,9 +82,9 @@ Result<RestoreHeader> parse_restore_header(std::string_view untrusted, uint64_t 
         Errc::kInvalidArgument,
         "restore file header: " + std::to_string(lines.size()) + " lines where 6 belong");
   RestoreHeader h;
-  auto mem = field(lines[1], "memory-mib", 32, 1u << 20);
+  auto mem = field(lines[1], "memory-mib", 32, kMaxRestoreMemoryMib);
   if (!mem) return std::move(mem.error());
-  auto vcpus = field(lines[2], "vcpus", 1, 128);
+  auto vcpus = field(lines[2], "vcpus", 1, kMaxRestoreVcpus);
   if (!vcpus) return std::move(vcpus.error());
   if (lines[3] != "compression none" && lines[3] != "compression zstd")
     return make_error(Errc::kInvalidArgument,
@@ -116,8 +116,13 @@ Result<uint64_t> write_restore_fd(int fd, const std::string& name, RestoreHeader
                                   const std::function<Result<void>(int fd)>& write_stream) {
   auto mac = RestoreMac::start(key);
   if (!mac) return std::move(mac.error());
+  // Positioned writes only: the descriptor may be an unprivileged wrapper's, whose shared
+  // offset it could move; O_APPEND would make pwrite(2) append (Linux), so it is refused.
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0) return sys_error("look at " + name);
+  if (fl & O_APPEND)
+    return make_error(Errc::kInvalidArgument, name + " is open for appending: cannot write it");
   if (::ftruncate(fd, 0) != 0) return sys_error("empty " + name);
-  if (::lseek(fd, kRestoreHeaderBytes, SEEK_SET) < 0) return sys_error("seek in " + name);
   uint64_t stream = 0;
   RINGBOX_TRY(pump_through(write_stream, [&](int rd) -> Result<void> {
     std::vector<std::byte> buf(kCopyChunkBytes);
@@ -127,8 +132,10 @@ Result<uint64_t> write_restore_fd(int fd, const std::string& name, RestoreHeader
       if (n == 0) return ok();
       const auto piece = std::span(buf).first(static_cast<size_t>(n));
       mac->update(piece);
-      auto w = write_all(fd, piece);
+      auto w = write_fully(fd, piece, static_cast<off_t>(kRestoreHeaderBytes + stream));
       if (!w) return sys_error(w.error().sys_errno, "write " + name);
+      if (*w != piece.size())
+        return make_error(Errc::kSystem, "write " + name + ": short write (disk full?)");
       stream += static_cast<uint64_t>(n);
     }
   }));
@@ -143,7 +150,9 @@ Result<uint64_t> write_restore_fd(int fd, const std::string& name, RestoreHeader
   std::string head = format_restore_header(h);
   head.resize(kRestoreHeaderBytes, '\0');
   auto w = write_fully(fd, std::as_bytes(std::span(head)), 0);
-  if (!w || *w != head.size()) return sys_error("write the header of " + name);
+  if (!w) return sys_error(w.error().sys_errno, "write the header of " + name);
+  if (*w != head.size())
+    return make_error(Errc::kSystem, "write the header of " + name + ": short write (disk full?)");
   if (::fsync(fd) != 0) return sys_error("sync " + name);
   return kRestoreHeaderBytes + stream;
 }
@@ -161,8 +170,48 @@ Result<uint64_t> write_restore_file(const std::string& path, RestoreHeader h, co
   return size;
 }
 
+namespace {
+
+// Reads the stream of h from fd (after the header), computes its MAC under key (then the
+// header's fields) and compares it with h.mac; with copy_fd >= 0 also writes what it read there.
+// Errc::kInvalidArgument when the file is short or its MAC differs (the file's fault); other
+// codes for this machine's failures.
+Result<void> mac_stream(int fd, const RestoreHeader& h, const RestoreKey& key,
+                        const std::string& name, int copy_fd) {
+  auto mac = RestoreMac::start(key);
+  if (!mac) return std::move(mac.error());
+  std::vector<std::byte> buf(kCopyChunkBytes);
+  for (uint64_t done = 0; done < h.stream_bytes;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), h.stream_bytes - done));
+    auto got =
+        read_fully(fd, std::span(buf).first(want), static_cast<off_t>(kRestoreHeaderBytes + done));
+    if (!got) return sys_error(got.error().sys_errno, "read the stream of " + name);
+    if (*got != want)
+      return make_error(Errc::kInvalidArgument, name + ": shrank while it was read: damaged");
+    mac->update(std::span(buf).first(want));
+    if (copy_fd >= 0) {
+      auto w = write_all(copy_fd, std::span(buf).first(want));
+      if (!w) return sys_error(w.error().sys_errno, "copy the stream of " + name + " into memory");
+    }
+    done += want;
+  }
+  mac->update(restore_header_fields(h));
+  auto value = mac->finish();
+  if (!value) return std::move(value.error());
+  if (!same_mac(*value, h.mac))
+    return make_error(Errc::kInvalidArgument,
+                      name + ": its MAC does not match the restore key " + key.path +
+                          ": it was changed after its save, or saved by an execute point with "
+                          "another key (give every execute point of the pool the same key "
+                          "file; docs/vacate.md)");
+  return ok();
+}
+
+}  // namespace
+
 Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
-                                       const std::string& key_file, uint32_t max_memory_mib) {
+                                       const std::string& key_file, uint32_t max_memory_mib,
+                                       uint32_t max_vcpus) {
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) return sys_error("stat " + name);
   if (!S_ISREG(st.st_mode))
@@ -178,6 +227,11 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
                       name + ": its domain has " + std::to_string(h->memory_mib) +
                           " MiB, more than the " + std::to_string(max_memory_mib) +
                           " MiB this job may have");
+  if (h->vcpus > max_vcpus)
+    return make_error(Errc::kInvalidArgument, name + ": its domain has " +
+                                                  std::to_string(h->vcpus) +
+                                                  " vCPUs, more than the " +
+                                                  std::to_string(max_vcpus) + " this job may have");
   if (h->stream_bytes > max_stream_bytes(h->memory_mib))
     return make_error(Errc::kInvalidArgument, name + ": its " + std::to_string(h->stream_bytes) +
                                                   "-byte stream is longer than any save of a " +
@@ -185,33 +239,13 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
                                                   " MiB domain: damaged");
   auto key = load_restore_key(key_file);
   if (!key) return std::move(key.error());
-  // The stream is read once, into memory only this process can change, and checked there.
+  // Two passes: the first only computes the MAC (constant memory), so a forged file costs
+  // this process nothing but reads; the second copies into memory only this process can
+  // change and checks the MAC again on what it copied, which is what libxl gets.
+  RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, -1));
   UniqueFd copy(::memfd_create("ringbox-restore", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!copy) return sys_error("make a private copy of " + name);
-  auto mac = RestoreMac::start(*key);
-  if (!mac) return std::move(mac.error());
-  std::vector<std::byte> buf(kCopyChunkBytes);
-  for (uint64_t done = 0; done < h->stream_bytes;) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), h->stream_bytes - done));
-    auto got = read_fully(fd.get(), std::span(buf).first(want),
-                          static_cast<off_t>(kRestoreHeaderBytes + done));
-    if (!got) return sys_error(got.error().sys_errno, "read the stream of " + name);
-    if (*got != want)
-      return make_error(Errc::kInvalidArgument, name + ": shrank while it was read: damaged");
-    mac->update(std::span(buf).first(want));
-    auto w = write_all(copy.get(), std::span(buf).first(want));
-    if (!w) return sys_error(w.error().sys_errno, "copy the stream of " + name + " into memory");
-    done += want;
-  }
-  mac->update(restore_header_fields(*h));
-  auto value = mac->finish();
-  if (!value) return std::move(value.error());
-  if (!same_mac(*value, h->mac))
-    return make_error(Errc::kInvalidArgument,
-                      name + ": its MAC does not match the restore key " + key->path +
-                          ": it was changed after its save, or saved by an execute point with "
-                          "another key (give every execute point of the pool the same key "
-                          "file; docs/vacate.md)");
+  RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, copy.get()));
   if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
       0)
     return sys_error("seal the private copy of " + name);
@@ -219,7 +253,8 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
   // else is refused here with a clear message, before libxl parses it.
   unsigned char magic[8] = {};
   auto m = read_fully(copy.get(), std::as_writable_bytes(std::span(magic)), 0);
-  if (!m || *m != sizeof magic) return sys_error("read the stream of " + name);
+  if (!m || *m != sizeof magic)
+    return make_error(Errc::kSystem, "read the first bytes of the copy of " + name);
   static constexpr unsigned char kLibxl[8] = {'L', 'i', 'b', 'x', 'l', 'F', 'm', 't'};
   static constexpr unsigned char kZstd[4] = {0x28, 0xb5, 0x2f, 0xfd};
   bool ok_magic = h->zstd ? std::memcmp(magic, kZstd, 4) == 0 : std::memcmp(magic, kLibxl, 8) == 0;
@@ -232,14 +267,14 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
 }
 
 Result<OpenedRestore> open_restore_file(const std::string& path, const std::string& key_file,
-                                        uint32_t max_memory_mib) {
+                                        uint32_t max_memory_mib, uint32_t max_vcpus) {
   ::unlink((path + ".part").c_str());  // a save that never finished
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     if (errno == ENOENT) return make_error(Errc::kNotFound, "no restore file " + path);
     return sys_error("open the restore file " + path);
   }
-  return check_restore_fd(std::move(fd), path, key_file, max_memory_mib);
+  return check_restore_fd(std::move(fd), path, key_file, max_memory_mib, max_vcpus);
 }
 
 }  // namespace ringbox::host::run

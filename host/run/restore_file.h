@@ -28,6 +28,9 @@
 namespace ringbox::host::run {
 
 inline constexpr size_t kRestoreHeaderBytes = 4096;
+// The header's own bounds: a domain of at most 1 TiB and 128 vCPUs.
+inline constexpr uint32_t kMaxRestoreMemoryMib = 1u << 20;
+inline constexpr uint32_t kMaxRestoreVcpus = 128;
 
 struct RestoreHeader {
   uint32_t memory_mib = 0;
@@ -62,13 +65,19 @@ struct OpenedRestore {
 };
 // Opens and checks PATH. Errc::kNotFound when there is none.
 Result<OpenedRestore> open_restore_file(const std::string& path, const std::string& key_file,
-                                        uint32_t max_memory_mib);
+                                        uint32_t max_memory_mib = kMaxRestoreMemoryMib,
+                                        uint32_t max_vcpus = kMaxRestoreVcpus);
 // Checks an open restore file: a regular file; its header; a domain of at most max_memory_mib
-// and a stream no longer than such a domain's save (so the copy is bounded); then copies the
-// stream into a sealed memfd, checks its MAC under the key in key_file (load_restore_key) and
-// its magic on that copy. `name` names it in errors. The caller hands libxl the copy, never
-// the file.
+// and max_vcpus, and a stream no longer than such a domain's save; the MAC under the key in
+// key_file (load_restore_key), in a first pass that keeps nothing; then copies the stream into
+// a sealed memfd, checking the MAC again on what it copied, and the magic on that copy. `name`
+// names it in errors. The caller hands libxl the copy, never the file.
+// Errors: Errc::kInvalidArgument when the file is damaged, forged, or larger than allowed (set
+// it aside); any other code is this machine's failure (the key file, memory, I/O): the file
+// may be good, keep it.
 Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
-                                       const std::string& key_file, uint32_t max_memory_mib);
+                                       const std::string& key_file,
+                                       uint32_t max_memory_mib = kMaxRestoreMemoryMib,
+                                       uint32_t max_vcpus = kMaxRestoreVcpus);
 
 }  // namespace ringbox::host::run

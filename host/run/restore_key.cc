@@ -20,8 +20,9 @@ namespace {
 
 constexpr size_t kHexDigits = 2 * sizeof(RestoreKey::bytes);
 
+// kSystem, not kInvalidArgument: the key is this machine's, a restore file is not at fault.
 Error bad_key(const std::string& path, const std::string& why) {
-  return make_error(Errc::kInvalidArgument,
+  return make_error(Errc::kSystem,
                     "restore key " + path + ": " + why +
                         " (remove it to have a new one made, or copy the pool's key there: "
                         "docs/vacate.md, \"Restore file\")");
@@ -78,6 +79,9 @@ Result<void> make_key(const std::string& path) {
   else if (::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST)
     r = sys_error("put the restore key in place as " + path);
   ::unlink(tmp.c_str());
+  // The new name must survive a crash: a lost key makes every file saved under it worthless.
+  UniqueFd d(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (r && (!d || ::fsync(d.get()) != 0)) r = sys_error("sync the restore key's directory");
   return r;
 }
 
@@ -110,9 +114,30 @@ bool hex_decode(std::string_view hex, std::span<uint8_t> out) {
   return true;
 }
 
+namespace {
+
+// The key's directory must be as private as the key: owned by us, writable by nobody else
+// (else another user could swap the key for one they know), as sshd's StrictModes asks.
+Result<void> check_key_dir(const std::string& path) {
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  struct stat st {};
+  if (::stat(dir.empty() ? "." : dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) return ok();  // made by make_key, mode 0700
+    return sys_error("stat the restore key's directory " + dir);
+  }
+  if (st.st_uid != ::geteuid() || (st.st_mode & 022) != 0)
+    return bad_key(path, "its directory " + dir +
+                             " is not owned by this user or others may write it (chmod go-w)");
+  return ok();
+}
+
+}  // namespace
+
 Result<RestoreKey> load_restore_key(const std::string& path) {
+  RINGBOX_TRY(check_key_dir(path));
   for (int attempt = 0; attempt < 2; ++attempt) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO planted at the path must not hang the run (read_key refuses it).
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (fd) return read_key(path, fd.get());
     if (errno != ENOENT || attempt > 0) return sys_error("open the restore key " + path);
     RINGBOX_TRY(make_key(path));
@@ -122,6 +147,7 @@ Result<RestoreKey> load_restore_key(const std::string& path) {
 
 struct RestoreMac::Ctx {
   UniqueHandle<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx;
+  bool failed = false;  // an update failed: finish() reports it
 };
 
 RestoreMac::RestoreMac(std::unique_ptr<Ctx> c) : ctx_(std::move(c)) {}
@@ -143,9 +169,10 @@ Result<RestoreMac> RestoreMac::start(const RestoreKey& key) {
 }
 
 void RestoreMac::update(std::span<const std::byte> bytes) {
-  if (ctx_ && ctx_->ctx)
-    EVP_MAC_update(ctx_->ctx.get(), reinterpret_cast<const unsigned char*>(bytes.data()),
-                   bytes.size());
+  if (ctx_ && ctx_->ctx &&
+      EVP_MAC_update(ctx_->ctx.get(), reinterpret_cast<const unsigned char*>(bytes.data()),
+                     bytes.size()) != 1)
+    ctx_->failed = true;
 }
 
 void RestoreMac::update(std::string_view text) {
@@ -155,8 +182,8 @@ void RestoreMac::update(std::string_view text) {
 Result<RestoreMacValue> RestoreMac::finish() {
   RestoreMacValue out{};
   size_t len = 0;
-  if (!ctx_ || !ctx_->ctx || EVP_MAC_final(ctx_->ctx.get(), out.data(), &len, out.size()) != 1 ||
-      len != out.size())
+  if (!ctx_ || !ctx_->ctx || ctx_->failed ||
+      EVP_MAC_final(ctx_->ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
     return make_error(Errc::kSystem, "OpenSSL cannot finish HMAC-SHA256 (EVP_MAC_final)");
   ctx_.reset();
   return out;

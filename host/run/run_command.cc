@@ -238,9 +238,14 @@ int run_job(const RunConfig& cfg) {
   // starts over (docs/vacate.md).
   std::optional<OpenedRestore> restore;
   if (cfg.transport == Transport::kXen) {
-    auto r = open_restore_file(cfg.restore_file, cfg.restore_key_file, cfg.domain.memory_mib);
+    auto r = open_restore_file(cfg.restore_file, cfg.restore_key_file);
     if (r) {
       restore = std::move(*r);
+    } else if (r.error().code != Errc::kNotFound && r.error().code != Errc::kInvalidArgument) {
+      // Not the file's fault (the key, memory, I/O): keep it for a run that can check it.
+      log::error("cannot check the restore file " + cfg.restore_file + ": " + r.error().message() +
+                 "; it is kept: fix this and run the same command again");
+      return kRingboxFailureStatus;
     } else if (r.error().code != Errc::kNotFound) {
       log::error("cannot resume from the restore file: " + r.error().message() +
                  "; starting the job from the beginning");

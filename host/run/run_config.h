@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "host/domain/domain_config.h"
+#include "host/run/restore_key.h"
 #include "shared/protocol/job_spec.h"
 #include "shared/transport/transport_kind.h"
 #include "shared/util/result.h"
@@ -47,7 +48,7 @@ struct RunConfig {
   bool restore_zstd = true;  // compress the restore file (--restore-compression)
   // The key whose MAC a restore file must carry to be resumed, made on first use
   // (--restore-key; restore_key.h). Execute points that resume each other's jobs share it.
-  std::string restore_key_file = "/var/lib/ringbox/restore.key";
+  std::string restore_key_file = kDefaultRestoreKeyFile;
   // Balloon the guest down to what it says it needs before the save (--vacate-balloon). Off by
   // default: a 128 MiB guest ballooned to 96 MiB was OOM-killed right after the restore, before
   // its balloon driver had taken the memory back (nested test, docs/vacate.md).

@@ -224,13 +224,13 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     auto r =
         cfg->transport == Transport::kXen
             ? run::check_restore_fd(std::move(fds[3]), "the job's restore file",
-                                    cfg->restore_key_file, cfg->domain.memory_mib)
+                                    cfg->restore_key_file, cfg->domain.memory_mib,
+                                    cfg->domain.vcpus)
             : make_error(Errc::kInvalidArgument, "the local transport cannot restore a domain");
-    if (r && r->header.vcpus > cfg->domain.vcpus)
-      r = make_error(Errc::kInvalidArgument, "the restore file's domain (" +
-                                                 std::to_string(r->header.memory_mib) + " MiB, " +
-                                                 std::to_string(r->header.vcpus) +
-                                                 " vCPU) is larger than this job may have");
+    if (!r && r.error().code != Errc::kInvalidArgument)
+      // Not the file's fault (the key, memory, I/O): the wrapper keeps it for a relaunch.
+      return fail(sock, "cannot check the job's restore file: " + r.error().message() +
+                            "; it is kept (the service's log says more)");
     double took = 0;
     if (r) guest = run::restore_guest(*cfg, *r, &took);
     if (r && guest) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,10 +98,17 @@ int poll_retry(pollfd* fds, nfds_t count, int timeout_ms) {
 
 Result<void> replace_file(const std::string& path, std::string_view text, mode_t mode) {
   const std::string tmp = path + ".tmp";
-  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+  ::unlink(tmp.c_str());  // a leftover keeps its old owner and mode: never reuse it
+  UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
   if (!fd) return sys_error("create " + tmp);
-  auto w = write_all(fd.get(), std::as_bytes(std::span(text.data(), text.size())));
-  Result<void> r = w ? fd.close() : Result<void>(sys_error(w.error().sys_errno, "write " + tmp));
+  Result<void> r = ok();
+  if (::fchmod(fd.get(), mode) != 0) r = sys_error("set the mode of " + tmp);  // not the umask's
+  if (auto w = r ? write_all(fd.get(), std::as_bytes(std::span(text.data(), text.size())))
+                 : Result<void>(ok());
+      !w)
+    r = sys_error(w.error().sys_errno, "write " + tmp);
+  if (r && ::fsync(fd.get()) != 0) r = sys_error("sync " + tmp);
+  if (r) r = fd.close();
   if (r && ::rename(tmp.c_str(), path.c_str()) != 0) r = sys_error("rename " + tmp + " to " + path);
   if (!r) ::unlink(tmp.c_str());
   return r;

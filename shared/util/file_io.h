@@ -46,8 +46,9 @@ Result<void> write_all(int fd, std::span<const std::byte> data);
 // ECONNRESET) to handle, not a SIGPIPE that kills the process.
 Result<void> send_all(int fd, std::span<const std::byte> data);
 
-// Replaces the file at path with text, whole or not at all: writes path.tmp (mode, not
-// following a symlink there), closes it and renames it over path. For small state files that
+// Replaces the file at path with text, whole or not at all, also across a crash: writes a new
+// path.tmp (exactly mode, whatever the umask; a leftover or a symlink there is removed, never
+// followed), syncs and closes it and renames it over path. For small state files that
 // another program polls (a port, a domain id, a .chirp.config). Errors name the step and file;
 // a failed replace removes path.tmp.
 Result<void> replace_file(const std::string& path, std::string_view text, mode_t mode);

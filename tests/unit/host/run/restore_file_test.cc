@@ -410,3 +410,46 @@ TEST_CASE("a consumer that gives up does not leave libxl blocked on the pipe", "
                         [](int) -> Result<void> { return make_error(Errc::kSystem, "disk full"); });
   REQUIRE(!r);
 }
+
+TEST_CASE("a file's fault and this machine's fault are told apart: only the first sets it aside",
+          "[vacate]") {
+  TempDir d;
+  const std::string path = d.path + "/ringbox.restore";
+  write_good(d, path);
+  SECTION("forged: kInvalidArgument") {
+    overwrite(path, kRestoreHeaderBytes + 10, "z");
+    auto r = open_restore_file(path, d.key_file);
+    REQUIRE(!r);
+    CHECK(r.error().code == Errc::kInvalidArgument);
+  }
+  SECTION("more vCPUs than allowed: kInvalidArgument") {
+    auto r = open_restore_file(path, d.key_file, 256, 0);
+    REQUIRE(!r);
+    CHECK(r.error().code == Errc::kInvalidArgument);
+    CHECK_THAT(r.error().what, Catch::Contains("1 vCPUs, more than the 0"));
+  }
+  SECTION("a careless key file: not the file's fault") {
+    REQUIRE(::chmod(d.key_file.c_str(), 0640) == 0);
+    auto r = open_restore_file(path, d.key_file);
+    REQUIRE(!r);
+    CHECK(r.error().code != Errc::kInvalidArgument);
+  }
+  SECTION("a key directory others may write: not the file's fault") {
+    REQUIRE(::chmod((d.path + "/keys").c_str(), 0777) == 0);
+    auto r = open_restore_file(path, d.key_file);
+    REQUIRE(!r);
+    CHECK(r.error().code != Errc::kInvalidArgument);
+    CHECK_THAT(r.error().what, Catch::Contains("others may write it"));
+  }
+}
+
+TEST_CASE("a save refuses a descriptor open for appending (pwrite would append)", "[vacate]") {
+  TempDir d;
+  const std::string path = d.path + "/ringbox.restore.part";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  REQUIRE(fd);
+  auto r = write_restore_fd(fd.get(), "the job's restore file", {128, 1, false, 0, {}}, d.key(),
+                            [](int out) { return write_bytes(out, 7000); });
+  REQUIRE(!r);
+  CHECK_THAT(r.error().what, Catch::Contains("appending"));
+}
