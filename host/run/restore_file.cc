@@ -239,22 +239,33 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
                                                   " MiB domain: damaged");
   auto key = load_restore_key(key_file);
   if (!key) return std::move(key.error());
-  // Two passes: the first only computes the MAC (constant memory), so a forged file costs
-  // this process nothing but reads; the second copies into memory only this process can
-  // change and checks the MAC again on what it copied, which is what libxl gets.
+  // The first pass only computes the MAC (constant memory), so a forged file costs this process
+  // nothing but reads.
   RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, -1));
-  UniqueFd copy(::memfd_create("ringbox-restore", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!copy) return sys_error("make a private copy of " + name);
-  RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, copy.get()));
-  if (::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) !=
-      0)
-    return sys_error("seal the private copy of " + name);
+  // A file only we could have opened for writing (ours, no write bit for group or others: a
+  // root run's own) cannot change between this check and libxl's read: libxl reads it. Any
+  // other (the root service's, an unprivileged wrapper's file) is copied into memory only this
+  // process can change, the MAC checked again on what was copied, and the copy sealed.
+  const bool only_ours = st.st_uid == ::geteuid() && (st.st_mode & 022) == 0;
+  UniqueFd stream;
+  off_t start = static_cast<off_t>(kRestoreHeaderBytes);
+  if (only_ours) {
+    stream = std::move(fd);
+  } else {
+    stream = UniqueFd(::memfd_create("ringbox-restore", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!stream) return sys_error("make a private copy of " + name);
+    RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, stream.get()));
+    if (::fcntl(stream.get(), F_ADD_SEALS,
+                F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+      return sys_error("seal the private copy of " + name);
+    start = 0;
+  }
   // The stream must start as libxl's (its ident "LibxlFmt") or zstd's frame magic: anything
   // else is refused here with a clear message, before libxl parses it.
   unsigned char magic[8] = {};
-  auto m = read_fully(copy.get(), std::as_writable_bytes(std::span(magic)), 0);
+  auto m = read_fully(stream.get(), std::as_writable_bytes(std::span(magic)), start);
   if (!m || *m != sizeof magic)
-    return make_error(Errc::kSystem, "read the first bytes of the copy of " + name);
+    return make_error(Errc::kSystem, "read the first bytes of the stream of " + name);
   static constexpr unsigned char kLibxl[8] = {'L', 'i', 'b', 'x', 'l', 'F', 'm', 't'};
   static constexpr unsigned char kZstd[4] = {0x28, 0xb5, 0x2f, 0xfd};
   bool ok_magic = h->zstd ? std::memcmp(magic, kZstd, 4) == 0 : std::memcmp(magic, kLibxl, 8) == 0;
@@ -262,8 +273,8 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
     return make_error(Errc::kInvalidArgument,
                       name + ": the stream after the header is not " +
                           (h->zstd ? "a zstd frame" : "a libxl save stream") + ": damaged");
-  if (::lseek(copy.get(), 0, SEEK_SET) < 0) return sys_error("seek in the copy of " + name);
-  return OpenedRestore{std::move(copy), *h};
+  if (::lseek(stream.get(), start, SEEK_SET) < 0) return sys_error("seek in " + name);
+  return OpenedRestore{std::move(stream), *h};
 }
 
 Result<OpenedRestore> open_restore_file(const std::string& path, const std::string& key_file,

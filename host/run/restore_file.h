@@ -60,7 +60,7 @@ Result<uint64_t> write_restore_file(const std::string& path, RestoreHeader h, co
                                     const std::function<Result<void>(int fd)>& write_stream);
 
 struct OpenedRestore {
-  UniqueFd fd;  // the stream alone, a sealed private copy (memfd), positioned at its start
+  UniqueFd fd;  // positioned at the stream's start: the file itself, or a sealed private copy
   RestoreHeader header;
 };
 // Opens and checks PATH. Errc::kNotFound when there is none.
@@ -69,9 +69,10 @@ Result<OpenedRestore> open_restore_file(const std::string& path, const std::stri
                                         uint32_t max_vcpus = kMaxRestoreVcpus);
 // Checks an open restore file: a regular file; its header; a domain of at most max_memory_mib
 // and max_vcpus, and a stream no longer than such a domain's save; the MAC under the key in
-// key_file (load_restore_key), in a first pass that keeps nothing; then copies the stream into
-// a sealed memfd, checking the MAC again on what it copied, and the magic on that copy. `name`
-// names it in errors. The caller hands libxl the copy, never the file.
+// key_file (load_restore_key), in a first pass that keeps nothing. A file that someone else
+// could have open for writing (not ours, or group/other-writable) is then copied into a sealed
+// memfd with the MAC checked again on the copy, which is what the caller hands libxl; a file
+// only we could write is handed on itself. Then the stream's magic. `name` names it in errors.
 // Errors: Errc::kInvalidArgument when the file is damaged, forged, or larger than allowed (set
 // it aside); any other code is this machine's failure (the key file, memory, I/O): the file
 // may be good, keep it.

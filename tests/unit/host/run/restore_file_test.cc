@@ -130,8 +130,8 @@ TEST_CASE("a restore file appears only once complete; a half one is never truste
     CHECK(opened->header.memory_mib == 256);
     CHECK(opened->header.vcpus == 2);
     CHECK(opened->header.stream_bytes == 5000);
-    // The caller gets the stream alone, from its first byte.
-    CHECK(::lseek(opened->fd.get(), 0, SEEK_CUR) == 0);
+    // A file only we could write is handed on itself, positioned at the stream.
+    CHECK(::lseek(opened->fd.get(), 0, SEEK_CUR) == static_cast<off_t>(kRestoreHeaderBytes));
     char ident[8] = {};
     CHECK(::read(opened->fd.get(), ident, 8) == 8);
     CHECK(std::string(ident, 8) == "LibxlFmt");
@@ -332,11 +332,15 @@ TEST_CASE("a restore is bounded by the job's memory before a byte of the stream 
   }
 }
 
-TEST_CASE("libxl reads a sealed private copy: the file changing afterwards changes nothing",
-          "[vacate]") {
+TEST_CASE(
+    "libxl reads a sealed private copy of a file others may write: changing it afterwards "
+    "changes nothing",
+    "[vacate]") {
   TempDir d;
   const std::string path = d.path + "/ringbox.restore";
   write_good(d, path);
+  // As the root service's restore file is: someone else's, or writable by others.
+  REQUIRE(::chmod(path.c_str(), 0666) == 0);
   auto opened = open_restore_file(path, d.key_file, 256);
   REQUIRE(opened);
   overwrite(path, kRestoreHeaderBytes, "EVILEVIL");
