@@ -9,6 +9,7 @@
 #include "shared/ring/layout.h"
 #include "shared/rpc/call.h"
 #include "shared/transport/transport_kind.h"
+#include "shared/util/deadline.h"
 
 namespace ringbox::guest {
 
@@ -21,7 +22,7 @@ struct ConnectConfig {
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
   uint64_t features = 0;             // proto::Feature bits to ask for in kHello (client.features())
   // xen: a vacate's start (stop the job) and end (continue it); see XenConnectOptions.
-  std::function<void()> on_quiesce;
+  std::function<void(const Deadline& by)> on_quiesce;
   std::function<void()> on_resume;
 };
 

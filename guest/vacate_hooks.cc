@@ -27,24 +27,22 @@ void drop_clean_caches() {
 }
 
 // After the stop: the job's FUSE requests already under way run to their end (a whole-file
-// fetch needs several ring calls; the ring is still live here). Bounded: a request still
-// running after kFuseDrainMs (a slow host) makes the kernel's freeze fail, the save is
-// cancelled and the job goes on where it was.
-constexpr int kFuseDrainMs = 10000;
-void wait_for_fuse_requests() {
+// fetch needs several ring calls; the ring is still live here), until `by`: the host's budget
+// for the vacate, so a request slower than that (a submit machine that stalls) makes the
+// kernel's freeze fail, the save is cancelled and the job goes on where it was.
+void wait_for_fuse_requests(const Deadline& by) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  const auto until = t0 + std::chrono::milliseconds(kFuseDrainMs);
   int busy = fs::fuse_requests_in_progress();
-  while (busy > 0 && Clock::now() < until) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  while (busy > 0 && !by.passed()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(by.slice_ms(5)));
     busy = fs::fuse_requests_in_progress();
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   if (busy > 0)
     log::warn("vacate: " + std::to_string(busy) +
               " FUSE request(s) of the job still running after " + std::to_string(ms) +
-              " ms: the save will likely fail and the job go on here");
+              " ms, the host's budget: the save will likely fail and the job go on here");
   else if (ms >= 5)
     log::info("vacate: the job's FUSE requests ended " + std::to_string(ms) + " ms after its stop");
 }
@@ -54,7 +52,7 @@ void set_vacate_job(pid_t pgid) {
   g_job.store(pgid);
 }
 
-void stop_job_for_vacate() {
+void stop_job_for_vacate(const Deadline& by) {
   pid_t pg = g_job.load();
   if (pg <= 0) return;
   if (::kill(-pg, SIGSTOP) != 0) {
@@ -63,7 +61,7 @@ void stop_job_for_vacate() {
   }
   g_stopped.store(pg);
   log::info("vacate: stopped the job (process group " + std::to_string(pg) + ")");
-  wait_for_fuse_requests();
+  wait_for_fuse_requests(by);
   drop_clean_caches();
 }
 

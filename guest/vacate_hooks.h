@@ -5,13 +5,16 @@
 
 #include <sys/types.h>
 
+#include "shared/util/deadline.h"
+
 namespace ringbox::guest {
 
 // The job's process group (its leader's pid), or 0 when no job runs. Any thread.
 void set_vacate_job(pid_t pgid);
 // SIGSTOP to the job's process group, so no new file request starts; a task already blocked in
-// one stops once it is answered (the channel keeps answering until they drain).
-void stop_job_for_vacate();
+// one stops once it is answered (the channel keeps answering until they drain). Waits for
+// those requests until `by` (the host's budget: a slow one may take most of it).
+void stop_job_for_vacate(const Deadline& by);
 // SIGCONT to the group stopped above; nothing when nothing was stopped.
 void continue_job_after_vacate();
 

@@ -358,10 +358,18 @@ WritebackReport LazyCache::write_back() {
     for (size_t n = 1; n < job.names.size(); ++n) {
       const std::string& other = job.names[n];
       // The host may still have the old file under this name (a link made before the job
-      // wrote): the new file replaces it.
-      if (auto u = remote_.unlink(other); !u && errno_of(u.error()) != ENOENT)
-        fail(other, u.error());
-      else if (auto l = remote_.link(first, other); !l)
+      // wrote): the new file replaces it. Twice when the link finds a name there: a link the
+      // host made but whose answer a host restart or a restore lost was replayed.
+      Result<void> l = ok();
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (auto u = remote_.unlink(other); !u && errno_of(u.error()) != ENOENT) {
+          l = std::move(u.error());
+          break;
+        }
+        l = remote_.link(first, other);
+        if (l || errno_of(l.error()) != EEXIST) break;
+      }
+      if (!l)
         fail(other, Error{l.error().code, l.error().sys_errno,
                           "hard link to '" + first + "' not made: " + l.error().what});
     }

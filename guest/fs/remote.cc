@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "shared/util/file_io.h"
+#include "shared/util/log.h"
 
 namespace ringbox::guest::fs {
 
@@ -389,6 +390,7 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
   std::vector<std::byte> in(max_payload());
   std::copy(path.begin(), path.end(), reinterpret_cast<char*>(in.data()));
   uint64_t off = 0;
+  int attempts = 1;
   do {
     size_t len = static_cast<size_t>(std::min<uint64_t>(data_room, size - off));
     size_t got = 0;
@@ -409,6 +411,14 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
     c.arg = {path.size(), off, perm & 07777u, 0};
     c.in = std::span(in).first(path.size() + len);
     auto r = call(c, "write back", path);
+    if (!r && off > 0 && errno_of(r.error()) == EBADF && attempts < kPutfileAttempts) {
+      ++attempts;
+      log::info("write-back of '" + std::string(path) + "' starts again from its first byte: " +
+                "the host lost the upload at byte " + std::to_string(off) +
+                " (it was restarted or the domain restored)");
+      off = 0;
+      continue;
+    }
     if (!r) return std::move(r.error());
     off += len;
   } while (off < size);

@@ -84,6 +84,8 @@ class Remote {
   // chunk: the host replaces the target atomically, so nothing is visible before that. perm:
   // the new file's permission bits, exactly (the host clears setuid/setgid). Chunks go one at a
   // time, so the final one is sent only after every other was answered (as kPutfile requires).
+  // A later chunk answered EBADF (the host was replaced, by a restart or a vacate's restore,
+  // and lost the upload) sends the file again from the start, up to kPutfileAttempts times.
   Result<uint64_t> putfile(std::string_view path, int fd, mode_t perm);
 
  private:
@@ -97,5 +99,7 @@ class Remote {
 };
 
 inline constexpr int kGetfileAttempts = 3;
+// Sends of one kPutfile after the host lost the upload (Remote::putfile).
+inline constexpr int kPutfileAttempts = 3;
 
 }  // namespace ringbox::guest::fs

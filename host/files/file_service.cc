@@ -181,16 +181,41 @@ std::string FileService::Parent::path() const {
   return proto::join_wire_path(dir_path, name);
 }
 
+namespace {
+Error hidden_reserved(std::string_view path) {
+  return sys_error(ENOENT, "no such file or directory: '" + printable(path) +
+                               "' (a name on its way is ringbox's, hidden from the job)");
+}
+}  // namespace
+
+Result<Lookup> FileService::lookup(std::string_view path, Follow follow) const {
+  auto r = backend_->lookup(path, follow);
+  if (r || r.error().sys_errno != ENOTDIR || !policy_.has_reserved()) return r;
+  // Which name on the way is not a directory? Walked again only on this error path.
+  std::string prefix = ".";
+  auto names = proto::wire_path_components(path);
+  for (size_t i = 0; i + 1 < names.size(); ++i) {
+    prefix = proto::join_wire_path(prefix, names[i]);
+    auto p = backend_->lookup(prefix, Follow::kYes);
+    if (!p) break;
+    if (policy_.reserved(p->path)) return hidden_reserved(path);
+    if (!S_ISDIR(p->st.st_mode)) break;
+  }
+  return r;
+}
+
 Result<FileService::Parent> FileService::lookup_parent(std::string_view path) const {
   if (path == ".")
     return sys_error(EINVAL,
                      "the export root has no parent: it cannot be created, removed, "
                      "renamed, replaced or linked");
   proto::ParentAndName pn = proto::split_wire_path(path);
-  auto d = backend_->lookup(pn.parent, Follow::kYes);
+  auto d = lookup(pn.parent, Follow::kYes);
   if (!d) return std::move(d.error());
-  if (!S_ISDIR(d->st.st_mode))
+  if (!S_ISDIR(d->st.st_mode)) {
+    if (policy_.reserved(d->path)) return hidden_reserved(path);
     return sys_error(ENOTDIR, "'" + printable(d->path) + "' is not a directory");
+  }
   return Parent{std::move(d->path), std::move(pn.name)};
 }
 
@@ -264,7 +289,7 @@ Result<Reply> FileService::do_open(const Request& req) {
     // open(2) would).
   }
   if (!file) {
-    auto r = backend_->lookup(where, Follow::kYes);
+    auto r = lookup(where, Follow::kYes);
     if (!r) return std::move(r.error());
     RINGBOX_TRY(check(r->path, wants_write ? Access::kWrite : Access::kRead, "open"));
     if (intent->directory && !S_ISDIR(r->st.st_mode))

@@ -121,8 +121,13 @@ class FileService final : public rpc::Handler {
   // Read access, or (for stat/readdir) a directory on the way to something readable.
   Result<void> check_lookup(std::string_view path, const char* op) const;
   Result<std::shared_ptr<OpenFile>> lookup_handle(uint64_t handle) const;
+  // The back end's lookup, except that a path through a reserved name (lexically or by a
+  // symlink) answers ENOENT where the back end says ENOTDIR: the job must not learn that the
+  // name exists (docs/file-service.md, "Policy").
+  Result<Lookup> lookup(std::string_view path, Follow follow) const;
   // The directory holding path's last component (symlinks followed) and that component.
-  // EINVAL for "." (the root has no parent), ENOTDIR when the parent is not a directory.
+  // EINVAL for "." (the root has no parent), ENOTDIR when the parent is not a directory
+  // (ENOENT when it is a reserved name).
   Result<Parent> lookup_parent(std::string_view path) const;
   // For the two-path opcodes (rename, link): both paths through their parents (lookup_parent's
   // errors), each checked for write access (check's EACCES, saying from_op or to_op).

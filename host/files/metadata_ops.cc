@@ -75,7 +75,7 @@ Result<Reply> FileService::do_setattr(const Request& req) {
   }
   // By path: the final component itself, never followed (a symlink's own times can change; its
   // mode cannot, as for fchmodat(AT_SYMLINK_NOFOLLOW)).
-  auto r = backend_->lookup(sa->path, Follow::kNo);
+  auto r = lookup(sa->path, Follow::kNo);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kWrite, "change attributes of"));
   if (change.set_mode) {
@@ -102,7 +102,7 @@ Result<Reply> FileService::do_link(const Request& req) {
 Result<Reply> FileService::do_statfs(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, Follow::kYes);
+  auto r = lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   // As for kStat: a directory on the way to something readable counts (the job's `df .` at the
   // view's root must work under a policy that reads only "in"); counts of blocks and inodes

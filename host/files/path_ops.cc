@@ -21,7 +21,7 @@ using rpc::Request;
 Result<Reply> FileService::do_stat(const Request& req, Follow follow) {
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, follow);
+  auto r = lookup(*path, follow);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check_lookup(r->path, "stat"));
   auto n = proto::encode_wire_stat(proto::wire_stat_from(r->st), req.out);
@@ -34,7 +34,7 @@ Result<Reply> FileService::do_stat(const Request& req, Follow follow) {
 Result<Reply> FileService::do_readdir(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, Follow::kYes);
+  auto r = lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   if (!S_ISDIR(r->st.st_mode))
     return sys_error(ENOTDIR, "readdir '" + printable(r->path) + "': not a directory");
@@ -100,7 +100,7 @@ Result<Reply> FileService::do_truncate(const Request& req) {
   if (!size) return std::move(size.error());
   auto path = copy_path(req.in);
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, Follow::kYes);
+  auto r = lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kWrite, "truncate"));
   RINGBOX_TRY(backend_->truncate(r->path, *size));
@@ -110,7 +110,7 @@ Result<Reply> FileService::do_truncate(const Request& req) {
 Result<Reply> FileService::do_readlink(const Request& req) {
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, Follow::kNo);
+  auto r = lookup(*path, Follow::kNo);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kRead, "read link"));
   if (!S_ISLNK(r->st.st_mode))

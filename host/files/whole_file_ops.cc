@@ -18,7 +18,7 @@ Result<Reply> FileService::do_getfile(const Request& req) {
   if (!offset) return std::move(offset.error());
   auto path = copy_path(req.in);  // copied before req.out (the same buffer) is written
   if (!path) return std::move(path.error());
-  auto r = backend_->lookup(*path, Follow::kYes);
+  auto r = lookup(*path, Follow::kYes);
   if (!r) return std::move(r.error());
   RINGBOX_TRY(check(r->path, Access::kRead, "read"));
   if (S_ISDIR(r->st.st_mode))

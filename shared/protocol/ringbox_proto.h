@@ -339,7 +339,11 @@ enum class Opcode : uint16_t {
   //   final chunk fsyncs the file, renames it over the target (which does not follow: a symlink
   //   there is replaced) and fsyncs the directory.
   //   reply val[0] = data bytes written by this chunk; after the final chunk val[1] = file size.
-  //   A putfile that never sees its final chunk leaves the target untouched.
+  //   A putfile that never sees its final chunk leaves the target untouched. Uploads are per
+  //   connection: a host replaced under the guest (a restart, a vacate's restore) answers the
+  //   next chunk of an upload the old one started kBadF, and the guest sends it again from
+  //   offset 0 (a replayed final chunk the old host already committed does the same, which
+  //   commits the same bytes again).
   kPutfile = 49,
   // kFtruncate: arg[0] = handle opened for writing, arg[1] = new size.
   kFtruncate = 50,
@@ -614,6 +618,11 @@ enum class WireError : int32_t {
 //   vacate                a nonce, 1..32 lowercase hex digits: "get ready to be saved". Removed
 //                         by the host to cancel (the save failed): the frontend reconnects in
 //                         place.
+//   vacate-wait-ms        written with vacate, in the same transaction: how long (ms) the host
+//                         waits for vacate-ack before it destroys the guest. The frontend lets
+//                         the job's file requests finish until kVacateAckMarginMs before that
+//                         (a slow request need not cost the save). Absent or unparsable:
+//                         kDefaultVacateWaitMs. Bounded by kMaxVacateWaitMs.
 // Frontend key:
 //   vacate-ack            the same nonce, written once the frontend has stopped the job, let
 //                         its in-flight file requests finish, kept private copies of what had
@@ -641,6 +650,10 @@ inline constexpr char kKeyVacate[] = "vacate";                       // backend 
 inline constexpr char kKeyVacateAck[] = "vacate-ack";                // frontend dir
 inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";       // frontend dir
 inline constexpr size_t kMaxVacateNonce = 32;                        // hex digits
+inline constexpr char kKeyVacateWaitMs[] = "vacate-wait-ms";         // backend dir
+inline constexpr uint64_t kDefaultVacateWaitMs = 20000;
+inline constexpr uint64_t kMaxVacateWaitMs = 3600000;
+inline constexpr uint64_t kVacateAckMarginMs = 2000;  // the swap, the caches, the ack itself
 inline constexpr uint32_t kXenMaxEventChannelPort = (1u << 17) - 1;  // the FIFO ABI's limit
 // Directory pages of the largest region: 1 + 64 + 32 + kMaxDataPages region pages, 4 bytes each.
 inline constexpr uint32_t kXenMaxDirPages =

@@ -68,7 +68,9 @@ Result<Reply> RingClient::call(const Call& c) {
   }
 
   std::unique_lock lk(mu_);
-  free_cv_.wait(lk, [&] { return !free_waiters_.empty() || broken_; });
+  free_cv_.wait(lk, [&] {
+    return (!free_waiters_.empty() && (!parked_ || c.long_poll)) || broken_;
+  });
   if (broken_) {
     lk.unlock();
     alloc_.release(*extent);
@@ -106,8 +108,12 @@ Result<Reply> RingClient::call(const Call& c) {
   w.in_use = false;
   w.in = {};
   free_waiters_.push_back(idx);
+  const bool parked = parked_;  // parked callers may be first in line: wake a long poll too
   lk.unlock();
-  free_cv_.notify_one();
+  if (parked)
+    free_cv_.notify_all();
+  else
+    free_cv_.notify_one();
   alloc_.release(*extent);
   return result;
 }
@@ -268,6 +274,10 @@ Result<void> RingClient::guard_region(int drain_ms,
   // delivered, and no call but long polls still waiting. A response written after `change`
   // copied the region would be lost and its request replayed, so wait for quiet, bounded.
   const auto until = Clock::now() + std::chrono::milliseconds(drain_ms);
+  {
+    std::lock_guard lk(mu_);
+    parked_ = true;
+  }
   for (;;) {
     {
       std::unique_lock rl(region_mu_);
@@ -282,7 +292,10 @@ Result<void> RingClient::guard_region(int drain_ms,
         if (busy > 0)
           log::warn(std::to_string(busy) + " call(s) still unanswered after " +
                     std::to_string(drain_ms) + " ms: kept, and replayed after the restore");
-        return change();
+        auto changed = change();
+        parked_ = false;
+        free_cv_.notify_all();
+        return changed;
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

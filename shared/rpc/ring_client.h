@@ -53,7 +53,10 @@ class RingClient final : public Client {
   transport::RingChannel& channel() { return *channel_; }
   // The region guard (RingChannel::set_region_guard), registered by create(): waits up to
   // drain_ms for every call that is not a long poll to be answered, then runs `change` with the
-  // region untouched by any other thread.
+  // region untouched by any other thread. Calls that start meanwhile (but long polls) are
+  // parked until `change` ran: a caller with many calls to make (a write-back) cannot keep the
+  // ring busy forever, and its next call goes to the backend after the change (for a vacate,
+  // the restored domain's, by replay).
   Result<void> guard_region(int drain_ms, const transport::RingChannel::RegionChange& change);
   // Most requests that were in flight at the same moment since creation.
   uint32_t peak_in_flight();
@@ -100,6 +103,7 @@ class RingClient final : public Client {
   uint32_t peak_in_flight_ = 0;
   uint64_t handoffs_ = 0;
   bool leader_ = false;
+  bool parked_ = false;  // guard_region is draining: new calls wait on free_cv_
   bool broken_ = false;
   Error broken_error_;
 };

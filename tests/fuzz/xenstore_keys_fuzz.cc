@@ -49,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       FUZZ_CHECK(*s >= proto::XenbusState::kInitialising && *s <= proto::XenbusState::kClosed);
     }
     if (auto n = parse_vacate_nonce(f)) FUZZ_CHECK(*n == f && n->size() <= proto::kMaxVacateNonce);
+    FUZZ_CHECK(vacate_wait_ms(std::string(f)) <= proto::kMaxVacateWaitMs);
     std::string q = quote_untrusted(f);
     FUZZ_CHECK(q.size() <= 2 + 4 * 40 + 40);
     for (char c : q) FUZZ_CHECK(c >= 0x20 && c < 0x7f);

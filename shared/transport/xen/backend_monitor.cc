@@ -82,14 +82,19 @@ Result<void> BackendMonitor::look_vacate() {
   if (!nonce) return std::move(nonce.error());
   if (*nonce == handled_nonce_) return ok();
   handled_nonce_ = *nonce;
-  log::info("xen: the host asks this guest to get ready for a save (vacate " + *nonce + ")");
+  auto wait_raw = xs_.read(be_dir_ + "/" + proto::kKeyVacateWaitMs);
+  const uint64_t wait_ms = vacate_wait_ms(wait_raw ? *wait_raw : std::nullopt);
+  const Deadline by(static_cast<int>(
+      wait_ms > proto::kVacateAckMarginMs ? wait_ms - proto::kVacateAckMarginMs : 0));
+  log::info("xen: the host asks this guest to get ready for a save (vacate " + *nonce +
+            ", within " + std::to_string(wait_ms) + " ms)");
   vacating_.store(true, std::memory_order_release);
   connected_.store(false, std::memory_order_release);
   {
     std::lock_guard lk(handler_mu_);
     if (!vacate_.quiesce)
       return make_error(Errc::kInvalidArgument, "this channel cannot be vacated (no hooks)");
-    RINGBOX_TRY(vacate_.quiesce());
+    RINGBOX_TRY(vacate_.quiesce(by));
   }
   quiesced_ = true;
   if (auto need = memory_need_kib())

@@ -29,13 +29,15 @@
 
 #include "shared/transport/channel.h"
 #include "shared/transport/xen/xenstore.h"
+#include "shared/util/deadline.h"
 #include "shared/util/unique_fd.h"
 
 namespace ringbox::transport::xen {
 
 // The channel's side of a vacate; each runs on the monitor thread.
 struct VacateHooks {
-  std::function<Result<void>()> quiesce;                // before the ack
+  // Before the ack; done by `by` (the host's wait less proto::kVacateAckMarginMs).
+  std::function<Result<void>(const Deadline& by)> quiesce;
   std::function<Result<void>(uint32_t domid)> rebuild;  // after restore/cancel; may be new id
   std::function<void()> resume;                         // once the new backend is acknowledged
 };

@@ -209,4 +209,10 @@ Result<std::string> parse_vacate_nonce(std::string_view untrusted) {
   return std::string(untrusted);
 }
 
+uint64_t vacate_wait_ms(const std::optional<std::string>& raw) {
+  if (!raw) return proto::kDefaultVacateWaitMs;
+  auto ms = parse_decimal(*raw, 0, proto::kMaxVacateWaitMs, proto::kKeyVacateWaitMs);
+  return ms ? *ms : proto::kDefaultVacateWaitMs;
+}
+
 }  // namespace ringbox::transport::xen

@@ -23,6 +23,9 @@ namespace ringbox::transport::xen {
 
 // A vacate nonce: 1..proto::kMaxVacateNonce lowercase hex digits.
 Result<std::string> parse_vacate_nonce(std::string_view untrusted);
+// The frontend's budget (ms) for a vacate, from the backend's vacate-wait-ms (nullopt: absent):
+// proto::kDefaultVacateWaitMs when absent or not a decimal in [0, proto::kMaxVacateWaitMs].
+uint64_t vacate_wait_ms(const std::optional<std::string>& raw);
 
 // /local/domain/<domid>/data/ringbox: written by the guest (proto::kXenFrontendDir*).
 std::string frontend_dir(uint32_t domid);

@@ -2,6 +2,7 @@
 
 #include <sys/random.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -31,7 +32,12 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
   auto xs = XsHandle::open();
   if (!xs) return std::move(xs.error());
   const std::string fe = frontend_dir(domid);
-  RINGBOX_TRY(xs->write(backend_dir(domid) + "/" + proto::kKeyVacate, nonce));
+  const std::string be = backend_dir(domid);
+  RINGBOX_TRY(xs->transact("ask for a vacate", [&](xs_transaction_t t) -> Result<void> {
+    RINGBOX_TRY(xs->write(be + "/" + proto::kKeyVacateWaitMs,
+                          std::to_string(std::max(timeout_ms, 0)), t));
+    return xs->write(be + "/" + proto::kKeyVacate, nonce, t);
+  }));
   const Deadline deadline(timeout_ms);
   for (;;) {
     auto ack = xs->read(fe + "/" + proto::kKeyVacateAck);
@@ -62,7 +68,11 @@ std::optional<uint64_t> read_vacate_need_kib(uint32_t domid) {
 Result<void> withdraw_vacate(uint32_t domid) {
   auto xs = XsHandle::open();
   if (!xs) return std::move(xs.error());
-  return xs->remove(backend_dir(domid) + "/" + proto::kKeyVacate);
+  const std::string be = backend_dir(domid);
+  return xs->transact("withdraw the vacate", [&](xs_transaction_t t) -> Result<void> {
+    RINGBOX_TRY(xs->remove(be + "/" + proto::kKeyVacate, t));
+    return xs->remove(be + "/" + proto::kKeyVacateWaitMs, t);
+  });
 }
 
 }  // namespace ringbox::transport::xen

@@ -15,14 +15,15 @@ namespace ringbox::transport::xen {
 
 // 16 random lowercase hex digits (getrandom).
 Result<std::string> new_vacate_nonce();
-// Writes `nonce` as the backend's vacate key for domain `domid` and waits up to timeout_ms
-// for the frontend's vacate-ack to equal it. Errc::kTimeout when it did not; Errc::kPeerGone
+// Writes `nonce` as the backend's vacate key for domain `domid` (and timeout_ms as
+// vacate-wait-ms, the frontend's budget) and waits up to timeout_ms for the frontend's
+// vacate-ack to equal it. Errc::kTimeout when it did not; Errc::kPeerGone
 // when the guest's directory vanished (the domain ended).
 Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeout_ms);
 // The memory the acknowledged guest says it needs (vacate-need-kib), bounded to [0, 2^40);
 // nullopt when it said nothing usable (a hostile guest can only make its own save bigger).
 std::optional<uint64_t> read_vacate_need_kib(uint32_t domid);
-// Removes the vacate key: a guest that acknowledged reconnects in place (a cancelled save).
+// Removes the vacate keys: a guest that acknowledged reconnects in place (a cancelled save).
 Result<void> withdraw_vacate(uint32_t domid);
 
 }  // namespace ringbox::transport::xen

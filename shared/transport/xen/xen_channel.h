@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "shared/transport/channel.h"
+#include "shared/util/deadline.h"
 
 namespace ringbox::transport {
 
@@ -29,9 +30,10 @@ struct XenConnectOptions {
   // channel reports kPeerGone.
   int reconnect_timeout_ms = 60000;
   // Vacate (docs/vacate.md), on the channel's monitor thread: on_quiesce runs first when the
-  // host asks the guest to get ready for a save (stop the job: SIGSTOP its process group);
-  // on_resume once the ring is served again after the restore or a cancelled save.
-  std::function<void()> on_quiesce;
+  // host asks the guest to get ready for a save (stop the job: SIGSTOP its process group; let
+  // its file requests end, but not past `by`, after which the ring's own drain has what is
+  // left); on_resume once the ring is served again after the restore or a cancelled save.
+  std::function<void(const Deadline& by)> on_quiesce;
   std::function<void()> on_resume;
 };
 

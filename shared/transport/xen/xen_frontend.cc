@@ -125,7 +125,7 @@ class XenFrontendChannel final : public RingChannel {
         check_(reinterpret_cast<const proto::ControlPage*>(region_bytes_.data()), *monitor_,
                opts.reconnect_timeout_ms),
         doorbell_(evtchn_, port_.port(), check_) {
-    monitor_->set_vacate_hooks({[this] { return quiesce(); },
+    monitor_->set_vacate_hooks({[this](const Deadline& by) { return quiesce(by); },
                                 [this](uint32_t domid) { return rebuild(domid); },
                                 [this] {
                                   if (opts_.on_resume) opts_.on_resume();
@@ -159,21 +159,19 @@ class XenFrontendChannel final : public RingChannel {
   evtchn_port_t event_port() const { return port_.port(); }
 
  private:
-  // Drain time for the job's file requests after it was stopped: a task blocked in FUSE makes
-  // the kernel's freeze, and with it the save, fail (research notes, section 3).
-  static constexpr int kDrainMs = 10000;
-
   Result<void> with_region_still(int drain_ms, const RegionChange& change) {
     std::lock_guard lk(guard_mu_);
     if (guard_) return guard_(drain_ms, change);
     return change();  // no client: nobody else touches the region
   }
 
-  // Before the suspend: the job stops, its requests drain, the region's grants end (its bytes
-  // stay at the same address, private), the port closes, the directory goes.
-  Result<void> quiesce() {
-    if (opts_.on_quiesce) opts_.on_quiesce();
-    RINGBOX_TRY(with_region_still(kDrainMs, [this]() -> Result<void> {
+  // Before the suspend: the job stops, its requests drain until `by` (a task blocked in FUSE
+  // makes the kernel's freeze, and with it the save, fail: research notes, section 3), the
+  // region's grants end (its bytes stay at the same address, private), the port closes, the
+  // directory goes.
+  Result<void> quiesce(const Deadline& by) {
+    if (opts_.on_quiesce) opts_.on_quiesce(by);
+    RINGBOX_TRY(with_region_still(by.remaining_ms(), [this]() -> Result<void> {
       auto p = region_.replace_with_private_copy();
       if (!p) return std::move(p.error());
       placeholder_ = *p;

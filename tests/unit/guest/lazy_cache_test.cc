@@ -142,3 +142,41 @@ TEST_CASE("write-back sends changed and created files, renamed and linked, nothi
   CHECK(fin.st_ino == alias.st_ino);  // one file, two names, as in the guest
   CHECK((fin.st_mode & 07777) == 0600);
 }
+
+TEST_CASE("write-back survives a replayed link and a lost upload", "[guest][lazy]") {
+  // What a host replaced during the write-back (a restart, a vacate's restore) does to it: a
+  // link the old host made is sent again (at-least-once replay) and finds its name taken; an
+  // upload the old host had started is unknown to the new one.
+  ServedFiles s;
+  Remote remote(*s.client);
+  CacheDir dir;
+  auto cache = LazyCache::create(remote, dir.path, 1 << 20);
+  REQUIRE(cache);
+  const std::string body(3 * remote.max_payload() + 17, 'x');
+  auto made = (*cache)->create_local("out/final", 0644, false);
+  REQUIRE(made);
+  write_at((*made)->fd.get(), body);
+  REQUIRE((*cache)->link("out/final", "out/alias", false));
+  bool replayed = false;
+  bool lost = false;
+  s.router->intercept = [&](const rpc::Request& req, host::files::FileService& files) {
+    if (req.opcode == static_cast<uint16_t>(proto::Opcode::kLink) && !replayed) {
+      replayed = true;
+      (void)files.handle(req);  // the old host made the link; its answer was lost
+    }
+    if (req.opcode == static_cast<uint16_t>(proto::Opcode::kPutfile) && req.arg[1] > 0 && !lost) {
+      lost = true;
+      files.end_connection();
+    }
+    return files.handle(req);
+  };
+  auto report = (*cache)->write_back();
+  CHECK(report.failures.empty());
+  CHECK(replayed);
+  CHECK(lost);
+  CHECK(TempTree::read_file(s.tree.ex("out/final")) == body);
+  struct stat fin, alias;
+  REQUIRE(::stat(s.tree.ex("out/final").c_str(), &fin) == 0);
+  REQUIRE(::stat(s.tree.ex("out/alias").c_str(), &alias) == 0);
+  CHECK(fin.st_ino == alias.st_ino);
+}

@@ -169,3 +169,50 @@ TEST_CASE("remote refusals carry the errno the job must see", "[guest][remote]")
   REQUIRE(::stat(s.tree.ex("out/b.txt").c_str(), &b) == 0);
   CHECK(a.st_ino == b.st_ino);
 }
+
+TEST_CASE("a putfile whose upload the host lost starts again from the first byte",
+          "[guest][remote]") {
+  ServedFiles s;
+  Remote r(*s.client);
+  const std::string up = pattern(70001, 5);
+  REQUIRE(up.size() > 3 * r.max_payload());  // several chunks, so one can be cut
+  int starts = 0;
+  int lost = 0;
+  int lose = 1;  // how many uploads the "new host" loses
+  s.router->intercept = [&](const rpc::Request& req, host::files::FileService& files) {
+    if (req.opcode == static_cast<uint16_t>(proto::Opcode::kPutfile)) {
+      if (req.arg[1] == 0) ++starts;
+      // The host was replaced between two chunks (a restart, a vacate's restore): the new one
+      // has no upload in progress, exactly what the end of the old connection leaves.
+      if (req.arg[1] > r.max_payload() && lost < lose) {
+        ++lost;
+        files.end_connection();
+      }
+    }
+    return files.handle(req);
+  };
+
+  SECTION("one loss: sent again whole, committed once, nothing left behind") {
+    UniqueFd src = temp_with(up);
+    auto put = r.putfile("out/up", src.get(), 0644);
+    REQUIRE(put);
+    CHECK(*put == up.size());
+    CHECK(starts == 2);
+    CHECK(TempTree::read_file(s.tree.ex("out/up")) == up);
+  }
+  SECTION("a host that keeps losing it: EBADF after kPutfileAttempts, the target untouched") {
+    TempTree::write_file(s.tree.ex("out/up"), "old");
+    lose = 100;
+    UniqueFd src = temp_with(up);
+    auto put = r.putfile("out/up", src.get(), 0644);
+    REQUIRE_FALSE(put);
+    CHECK(errno_of(put.error()) == EBADF);
+    CHECK(starts == kPutfileAttempts);
+    CHECK(TempTree::read_file(s.tree.ex("out/up")) == "old");
+  }
+  // The export holds no temporary upload file either way.
+  DIR* d = ::opendir(s.tree.ex("out").c_str());
+  REQUIRE(d != nullptr);
+  while (dirent* e = ::readdir(d)) CHECK(std::string(e->d_name).rfind(".ringbox-put", 0) != 0);
+  ::closedir(d);
+}

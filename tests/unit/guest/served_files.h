@@ -4,6 +4,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <memory>
 #include <thread>
 
@@ -20,9 +21,13 @@ class FileRouter final : public rpc::Handler {
  public:
   explicit FileRouter(host::files::FileService& files) : files_(files) {}
   rpc::Reply handle(const rpc::Request& req) override {
-    if (host::files::FileService::owns_opcode(req.opcode)) return files_.handle(req);
-    return rpc::handle_session_opcode(req);
+    if (!host::files::FileService::owns_opcode(req.opcode)) return rpc::handle_session_opcode(req);
+    if (intercept) return intercept(req, files_);
+    return files_.handle(req);
   }
+  // Set before the calls it is for: sees each file request first and answers it (a test's
+  // stand-in for what happens around the real service: a host replaced, a request replayed).
+  std::function<rpc::Reply(const rpc::Request&, host::files::FileService&)> intercept;
 
  private:
   host::files::FileService& files_;

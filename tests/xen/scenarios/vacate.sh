@@ -17,7 +17,8 @@
 #
 # Parts: RINGBOX_VACATE_PARTS (a dom0 kernel argument: `run-scenario vacate --dom0-args
 # RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), checkpoint (7,
-# `run --checkpoint-every`, exit 85, resume); default run:kill:wrapper.
+# `run --checkpoint-every`, exit 85, resume), slow (8: a vacate while the job is blocked on a
+# stalled submit side, and one during the lazy-file write-back); default run:kill:wrapper:slow.
 # Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
 # restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
 # was step 5's before).
@@ -29,7 +30,7 @@
 # 128 MiB: the save file lives in dom0's /run tmpfs next to everything else.
 JOB_MEMORY_MIB=${RINGBOX_VACATE_MEMORY_MIB:-128}
 steps=${RINGBOX_VACATE_STEPS:-20}
-parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper}
+parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper:slow}
 # want PART: whether that part of the scenario runs.
 want() {
   case ":$parts:" in *":$1:"*) return 0 ;; esac
@@ -340,6 +341,138 @@ POLICY
   mark wrapper-done
 }
 
+# ---------------------------------------------------------------- 8. slow requests, write-back
+# The files on a submit side that stalls (ringbox-submitd in dom0, SIGSTOPped): (a) a vacate while
+# the job is blocked on a request that outlasts the agent's old fixed 10 s drain, and (b) a
+# vacate during the lazy-file write-back, which uploads over Chirp: the upload the old host
+# started is unknown to the restored run's host, and the agent sends it again from its first
+# byte. Outputs, hard links included, must come out whole, once, and nothing half-written stays.
+part_slow() {
+  step "8. vacate while the job waits on a stalled submit side, then during its write-back"
+  sb=$base/slow
+  sroot=$sb/root
+  mkdir -p "$sroot/out" "$sb/scratch"
+  cp -a "$base/in" "$sroot/in"
+  ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || fail "cannot bring dom0's loopback up"
+  rm -f "$sb/submitd.port"
+  ringbox-submitd --root "$sroot" --port 0 --port-file "$sb/submitd.port" --auth address \
+    >"$sb/submitd.log" 2>&1 &
+  submitd_pid=$!
+  n=100
+  until [ -s "$sb/submitd.port" ]; do
+    n=$((n - 1))
+    if [ "$n" -le 0 ] || ! kill -0 "$submitd_pid" 2>/dev/null; then
+      fail "ringbox-submitd did not start: $(cat "$sb/submitd.log")"
+    fi
+    sleep 0.1
+  done
+  submit=chirp://127.0.0.1:$(cat "$sb/submitd.port")
+  sout=$RINGBOX_WORK/slow.stdout
+  rm -f "$sout"
+  # shellcheck disable=SC2016 # the job expands its own variables in the guest
+  SLOW_JOB='mkdir -p out; cat /proc/sys/kernel/random/boot_id > out/boot-first;
+cat in/part0.bin > /dev/null; echo ready; sleep 2; echo "slow read $(wc -c < in/part1.bin)";
+i=0; while [ $i -lt 6 ]; do
+  j=0; while [ $j -lt 12 ]; do cat in/part$(((i + j) % 8)).bin; j=$((j + 1)); done > out/big$i.bin
+  ln out/big$i.bin out/link$i.bin; i=$((i + 1)); done
+cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo bye'
+  # slow_run TAG: a run of SLOW_JOB (a resume when the restore file is there).
+  slow_run() {
+    JOB_NAME=ringbox-job-slow
+    JOB_LOG=$RINGBOX_WORK/slow.$1.log
+    pin=${RINGBOX_GUEST_CPUS%%-*}
+    JOB_T0=$(job_uptime)
+    # shellcheck disable=SC2086 # ${pin:+...} is two words or none
+    ringbox-host run --transport xen --mode lazy-file --submit "$submit" --name "$JOB_NAME" \
+      --kernel "$RINGBOX_GUEST_KERNEL" --ramdisk "$RINGBOX_GUEST_INITRD" \
+      --kernel-args "$RINGBOX_GUEST_KARGS" --memory-mib "$JOB_MEMORY_MIB" \
+      ${pin:+--pin-cpu $pin} --stdout "$sout" --stderr "$RINGBOX_WORK/slow.stderr" \
+      --restore-file "$sb/scratch/ringbox.restore" --readable in --writable out \
+      -- sh -c "$SLOW_JOB" >"$JOB_LOG" 2>&1 &
+    JOB_PID=$!
+  }
+  # slow_wait ERE SECONDS: until the job's stdout has a line matching ERE.
+  slow_wait() {
+    n=$(($2 * 10))
+    until grep -qE -- "$1" "$sout" 2>/dev/null; do
+      n=$((n - 1))
+      [ "$n" -gt 0 ] || job_fail "the job printed no '$1' within $2 s"
+      kill -0 "$JOB_PID" 2>/dev/null || job_fail "ringbox-host run ended before the job printed '$1'"
+      sleep 0.1
+    done
+  }
+  slow_fail() {
+    kill -CONT "$submitd_pid" 2>/dev/null
+    sed 's/^/[submitd] /' "$sb/submitd.log" | tail -n 10
+    job_fail "$*"
+  }
+
+  step "8a. the job blocks on a fetch from the stalled submit side; SIGUSR1; 12 s later the submit side goes on"
+  slow_run first
+  job_watch_domain
+  slow_wait '^ready$' 180
+  kill -STOP "$submitd_pid"
+  sleep 4 # the job's `sleep 2` ends: it opens in/part1.bin, a fetch through the stalled side
+  t0=$(job_uptime)
+  kill -USR1 "$JOB_PID"
+  sleep 12
+  kill -CONT "$submitd_pid"
+  job_run_wait
+  [ "$JOB_RC" = 75 ] || slow_fail "vacated while blocked on a stalled request: status $JOB_RC, not 75"
+  [ -f "$sb/scratch/ringbox.restore" ] || slow_fail "no restore file after the vacate"
+  line=$(job_console_line 'FUSE requests ended [0-9]+ ms') || slow_fail "the guest did not report the job's request ending during the vacate"
+  ms=$(printf '%s\n' "$line" | sed -n 's/.*ended \([0-9]*\) ms.*/\1/p')
+  [ "${ms:-0}" -ge 10000 ] || slow_fail "the job's request ended ${ms:-?} ms after its stop: it was not blocked through the stall"
+  step "RESULT vacate during a stalled request: the job's request ended $ms ms after its stop; SIGUSR1 to exit $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.2f", b - a }') s, rc 75"
+
+  step "8b. resumed; vacated again while its write-back waits on the stalled submit side"
+  slow_run second
+  slow_wait '^written$' 300
+  kill -STOP "$submitd_pid"
+  slow_wait '^bye$' 60
+  sleep 3 # the job has ended: its write-back's first uploads wait on the stalled side
+  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8b: the run did not resume (it started over?)"
+  kill -USR1 "$JOB_PID"
+  sleep 3
+  kill -CONT "$submitd_pid"
+  job_run_wait
+  [ "$JOB_RC" = 75 ] || slow_fail "vacated during the write-back: status $JOB_RC, not 75"
+  [ ! -e "$sroot/out/big0.bin" ] ||
+    slow_fail "out/big0.bin was returned before the save: the vacate did not land in the write-back"
+
+  step "8c. resumed to the end: the write-back the save cut goes on"
+  slow_run third
+  job_run_wait
+  [ "$JOB_RC" = 0 ] || slow_fail "the run after the write-back vacate exited with status $JOB_RC"
+  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8c: the run did not resume (it started over?)"
+  [ ! -e "$sb/scratch/ringbox.restore" ] || slow_fail "the used restore file is still there"
+  restarted=$(guest_console "$JOB_NAME" | grep -c 'starts again from its first byte')
+  [ "$restarted" -gt 0 ] || slow_fail "no upload was sent again: the save did not cut one"
+  i=0
+  while [ "$i" -lt 6 ]; do
+    j=0
+    while [ "$j" -lt 12 ]; do
+      cat "$base/in/part$(((i + j) % 8)).bin"
+      j=$((j + 1))
+    done >"$sb/expected$i"
+    cmp "$sb/expected$i" "$sroot/out/big$i.bin" || slow_fail "out/big$i.bin differs from what the job wrote"
+    [ "$(stat -c %i "$sroot/out/big$i.bin")" = "$(stat -c %i "$sroot/out/link$i.bin")" ] ||
+      slow_fail "out/link$i.bin is not a hard link of out/big$i.bin"
+    i=$((i + 1))
+  done
+  cmp "$sroot/out/boot-first" "$sroot/out/boot-last" || slow_fail "the job's boot id changed: rebooted, not restored"
+  printf 'ready\nslow read %s\nwritten\nbye\n' "$(wc -c <"$base/in/part1.bin")" >"$sb/stdout.expected"
+  cmp "$sb/stdout.expected" "$sout" || {
+    diff "$sb/stdout.expected" "$sout" | head -n 10
+    slow_fail "the job's stdout lost or repeated lines across the two vacates"
+  }
+  job_no_upload_leftovers "$sroot"
+  kill "$submitd_pid"
+  wait "$submitd_pid" 2>/dev/null
+  step "RESULT vacate during the write-back: $restarted upload(s) sent again from the first byte; 6 files and their links byte-identical, stdout once"
+  mark slow-done
+}
+
 # ---------------------------------------------------------------- 7. --checkpoint-every
 # Not in the default parts (about 2 minutes): RINGBOX_VACATE_PARTS=checkpoint.
 part_checkpoint() {
@@ -393,5 +526,6 @@ part_checkpoint() {
 ! want wrapper || part_wrapper
 ! want kill || part_kill
 ! want run || part_run
+! want slow || part_slow
 ! want checkpoint || part_checkpoint
 exit 0

@@ -428,3 +428,51 @@ TEST_CASE("reserved names can be neither read, listed, created, renamed onto nor
   CHECK(TempTree::read_file(t.ex("ringbox.restore")) == "saved domain");
   CHECK_FALSE(std::filesystem::exists(t.ex("ringbox.stdout")));
 }
+
+// What a path through a reserved name answers must not tell the name exists: every opcode
+// answers as it does through a name that is not there (a plain "absent/x" is the reference).
+TEST_CASE("a path through a reserved name answers as through a name that is not there",
+          "[files][attack]") {
+  TempTree t;
+  TempTree::write_file(t.ex("ringbox.restore"), "saved domain");
+  auto p = Policy::read_write().with_reserved({"ringbox.restore"});
+  REQUIRE(p);
+  auto s = service(t, std::move(*p));
+  Driver d(*s);
+  auto answers = [&](const std::string& dir) {
+    const std::string x = dir + "/x";
+    std::vector<int> st;
+    st.push_back(d.open(x, proto::kOpenRead).status);
+    st.push_back(d.open(x, kWriteCreate).status);
+    st.push_back(d.getfile(x, 0).status);
+    st.push_back(d.putfile(x, 0, "planted", true).status);
+    st.push_back(d.call(Opcode::kStat, x).status);
+    st.push_back(d.call(Opcode::kLstat, x).status);
+    st.push_back(d.call(Opcode::kReaddir, x).status);
+    st.push_back(d.call(Opcode::kMkdir, x, {0755, 0, 0, 0}).status);
+    st.push_back(d.call(Opcode::kUnlink, x).status);
+    st.push_back(d.call(Opcode::kRmdir, x).status);
+    st.push_back(d.call(Opcode::kReadlink, x).status);
+    st.push_back(d.two_paths(Opcode::kSymlink, "target", x).status);
+    st.push_back(d.two_paths(Opcode::kRename, x, "y").status);
+    st.push_back(d.two_paths(Opcode::kLink, x, "y").status);
+    return st;
+  };
+  const auto absent = answers("absent");
+  const auto through = answers("ringbox.restore");
+  for (size_t i = 0; i < absent.size(); ++i) {
+    INFO("call " << i);
+    CHECK(absent[i] == status_of(WireError::kNoEnt));
+    CHECK(through[i] == absent[i]);
+  }
+  // Through a symlink the job made: as through a dangling one.
+  REQUIRE(::symlink("../ringbox.restore", t.ex("out/to-restore").c_str()) == 0);
+  REQUIRE(::symlink("../absent", t.ex("out/dangling").c_str()) == 0);
+  const auto dangling = answers("out/dangling");
+  const auto linked = answers("out/to-restore");
+  for (size_t i = 0; i < dangling.size(); ++i) {
+    INFO("call " << i << " through a symlink");
+    CHECK(linked[i] == dangling[i]);
+  }
+  CHECK(TempTree::read_file(t.ex("ringbox.restore")) == "saved domain");
+}

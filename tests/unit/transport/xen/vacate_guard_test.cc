@@ -42,6 +42,7 @@ class VacatableChannel final : public transport::RingChannel {
     std::lock_guard lk(mu_);
     if (!guard_) return make_error(Errc::kInvalidArgument, "no region guard registered");
     return guard_(drain_ms, [this]() -> Result<void> {
+      ++swaps;
       auto r = inner_->region();
       std::vector<std::byte> copy(r.begin(), r.end());
       std::memset(r.data(), 0xa5, r.size());
@@ -50,6 +51,7 @@ class VacatableChannel final : public transport::RingChannel {
       return ok();
     });
   }
+  std::atomic<int> swaps{0};  // changes the guard ran
   Result<void> restart() {
     std::lock_guard lk(mu_);
     return restart_();
@@ -117,6 +119,67 @@ TEST_CASE("calls unanswered at the vacate are kept and replayed to the host afte
   for (int i = 0; i < kCalls; ++i) CHECK(ok_calls[i] == 1);
   CHECK(after.pings == kCalls);
   CHECK(ping(**client, 7));
+  client->reset();
+  (*server)->stop();
+  serving.join();
+}
+
+TEST_CASE("calls that start while the guard drains wait until the region changed",
+          "[xen][vacate]") {
+  // A write-back sends chunk after chunk: were new calls let in while the vacate drains, the
+  // ring would never be quiet, and the write-back could finish (or half finish) before the
+  // save instead of after the restore.
+  const ring::Geometry g{4, 32};
+  auto pair = test::make_local_pair(g);
+  auto ch = std::make_unique<VacatableChannel>(std::move(pair.frontend));
+  VacatableChannel* channel = ch.get();
+  auto client = rpc::RingClient::create(std::move(ch), {10});
+  REQUIRE(client);
+  std::atomic<bool> release_first{false};
+  std::atomic<int> swaps_seen_by_second{-1};
+  class Handler final : public rpc::Handler {
+   public:
+    Handler(std::atomic<bool>& release, std::atomic<int>& seen, VacatableChannel& ch)
+        : release_(release), seen_(seen), ch_(ch) {}
+    rpc::Reply handle(const rpc::Request& req) override {
+      if (req.opcode == static_cast<uint16_t>(Opcode::kPing) && req.in.size() > 0) {
+        std::byte first{};
+        req.in.copy_to(std::span(&first, 1), 0);
+        if (first == std::byte{7})
+          while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (first == std::byte{14}) seen_ = ch_.swaps.load();
+      }
+      return rpc::handle_session_opcode(req);
+    }
+    bool runs_inline(uint16_t) const override { return false; }
+
+   private:
+    std::atomic<bool>& release_;
+    std::atomic<int>& seen_;
+    VacatableChannel& ch_;
+  } handler(release_first, swaps_seen_by_second, *channel);
+  auto server = rpc::RingServer::create(std::move(pair.backend), handler, {});
+  REQUIRE(server);
+  std::thread serving([&] { (void)(*server)->serve(); });
+  REQUIRE(rpc::negotiate_version(**client));
+
+  std::atomic<bool> first_ok{false}, second_ok{false};
+  std::thread first([&] { first_ok = ping(**client, 1); });  // held by the host
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  Result<void> swapped = ok();
+  std::thread guard([&] { swapped = channel->swap(5000); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::thread second([&] { second_ok = ping(**client, 2); });  // starts during the drain
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(swaps_seen_by_second == -1);  // parked: it has not reached the host
+  release_first = true;
+  guard.join();
+  first.join();
+  second.join();
+  REQUIRE(swapped);
+  CHECK(first_ok);
+  CHECK(second_ok);
+  CHECK(swaps_seen_by_second == 1);  // it reached the host after the change, not before
   client->reset();
   (*server)->stop();
   serving.join();
