@@ -15,14 +15,14 @@ namespace ringbox::guest {
 
 struct ConnectConfig {
   Transport transport = Transport::kLocal;  // local | tcp | xen
-  std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
+  std::string address;                      // local: socket path; tcp: HOST:PORT; xen: unused
   ring::Geometry geometry;
   int spin_us = 50;
   int connect_timeout_ms = 30000;    // xen: wait this long for the first ringbox-host
   int reconnect_timeout_ms = 60000;  // xen: wait this long for a restarted ringbox-host
   uint64_t features = 0;             // proto::Feature bits to ask for in kHello (client.features())
   // xen: a vacate's start (stop the job) and end (continue it); see XenConnectOptions.
-  std::function<void(const Deadline& by)> on_quiesce;
+  std::function<Result<void>(const Deadline& by)> on_quiesce;
   std::function<void()> on_resume;
 };
 

@@ -28,9 +28,8 @@ void drop_clean_caches() {
 
 // After the stop: the job's FUSE requests already under way run to their end (a whole-file
 // fetch needs several ring calls; the ring is still live here), until `by`: the host's budget
-// for the vacate, so a request slower than that (a submit machine that stalls) makes the
-// kernel's freeze fail, the save is cancelled and the job goes on where it was.
-void wait_for_fuse_requests(const Deadline& by) {
+// for the vacate. Returns how many are still running then.
+int wait_for_fuse_requests(const Deadline& by) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   int busy = fs::fuse_requests_in_progress();
@@ -39,12 +38,9 @@ void wait_for_fuse_requests(const Deadline& by) {
     busy = fs::fuse_requests_in_progress();
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-  if (busy > 0)
-    log::warn("vacate: " + std::to_string(busy) +
-              " FUSE request(s) of the job still running after " + std::to_string(ms) +
-              " ms, the host's budget: the save will likely fail and the job go on here");
-  else if (ms >= 5)
+  if (busy == 0 && ms >= 5)
     log::info("vacate: the job's FUSE requests ended " + std::to_string(ms) + " ms after its stop");
+  return busy;
 }
 }  // namespace
 
@@ -52,17 +48,26 @@ void set_vacate_job(pid_t pgid) {
   g_job.store(pgid);
 }
 
-void stop_job_for_vacate(const Deadline& by) {
+Result<void> stop_job_for_vacate(const Deadline& by) {
   pid_t pg = g_job.load();
-  if (pg <= 0) return;
+  if (pg <= 0) return ok();
   if (::kill(-pg, SIGSTOP) != 0) {
     log::warn("vacate: cannot stop the job's process group " + std::to_string(pg));
-    return;
+    return ok();
   }
   g_stopped.store(pg);
   log::info("vacate: stopped the job (process group " + std::to_string(pg) + ")");
-  wait_for_fuse_requests(by);
+  if (int busy = wait_for_fuse_requests(by); busy > 0) {
+    // A task in FUSE cannot be frozen: the suspend would fail half-way, and libxl's resume of
+    // a half-suspended domain is not always possible. Refuse now, while nothing is torn down.
+    continue_job_after_vacate();
+    return make_error(Errc::kCancelled,
+                      std::to_string(busy) +
+                          " file request(s) of the job still running at the "
+                          "end of the host's budget (a task blocked in FUSE cannot be frozen)");
+  }
   drop_clean_caches();
+  return ok();
 }
 
 void continue_job_after_vacate() {

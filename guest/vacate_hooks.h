@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "shared/util/deadline.h"
+#include "shared/util/result.h"
 
 namespace ringbox::guest {
 
@@ -13,8 +14,10 @@ namespace ringbox::guest {
 void set_vacate_job(pid_t pgid);
 // SIGSTOP to the job's process group, so no new file request starts; a task already blocked in
 // one stops once it is answered (the channel keeps answering until they drain). Waits for
-// those requests until `by` (the host's budget: a slow one may take most of it).
-void stop_job_for_vacate(const Deadline& by);
+// those requests until `by` (the host's budget: a slow one may take most of it). Errc::
+// kCancelled when some are still running then: the job is continued, and the save must not
+// be tried (the kernel's freeze would fail).
+Result<void> stop_job_for_vacate(const Deadline& by);
 // SIGCONT to the group stopped above; nothing when nothing was stopped.
 void continue_job_after_vacate();
 

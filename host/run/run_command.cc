@@ -150,7 +150,14 @@ class SignalWatch {
       if (!asked && std::chrono::steady_clock::now() >= checkpoint_at) {
         checkpoint_at = std::chrono::steady_clock::time_point::max();
         checkpointing_ = true;
-        vacate("--checkpoint-every " + std::to_string(cfg_.checkpoint_every_s / 60) + " min");
+        if (!vacate("--checkpoint-every " + std::to_string(cfg_.checkpoint_every_s / 60) +
+                    " min")) {
+          checkpointing_ = false;  // refused (or not xen): try again after another period
+          if (guest_.can_vacate())
+            checkpoint_at =
+                std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(static_cast<int64_t>(cfg_.checkpoint_every_s * 1000));
+        }
         continue;
       }
       if (sig > 0) {
@@ -180,16 +187,17 @@ class SignalWatch {
     return ::sigtimedwait(&set, nullptr, &slice);
   }
 
-  void vacate(const std::string& why) {
+  // False when the guest refused: it runs on, and so does the run.
+  bool vacate(const std::string& why) {
     if (!guest_.can_vacate()) {
       log::warn(why + ": only --transport xen can vacate a job; ignored");
-      return;
+      return false;
     }
     if (vacate_.get() != VacateState::Step::kNone) {
       log::warn(why + ": a vacate is already under way");
-      return;
+      return true;
     }
-    prepare_guest_vacate(guest_, cfg_, vacate_, why);
+    return prepare_guest_vacate(guest_, cfg_, vacate_, why, true) != VacateState::Step::kNone;
   }
 
   job::JobSession& session_;

@@ -18,8 +18,8 @@ std::string seconds_since(std::chrono::steady_clock::time_point t0) {
   return buf;
 }
 
-void prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state,
-                          const std::string& why) {
+VacateState::Step prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state,
+                                       const std::string& why, bool go_on_when_refused) {
   log::warn(why + ": vacating the job (asking the guest to get ready for a save)");
   state.set(VacateState::Step::kAsking);
   auto t0 = std::chrono::steady_clock::now();
@@ -27,12 +27,22 @@ void prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state
   if (ready) {
     log::info("the guest is ready for the save after " + seconds_since(t0) + " s");
     state.set(VacateState::Step::kReady);
-    return;
+    return VacateState::Step::kReady;
+  }
+  if (ready.error().code == Errc::kCancelled && go_on_when_refused) {
+    auto withdrawn = guest.cancel_vacate();
+    if (withdrawn) {
+      log::warn("vacate: " + ready.error().message() + "; no save: the job goes on here");
+      state.set(VacateState::Step::kNone);
+      return VacateState::Step::kNone;
+    }
+    log::error("withdraw the refused vacate: " + withdrawn.error().message());
   }
   log::error("vacate: " + ready.error().message() +
              "; destroying the guest: the job will re-run from the start");
   state.set(VacateState::Step::kFailed);
   guest.kill();
+  return VacateState::Step::kFailed;
 }
 
 Result<uint64_t> save_guest(Guest& guest, const RunConfig& cfg, int fd, const std::string& name) {

@@ -47,9 +47,12 @@ class VacateState {
 
 // Asks the guest to get ready for a save (bounded by cfg.vacate_ack_timeout_ms) and moves
 // `state` to kReady, or to kFailed after destroying the guest (the job re-runs from the start;
-// logged). `why` names the trigger in the log ("SIGUSR1", "the wrapper's vacate").
-void prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state,
-                          const std::string& why);
+// logged). A guest that refused (it cannot be saved now, and runs on untouched) is left running
+// with the request withdrawn and `state` back at kNone when go_on_when_refused (`run`: the job
+// goes on here), else destroyed as above (HTCondor takes the job away anyway). `why` names the
+// trigger in the log ("SIGUSR1", "the wrapper's vacate"). Returns where `state` settled.
+VacateState::Step prepare_guest_vacate(Guest& guest, const RunConfig& cfg, VacateState& state,
+                                       const std::string& why, bool go_on_when_refused);
 
 // Saves the prepared guest into fd (write_restore_fd: header last, synced), zstd-compressed when
 // cfg.restore_zstd, ballooned first when cfg.vacate_balloon. Returns the file's size. On

@@ -103,7 +103,7 @@ class WrapperWatch {
         if (m && m->get("op") == "vacate" && !target_ && guest_.can_vacate() &&
             usable_restore_target(fds)) {
           target_ = std::move(fds[0]);
-          run::prepare_guest_vacate(guest_, cfg_, vacate_, "the wrapper's vacate (SIGTERM)");
+          run::prepare_guest_vacate(guest_, cfg_, vacate_, "the wrapper's vacate (SIGTERM)", false);
         } else if (m && (m->get("op") == "stop" || m->get("op") == "vacate")) {
           if (m->get("op") == "vacate")
             log::warn("the wrapper asks for a vacate, but " +

@@ -396,8 +396,8 @@ enum Feature : uint64_t {
 
 inline constexpr uint16_t kPutfileFinal = 1;
 inline constexpr uint32_t kMaxPathBytes = 4096;
-inline constexpr int kMaxSymlinkHops = 40;  // links one resolution follows (as Linux)
-inline constexpr uint32_t kMaxNameBytes = 255;             // one path component (Linux NAME_MAX)
+inline constexpr int kMaxSymlinkHops = 40;      // links one resolution follows (as Linux)
+inline constexpr uint32_t kMaxNameBytes = 255;  // one path component (Linux NAME_MAX)
 inline constexpr uint32_t kMaxJobExitReportBytes = 16384;  // kJobExit payload
 
 // Modes (v2). Permission bits sent with kOpen (create), kMkdir, kPutfile and kSetattr are the
@@ -628,6 +628,10 @@ enum class WireError : int32_t {
 //                         its in-flight file requests finish, kept private copies of what had
 //                         no answer, ended its grants and closed its event channel. The host
 //                         saves the domain only after seeing it.
+//   vacate-refused        the nonce instead of vacate-ack: this guest cannot be saved now (a
+//                         job task is still in a file request the budget did not see end, and
+//                         the kernel cannot freeze it). Nothing was torn down; the job runs
+//                         on, and the host withdraws its request without trying a save.
 //   vacate-need-kib       written just before vacate-ack: the KiB of memory the guest needs
 //                         (MemTotal - MemAvailable + a margin); the host may balloon it down to
 //                         that, but never below its own floor, before the save
@@ -646,11 +650,12 @@ inline constexpr char kKeyEventChannel[] = "event-channel";
 inline constexpr char kKeyState[] = "state";
 inline constexpr char kKeyConnectedGeneration[] = "connected-generation";
 inline constexpr char kKeyGeneration[] = "generation";
-inline constexpr char kKeyVacate[] = "vacate";                       // backend dir
-inline constexpr char kKeyVacateAck[] = "vacate-ack";                // frontend dir
-inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";       // frontend dir
-inline constexpr size_t kMaxVacateNonce = 32;                        // hex digits
-inline constexpr char kKeyVacateWaitMs[] = "vacate-wait-ms";         // backend dir
+inline constexpr char kKeyVacate[] = "vacate";                  // backend dir
+inline constexpr char kKeyVacateAck[] = "vacate-ack";           // frontend dir
+inline constexpr char kKeyVacateNeedKib[] = "vacate-need-kib";  // frontend dir
+inline constexpr char kKeyVacateRefused[] = "vacate-refused";   // frontend dir
+inline constexpr size_t kMaxVacateNonce = 32;                   // hex digits
+inline constexpr char kKeyVacateWaitMs[] = "vacate-wait-ms";    // backend dir
 inline constexpr uint64_t kDefaultVacateWaitMs = 20000;
 inline constexpr uint64_t kMaxVacateWaitMs = 3600000;
 inline constexpr uint64_t kVacateAckMarginMs = 2000;  // the swap, the caches, the ack itself

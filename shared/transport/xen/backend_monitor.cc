@@ -94,7 +94,14 @@ Result<void> BackendMonitor::look_vacate() {
     std::lock_guard lk(handler_mu_);
     if (!vacate_.quiesce)
       return make_error(Errc::kInvalidArgument, "this channel cannot be vacated (no hooks)");
-    RINGBOX_TRY(vacate_.quiesce(by));
+    auto q = vacate_.quiesce(by);
+    if (!q && q.error().code == Errc::kCancelled) {
+      log::warn("xen: refusing vacate " + *nonce + ": " + q.error().message());
+      vacating_.store(false, std::memory_order_release);
+      connected_.store(true, std::memory_order_release);
+      return xs_.write(fe_dir_ + "/" + proto::kKeyVacateRefused, *nonce);
+    }
+    RINGBOX_TRY(q);
   }
   quiesced_ = true;
   if (auto need = memory_need_kib())

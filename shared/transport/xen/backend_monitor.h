@@ -36,7 +36,8 @@ namespace ringbox::transport::xen {
 
 // The channel's side of a vacate; each runs on the monitor thread.
 struct VacateHooks {
-  // Before the ack; done by `by` (the host's wait less proto::kVacateAckMarginMs).
+  // Before the ack; done by `by` (the host's wait less proto::kVacateAckMarginMs). Errc::
+  // kCancelled: this guest cannot be saved now (nothing was torn down); the monitor refuses.
   std::function<Result<void>(const Deadline& by)> quiesce;
   std::function<Result<void>(uint32_t domid)> rebuild;  // after restore/cancel; may be new id
   std::function<void()> resume;                         // once the new backend is acknowledged

@@ -17,8 +17,9 @@ namespace ringbox::transport::xen {
 Result<std::string> new_vacate_nonce();
 // Writes `nonce` as the backend's vacate key for domain `domid` (and timeout_ms as
 // vacate-wait-ms, the frontend's budget) and waits up to timeout_ms for the frontend's
-// vacate-ack to equal it. Errc::kTimeout when it did not; Errc::kPeerGone
-// when the guest's directory vanished (the domain ended).
+// vacate-ack to equal it. Errc::kCancelled when the guest refused (vacate-refused: it cannot be
+// saved now, and runs on; withdraw the request); Errc::kTimeout when it did not answer;
+// Errc::kPeerGone when the guest's directory vanished (the domain ended).
 Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeout_ms);
 // The memory the acknowledged guest says it needs (vacate-need-kib), bounded to [0, 2^40);
 // nullopt when it said nothing usable (a hostile guest can only make its own save bigger).

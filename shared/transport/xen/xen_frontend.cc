@@ -170,7 +170,7 @@ class XenFrontendChannel final : public RingChannel {
   // region's grants end (its bytes stay at the same address, private), the port closes, the
   // directory goes.
   Result<void> quiesce(const Deadline& by) {
-    if (opts_.on_quiesce) opts_.on_quiesce(by);
+    if (opts_.on_quiesce) RINGBOX_TRY(opts_.on_quiesce(by));
     RINGBOX_TRY(with_region_still(by.remaining_ms(), [this]() -> Result<void> {
       auto p = region_.replace_with_private_copy();
       if (!p) return std::move(p.error());

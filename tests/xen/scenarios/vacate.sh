@@ -17,8 +17,9 @@
 #
 # Parts: RINGBOX_VACATE_PARTS (a dom0 kernel argument: `run-scenario vacate --dom0-args
 # RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), checkpoint (7,
-# `run --checkpoint-every`, exit 85, resume), slow (8: a vacate while the job is blocked on a
-# stalled submit side, and one during the lazy-file write-back); default run:kill:wrapper:slow.
+# `run --checkpoint-every`, exit 85, resume), slow (8: over a stalled submit side, a vacate the
+# guest must refuse, one while the job is blocked on a request, one during the lazy-file
+# write-back); default run:kill:wrapper:slow.
 # Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
 # restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
 # was step 5's before).
@@ -342,8 +343,9 @@ POLICY
 }
 
 # ---------------------------------------------------------------- 8. slow requests, write-back
-# The files on a submit side that stalls (ringbox-submitd in dom0, SIGSTOPped): (a) a vacate while
-# the job is blocked on a request that outlasts the agent's old fixed 10 s drain, and (b) a
+# The files on a submit side that stalls (ringbox-submitd in dom0, SIGSTOPped): (a) a stall longer
+# than the vacate's budget, which the guest refuses (no save tried, the job goes on), (b) a vacate
+# while the job is blocked on a request that outlasts the agent's old fixed 10 s drain, and (c) a
 # vacate during the lazy-file write-back, which uploads over Chirp: the upload the old host
 # started is unknown to the restored run's host, and the agent sends it again from its first
 # byte. Outputs, hard links included, must come out whole, once, and nothing half-written stays.
@@ -376,10 +378,12 @@ i=0; while [ $i -lt 6 ]; do
   j=0; while [ $j -lt 12 ]; do cat in/part$(((i + j) % 8)).bin; j=$((j + 1)); done > out/big$i.bin
   ln out/big$i.bin out/link$i.bin; i=$((i + 1)); done
 cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo bye'
-  # slow_run TAG: a run of SLOW_JOB (a resume when the restore file is there).
+  # slow_run TAG [RUN_OPTION...]: a run of SLOW_JOB (a resume when the restore file is there).
   slow_run() {
     JOB_NAME=ringbox-job-slow
+    [ "$1" != refuse ] || JOB_NAME=ringbox-job-refuse
     JOB_LOG=$RINGBOX_WORK/slow.$1.log
+    shift
     pin=${RINGBOX_GUEST_CPUS%%-*}
     JOB_T0=$(job_uptime)
     # shellcheck disable=SC2086 # ${pin:+...} is two words or none
@@ -387,7 +391,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
       --kernel "$RINGBOX_GUEST_KERNEL" --ramdisk "$RINGBOX_GUEST_INITRD" \
       --kernel-args "$RINGBOX_GUEST_KARGS" --memory-mib "$JOB_MEMORY_MIB" \
       ${pin:+--pin-cpu $pin} --stdout "$sout" --stderr "$RINGBOX_WORK/slow.stderr" \
-      --restore-file "$sb/scratch/ringbox.restore" --readable in --writable out \
+      --restore-file "$sb/scratch/ringbox.restore" --readable in --writable out "$@" \
       -- sh -c "$SLOW_JOB" >"$JOB_LOG" 2>&1 &
     JOB_PID=$!
   }
@@ -407,7 +411,50 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
     job_fail "$*"
   }
 
-  step "8a. the job blocks on a fetch from the stalled submit side; SIGUSR1; 12 s later the submit side goes on"
+  # slow_outputs WHAT: the six files and their links as the job wrote them, its boot id
+  # unchanged, its stdout once.
+  slow_outputs() {
+    i=0
+    while [ "$i" -lt 6 ]; do
+      j=0
+      while [ "$j" -lt 12 ]; do
+        cat "$base/in/part$(((i + j) % 8)).bin"
+        j=$((j + 1))
+      done >"$sb/expected$i"
+      cmp "$sb/expected$i" "$sroot/out/big$i.bin" || slow_fail "$1: out/big$i.bin differs from what the job wrote"
+      [ "$(stat -c %i "$sroot/out/big$i.bin")" = "$(stat -c %i "$sroot/out/link$i.bin")" ] ||
+        slow_fail "out/link$i.bin is not a hard link of out/big$i.bin"
+      i=$((i + 1))
+    done
+    cmp "$sroot/out/boot-first" "$sroot/out/boot-last" || slow_fail "the job's boot id changed: rebooted, not restored"
+    printf 'ready\nslow read %s\nwritten\nbye\n' "$(wc -c <"$base/in/part1.bin")" >"$sb/stdout.expected"
+    cmp "$sb/stdout.expected" "$sout" || {
+      diff "$sb/stdout.expected" "$sout" | head -n 10
+      slow_fail "$1: the job's stdout lost or repeated lines"
+    }
+  }
+
+  step "8a. a stall longer than the vacate's budget (6 s): the guest refuses, nothing is saved, the job goes on here"
+  slow_run refuse --vacate-ack-timeout-ms 6000
+  job_watch_domain
+  slow_wait '^ready$' 180
+  kill -STOP "$submitd_pid"
+  sleep 4 # the job's `sleep 2` ends: it opens in/part1.bin, a fetch through the stalled side
+  kill -USR1 "$JOB_PID"
+  sleep 8
+  kill -CONT "$submitd_pid"
+  job_run_wait
+  [ "$JOB_RC" = 0 ] || slow_fail "a refused vacate: the run exited with status $JOB_RC, not 0 (the job goes on here)"
+  [ ! -e "$sb/scratch/ringbox.restore" ] || slow_fail "a refused vacate left a restore file"
+  grep -q 'no save: the job goes on here' "$JOB_LOG" || slow_fail "the run did not say the guest refused the save"
+  job_console_line 'refusing vacate' >/dev/null || slow_fail "the guest did not say it refused"
+  slow_outputs "after a refused vacate"
+  job_no_upload_leftovers "$sroot"
+  step "RESULT refused vacate: $(job_console_line 'refusing vacate' | sed 's/.*refusing vacate [0-9a-f]*: //'); the job finished here in $JOB_SECONDS s"
+  rm -rf "$sroot/out" "$sout"
+  mkdir -p "$sroot/out"
+
+  step "8b. the job blocks on a fetch from the stalled submit side; SIGUSR1; 12 s later the submit side goes on"
   slow_run first
   job_watch_domain
   slow_wait '^ready$' 180
@@ -425,13 +472,13 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
   [ "${ms:-0}" -ge 10000 ] || slow_fail "the job's request ended ${ms:-?} ms after its stop: it was not blocked through the stall"
   step "RESULT vacate during a stalled request: the job's request ended $ms ms after its stop; SIGUSR1 to exit $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.2f", b - a }') s, rc 75"
 
-  step "8b. resumed; vacated again while its write-back waits on the stalled submit side"
+  step "8c. resumed; vacated again while its write-back waits on the stalled submit side"
   slow_run second
   slow_wait '^written$' 300
   kill -STOP "$submitd_pid"
   slow_wait '^bye$' 60
   sleep 3 # the job has ended: its write-back's first uploads wait on the stalled side
-  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8b: the run did not resume (it started over?)"
+  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8d: the run did not resume (it started over?)"
   kill -USR1 "$JOB_PID"
   sleep 3
   kill -CONT "$submitd_pid"
@@ -440,32 +487,15 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
   [ ! -e "$sroot/out/big0.bin" ] ||
     slow_fail "out/big0.bin was returned before the save: the vacate did not land in the write-back"
 
-  step "8c. resumed to the end: the write-back the save cut goes on"
+  step "8d. resumed to the end: the write-back the save cut goes on"
   slow_run third
   job_run_wait
   [ "$JOB_RC" = 0 ] || slow_fail "the run after the write-back vacate exited with status $JOB_RC"
-  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8c: the run did not resume (it started over?)"
+  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8d: the run did not resume (it started over?)"
   [ ! -e "$sb/scratch/ringbox.restore" ] || slow_fail "the used restore file is still there"
   restarted=$(guest_console "$JOB_NAME" | grep -c 'starts again from its first byte')
   [ "$restarted" -gt 0 ] || slow_fail "no upload was sent again: the save did not cut one"
-  i=0
-  while [ "$i" -lt 6 ]; do
-    j=0
-    while [ "$j" -lt 12 ]; do
-      cat "$base/in/part$(((i + j) % 8)).bin"
-      j=$((j + 1))
-    done >"$sb/expected$i"
-    cmp "$sb/expected$i" "$sroot/out/big$i.bin" || slow_fail "out/big$i.bin differs from what the job wrote"
-    [ "$(stat -c %i "$sroot/out/big$i.bin")" = "$(stat -c %i "$sroot/out/link$i.bin")" ] ||
-      slow_fail "out/link$i.bin is not a hard link of out/big$i.bin"
-    i=$((i + 1))
-  done
-  cmp "$sroot/out/boot-first" "$sroot/out/boot-last" || slow_fail "the job's boot id changed: rebooted, not restored"
-  printf 'ready\nslow read %s\nwritten\nbye\n' "$(wc -c <"$base/in/part1.bin")" >"$sb/stdout.expected"
-  cmp "$sb/stdout.expected" "$sout" || {
-    diff "$sb/stdout.expected" "$sout" | head -n 10
-    slow_fail "the job's stdout lost or repeated lines across the two vacates"
-  }
+  slow_outputs "after two vacates"
   job_no_upload_leftovers "$sroot"
   kill "$submitd_pid"
   wait "$submitd_pid" 2>/dev/null
