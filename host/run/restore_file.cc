@@ -12,6 +12,7 @@
 
 #include "host/run/zstd_pipe.h"
 #include "shared/util/file_io.h"
+#include "shared/util/log.h"
 
 namespace ringbox::host::run {
 namespace {
@@ -172,14 +173,19 @@ Result<uint64_t> write_restore_file(const std::string& path, RestoreHeader h, co
 
 namespace {
 
-// Reads the stream of h from fd (after the header), computes its MAC under key (then the
-// header's fields) and compares it with h.mac; with copy_fd >= 0 also writes what it read there.
-// Errc::kInvalidArgument when the file is short or its MAC differs (the file's fault); other
-// codes for this machine's failures.
-Result<void> mac_stream(int fd, const RestoreHeader& h, const RestoreKey& key,
-                        const std::string& name, int copy_fd) {
-  auto mac = RestoreMac::start(key);
-  if (!mac) return std::move(mac.error());
+// Reads the stream of h from fd (after the header), computes its MAC under each key (then the
+// header's fields) and returns the one whose MAC equals h.mac; with copy_fd >= 0 also writes
+// what it read there. Errc::kInvalidArgument when the file is short or no MAC matches (the
+// file's fault); other codes for this machine's failures.
+Result<const RestoreKey*> mac_stream(int fd, const RestoreHeader& h,
+                                     std::span<const RestoreKey* const> keys,
+                                     const std::string& name, int copy_fd) {
+  std::vector<RestoreMac> macs;
+  for (const RestoreKey* k : keys) {
+    auto mac = RestoreMac::start(*k);
+    if (!mac) return std::move(mac.error());
+    macs.push_back(std::move(*mac));
+  }
   std::vector<std::byte> buf(kCopyChunkBytes);
   for (uint64_t done = 0; done < h.stream_bytes;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), h.stream_bytes - done));
@@ -188,23 +194,27 @@ Result<void> mac_stream(int fd, const RestoreHeader& h, const RestoreKey& key,
     if (!got) return sys_error(got.error().sys_errno, "read the stream of " + name);
     if (*got != want)
       return make_error(Errc::kInvalidArgument, name + ": shrank while it was read: damaged");
-    mac->update(std::span(buf).first(want));
+    for (auto& mac : macs) mac.update(std::span(buf).first(want));
     if (copy_fd >= 0) {
       auto w = write_all(copy_fd, std::span(buf).first(want));
       if (!w) return sys_error(w.error().sys_errno, "copy the stream of " + name + " into memory");
     }
     done += want;
   }
-  mac->update(restore_header_fields(h));
-  auto value = mac->finish();
-  if (!value) return std::move(value.error());
-  if (!same_mac(*value, h.mac))
-    return make_error(Errc::kInvalidArgument,
-                      name + ": its MAC does not match the restore key " + key.path +
-                          ": it was changed after its save, or saved by an execute point with "
-                          "another key (give every execute point of the pool the same key "
-                          "file; docs/vacate.md)");
-  return ok();
+  const std::string fields = restore_header_fields(h);
+  for (size_t i = 0; i < macs.size(); ++i) {
+    macs[i].update(fields);
+    auto value = macs[i].finish();
+    if (!value) return std::move(value.error());
+    if (same_mac(*value, h.mac)) return keys[i];
+  }
+  std::string names = keys[0]->path;
+  if (keys.size() > 1) names += " (nor the previous key " + keys[1]->path + ")";
+  return make_error(Errc::kInvalidArgument,
+                    name + ": its MAC does not match the restore key " + names +
+                        ": it was changed after its save, or saved by an execute point with "
+                        "another key (give every execute point of the pool the same key "
+                        "file; docs/vacate.md)");
 }
 
 }  // namespace
@@ -239,9 +249,16 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
                                                   " MiB domain: damaged");
   auto key = load_restore_key(key_file);
   if (!key) return std::move(key.error());
+  auto previous = load_previous_restore_key(key_file);
+  if (!previous) return std::move(previous.error());
+  std::vector<const RestoreKey*> keys{&*key};
+  if (*previous) keys.push_back(&**previous);
   // The first pass only computes the MAC (constant memory), so a forged file costs this process
   // nothing but reads.
-  RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, -1));
+  auto signer = mac_stream(fd.get(), *h, keys, name, -1);
+  if (!signer) return std::move(signer.error());
+  if (*signer != &*key)
+    log::info(name + ": saved under the previous restore key " + (*signer)->path);
   // A file only we could have opened for writing (ours, no write bit for group or others: a
   // root run's own) cannot change between this check and libxl's read: libxl reads it. Any
   // other (the root service's, an unprivileged wrapper's file) is copied into memory only this
@@ -254,7 +271,8 @@ Result<OpenedRestore> check_restore_fd(UniqueFd fd, const std::string& name,
   } else {
     stream = UniqueFd(::memfd_create("ringbox-restore", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     if (!stream) return sys_error("make a private copy of " + name);
-    RINGBOX_TRY(mac_stream(fd.get(), *h, *key, name, stream.get()));
+    auto again = mac_stream(fd.get(), *h, std::span(&*signer, 1), name, stream.get());
+    if (!again) return std::move(again.error());
     if (::fcntl(stream.get(), F_ADD_SEALS,
                 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
       return sys_error("seal the private copy of " + name);

@@ -145,6 +145,19 @@ Result<RestoreKey> load_restore_key(const std::string& path) {
   return make_error(Errc::kSystem, "restore key " + path + ": unreachable");
 }
 
+Result<std::optional<RestoreKey>> load_previous_restore_key(const std::string& path) {
+  const std::string previous = path + kPreviousKeySuffix;
+  RINGBOX_TRY(check_key_dir(previous));
+  UniqueFd fd(::open(previous.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return std::optional<RestoreKey>();
+    return sys_error("open the previous restore key " + previous);
+  }
+  auto key = read_key(previous, fd.get());
+  if (!key) return std::move(key.error());
+  return std::optional<RestoreKey>(std::move(*key));
+}
+
 struct RestoreMac::Ctx {
   UniqueHandle<EVP_MAC_CTX, EVP_MAC_CTX_free> ctx;
   bool failed = false;  // an update failed: finish() reports it

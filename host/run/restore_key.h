@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -33,6 +34,12 @@ struct RestoreKey {
 // (mode 0700). Errors: a file that is not a regular file of 64 hex digits, or that group or
 // others may read or write, or that another user owns (each says what to do); I/O errors.
 Result<RestoreKey> load_restore_key(const std::string& path);
+
+// Rotation: PATH.previous (kPreviousKeySuffix), when there is one, is a key the pool used
+// before PATH; restores accept files saved under it, saves never use it. Checked as
+// load_restore_key checks PATH; nullopt when there is none (none is ever made).
+inline constexpr const char* kPreviousKeySuffix = ".previous";
+Result<std::optional<RestoreKey>> load_previous_restore_key(const std::string& path);
 
 // HMAC-SHA256 under a restore key, fed in pieces.
 class RestoreMac {

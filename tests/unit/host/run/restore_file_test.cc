@@ -457,3 +457,42 @@ TEST_CASE("a save refuses a descriptor open for appending (pwrite would append)"
   REQUIRE(!r);
   CHECK_THAT(r.error().what, Catch::Contains("appending"));
 }
+
+TEST_CASE("after a key rotation, files saved under the previous key still restore", "[vacate]") {
+  TempDir d;
+  const std::string path = d.path + "/ringbox.restore";
+  write_good(d, path);  // under the key the pool used until now
+  // The administrator's rotation: the old key becomes PATH.previous, a new one is made.
+  const std::string previous = d.key_file + kPreviousKeySuffix;
+  REQUIRE(::rename(d.key_file.c_str(), previous.c_str()) == 0);
+  const RestoreKey fresh = d.key();  // made on first use
+  SECTION("the previous key is accepted for a restore") {
+    auto r = open_restore_file(path, d.key_file, 256);
+    REQUIRE(r);
+  }
+  SECTION("a save uses the new key, which restores too") {
+    const std::string again = d.path + "/again.restore";
+    write_good(d, again);
+    REQUIRE(::unlink(previous.c_str()) == 0);
+    CHECK(open_restore_file(again, d.key_file, 256));
+    auto old = open_restore_file(path, d.key_file, 256);  // the previous key is gone now
+    REQUIRE_FALSE(old);
+    CHECK(old.error().code == Errc::kInvalidArgument);
+  }
+  SECTION("without the previous key the old file is refused, and the message names both") {
+    TempDir other;
+    (void)other.key();
+    REQUIRE(::rename(d.key_file.c_str(), (other.key_file + kPreviousKeySuffix).c_str()) == 0);
+    auto r = open_restore_file(path, other.key_file, 256);
+    REQUIRE_FALSE(r);
+    CHECK_THAT(r.error().what, Catch::Contains("nor the previous key"));
+  }
+  SECTION("a careless previous key is this machine's fault, not the file's") {
+    REQUIRE(::chmod(previous.c_str(), 0644) == 0);
+    auto r = open_restore_file(path, d.key_file, 256);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == Errc::kSystem);
+    CHECK_THAT(r.error().what, Catch::Contains("chmod 600"));
+  }
+  (void)fresh;
+}
