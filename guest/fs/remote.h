@@ -99,7 +99,8 @@ class Remote {
 };
 
 inline constexpr int kGetfileAttempts = 3;
-// Sends of one kPutfile after the host lost the upload (Remote::putfile).
+// Sends of one file by Remote::putfile, the first included: the host may lose an upload (a
+// restart, a vacate's restore) and the file is then sent again from its first byte.
 inline constexpr int kPutfileAttempts = 3;
 
 }  // namespace ringbox::guest::fs

@@ -30,6 +30,10 @@ class ExportBackend final : public FileBackend {
 
   std::string describe() const override;
   Result<Lookup> lookup(std::string_view path, Follow follow) const override;
+  std::optional<std::string> not_directory_on_way(std::string_view path,
+                                                  Follow follow) const override {
+    return root_.not_directory_on_way(path, follow);
+  }
   Result<std::unique_ptr<BackendFile>> open(const std::string& path, OpenMode how) override;
   Result<std::unique_ptr<BackendFile>> create(const std::string& path, OpenMode how,
                                               mode_t mode) override;

@@ -85,7 +85,16 @@ Result<Resolved> ExportRoot::resolve(std::string_view path, Follow follow) const
   return again;
 }
 
-Result<std::string> ExportRoot::expand_symlinks(std::string_view path, Follow follow) const {
+std::optional<std::string> ExportRoot::not_directory_on_way(std::string_view path,
+                                                            Follow follow) const {
+  std::string not_dir;
+  auto r = expand_symlinks(path, follow, &not_dir);
+  if (r || r.error().sys_errno != ENOTDIR || not_dir.empty()) return std::nullopt;
+  return not_dir;
+}
+
+Result<std::string> ExportRoot::expand_symlinks(std::string_view path, Follow follow,
+                                                std::string* not_dir) const {
   // `resolved` is the symlink-free prefix walked so far; `cuts` remembers where each of its
   // components starts, so ".." and a link's replacement can drop the last one.
   std::string resolved;
@@ -128,7 +137,10 @@ Result<std::string> ExportRoot::expand_symlinks(std::string_view path, Follow fo
     struct stat st {};
     if (::fstat(fd->get(), &st) != 0) return path_error(errno, resolved, "stat");
     if (!S_ISLNK(st.st_mode)) {
-      if (!last && !S_ISDIR(st.st_mode)) return path_error(ENOTDIR, resolved, "walk through");
+      if (!last && !S_ISDIR(st.st_mode)) {
+        if (not_dir) *not_dir = resolved;
+        return path_error(ENOTDIR, resolved, "walk through");
+      }
       continue;
     }
     if (++hops > kMaxSymlinkHops) return path_error(ELOOP, path, "too many symlinks in");

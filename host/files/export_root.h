@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,6 +65,10 @@ class ExportRoot {
 
   // The object at path; with Follow::kYes a final symlink is followed (within the export).
   Result<Resolved> resolve(std::string_view path, Follow follow) const;
+  // For a path whose resolve() failed with ENOTDIR: the canonical, symlink-free path of the
+  // existing non-directory it walks through (symlinks expanded as resolve() does); nullopt when
+  // the walk no longer ends that way (the tree changed).
+  std::optional<std::string> not_directory_on_way(std::string_view path, Follow follow) const;
   // The directory holding path's last component (followed), and that component. EINVAL for
   // "." (the root has no parent in the export), ENOTDIR when the parent is not a directory.
   Result<ResolvedParent> resolve_parent(std::string_view path) const;
@@ -96,7 +101,9 @@ class ExportRoot {
   // The object at path, symlinks refused by the kernel; fills st.
   Result<Resolved> open_exact(std::string path) const;
   // Userspace symlink expansion: returns a symlink-free canonical path (see the top comment).
-  Result<std::string> expand_symlinks(std::string_view path, Follow follow) const;
+  // On ENOTDIR, *not_dir (when given) is the canonical path of the non-directory walked through.
+  Result<std::string> expand_symlinks(std::string_view path, Follow follow,
+                                      std::string* not_dir = nullptr) const;
 
   std::string dir_;
   UniqueFd root_;     // O_PATH|O_DIRECTORY of the export

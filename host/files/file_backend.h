@@ -37,6 +37,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -112,6 +113,15 @@ class FileBackend {
   // only: an absolute link target or one climbing above the root is EXDEV, more than 40 links
   // ELOOP. A missing final component is ENOENT.
   virtual Result<Lookup> lookup(std::string_view path, Follow follow) const = 0;
+  // After lookup(path, follow) failed with ENOTDIR: the canonical path of the non-directory
+  // the walk went through, so that the service can hide a reserved one (FileService::lookup).
+  // nullopt: not known (the default: back ends whose service reserves nothing).
+  virtual std::optional<std::string> not_directory_on_way(std::string_view path,
+                                                          Follow follow) const {
+    (void)path;
+    (void)follow;
+    return std::nullopt;
+  }
 
   // Opens an existing regular file or directory (final component not followed; anything else
   // EACCES).

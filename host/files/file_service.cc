@@ -191,16 +191,9 @@ Error hidden_reserved(std::string_view path) {
 Result<Lookup> FileService::lookup(std::string_view path, Follow follow) const {
   auto r = backend_->lookup(path, follow);
   if (r || r.error().sys_errno != ENOTDIR || !policy_.has_reserved()) return r;
-  // Which name on the way is not a directory? Walked again only on this error path.
-  std::string prefix = ".";
-  auto names = proto::wire_path_components(path);
-  for (size_t i = 0; i + 1 < names.size(); ++i) {
-    prefix = proto::join_wire_path(prefix, names[i]);
-    auto p = backend_->lookup(prefix, Follow::kYes);
-    if (!p) break;
-    if (policy_.reserved(p->path)) return hidden_reserved(path);
-    if (!S_ISDIR(p->st.st_mode)) break;
-  }
+  // Which name on the way is not a directory? One more walk, only on this error path.
+  auto not_dir = backend_->not_directory_on_way(path, follow);
+  if (not_dir && policy_.reserved(*not_dir)) return hidden_reserved(path);
   return r;
 }
 

@@ -38,7 +38,7 @@ Result<RestoreKey> load_restore_key(const std::string& path);
 // Rotation: PATH.previous (kPreviousKeySuffix), when there is one, is a key the pool used
 // before PATH; restores accept files saved under it, saves never use it. Checked as
 // load_restore_key checks PATH; nullopt when there is none (none is ever made).
-inline constexpr const char* kPreviousKeySuffix = ".previous";
+inline constexpr char kPreviousKeySuffix[] = ".previous";
 Result<std::optional<RestoreKey>> load_previous_restore_key(const std::string& path);
 
 // HMAC-SHA256 under a restore key, fed in pieces.

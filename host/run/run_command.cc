@@ -147,7 +147,8 @@ class SignalWatch {
         vacate("got SIGUSR1");
         continue;
       }
-      if (!asked && std::chrono::steady_clock::now() >= checkpoint_at) {
+      if (!asked && std::chrono::steady_clock::now() >= checkpoint_at &&
+          vacate_.get() == VacateState::Step::kNone) {  // not while a SIGUSR1 vacate runs
         checkpoint_at = std::chrono::steady_clock::time_point::max();
         checkpointing_ = true;
         if (!vacate("--checkpoint-every " + std::to_string(cfg_.checkpoint_every_s / 60) +

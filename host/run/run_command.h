@@ -29,7 +29,8 @@ inline constexpr int kVacatedStatus = 75;
 // Vacates the job of this process's `run` (xen): the same as sending it SIGUSR1. For callers
 // inside ringbox-host (the HTCondor wrapper's SIGTERM path): it returns at once; run_job then
 // saves the domain and returns kVacatedStatus, or, when the guest does not get ready within
-// RunConfig::vacate_ack_timeout_ms, destroys it (the job will re-run from the start).
+// RunConfig::vacate_ack_timeout_ms, destroys it (the job will re-run from the start). A guest
+// that refuses (docs/vacate.md) runs on, and so does run_job.
 void request_vacate();
 
 int run_job(const RunConfig& cfg);

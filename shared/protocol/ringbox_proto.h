@@ -621,8 +621,9 @@ enum class WireError : int32_t {
 //   vacate-wait-ms        written with vacate, in the same transaction: how long (ms) the host
 //                         waits for vacate-ack before it destroys the guest. The frontend lets
 //                         the job's file requests finish until kVacateAckMarginMs before that
-//                         (a slow request need not cost the save). Absent or unparsable:
-//                         kDefaultVacateWaitMs. Bounded by kMaxVacateWaitMs.
+//                         (a slow request need not cost the save; a budget of 2 s or less
+//                         lets none finish). The host writes at most kMaxVacateWaitMs; absent,
+//                         unparsable or larger: kDefaultVacateWaitMs.
 // Frontend key:
 //   vacate-ack            the same nonce, written once the frontend has stopped the job, let
 //                         its in-flight file requests finish, kept private copies of what had

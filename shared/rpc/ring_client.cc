@@ -68,9 +68,8 @@ Result<Reply> RingClient::call(const Call& c) {
   }
 
   std::unique_lock lk(mu_);
-  free_cv_.wait(lk, [&] {
-    return (!free_waiters_.empty() && (!parked_ || c.long_poll)) || broken_;
-  });
+  free_cv_.wait(lk,
+                [&] { return (!free_waiters_.empty() && (!parked_ || c.long_poll)) || broken_; });
   if (broken_) {
     lk.unlock();
     alloc_.release(*extent);
@@ -268,6 +267,11 @@ Result<void> RingClient::reset_and_replay() {
   return channel_->doorbell().ring();
 }
 
+bool RingClient::parking() {
+  std::lock_guard lk(mu_);
+  return parked_;
+}
+
 Result<void> RingClient::guard_region(int drain_ms,
                                       const transport::RingChannel::RegionChange& change) {
   // Quiet means: under both locks (nothing can be published), every response the host wrote
@@ -292,10 +296,14 @@ Result<void> RingClient::guard_region(int drain_ms,
         if (busy > 0)
           log::warn(std::to_string(busy) + " call(s) still unanswered after " +
                     std::to_string(drain_ms) + " ms: kept, and replayed after the restore");
-        auto changed = change();
-        parked_ = false;
-        free_cv_.notify_all();
-        return changed;
+        struct Unpark {  // also when change() throws: parked calls must not wait for ever
+          RingClient& c;
+          ~Unpark() {
+            c.parked_ = false;  // mu_ held
+            c.free_cv_.notify_all();
+          }
+        } unpark{*this};
+        return change();
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(2));

@@ -58,6 +58,8 @@ class RingClient final : public Client {
   // ring busy forever, and its next call goes to the backend after the change (for a vacate,
   // the restored domain's, by replay).
   Result<void> guard_region(int drain_ms, const transport::RingChannel::RegionChange& change);
+  // True while guard_region parks new calls.
+  bool parking();
   // Most requests that were in flight at the same moment since creation.
   uint32_t peak_in_flight();
   // Responses the polling thread handed to another, sleeping caller: each one is a thread

@@ -75,6 +75,10 @@ void BackendMonitor::set_vacate_hooks(VacateHooks hooks) {
 
 // A vacate request from the backend: quiesce once per nonce, then acknowledge it.
 Result<void> BackendMonitor::look_vacate() {
+  if (!pending_refusal_.empty()) {  // written once the refusal's first write failed
+    RINGBOX_TRY(xs_.write(fe_dir_ + "/" + proto::kKeyVacateRefused, pending_refusal_));
+    pending_refusal_.clear();
+  }
   auto raw = xs_.read(be_dir_ + "/" + proto::kKeyVacate);
   if (!raw) return std::move(raw.error());
   if (!*raw) return ok();
@@ -99,7 +103,9 @@ Result<void> BackendMonitor::look_vacate() {
       log::warn("xen: refusing vacate " + *nonce + ": " + q.error().message());
       vacating_.store(false, std::memory_order_release);
       connected_.store(true, std::memory_order_release);
-      return xs_.write(fe_dir_ + "/" + proto::kKeyVacateRefused, *nonce);
+      auto w = xs_.write(fe_dir_ + "/" + proto::kKeyVacateRefused, *nonce);
+      if (!w) pending_refusal_ = *nonce;  // the nonce counts as handled: answer on the next look
+      return w;
     }
     RINGBOX_TRY(q);
   }

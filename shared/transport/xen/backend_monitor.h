@@ -82,9 +82,10 @@ class BackendMonitor {
 
   std::atomic<bool> connected_{false};
   std::atomic<bool> vacating_{false};
-  bool quiesced_ = false;      // acked a vacate; waiting for the restore or the cancel
-  std::string handled_nonce_;  // the last vacate nonce we acted on
-  uint32_t self_ = 0;          // our domain id, from fe_dir_
+  bool quiesced_ = false;        // acked a vacate; waiting for the restore or the cancel
+  std::string handled_nonce_;    // the last vacate nonce we acted on
+  uint32_t self_ = 0;            // our domain id, from fe_dir_
+  std::string pending_refusal_;  // a refusal not yet written (look_vacate retries it)
   VacateHooks vacate_;
   std::atomic<uint32_t> acked_{0};
   std::mutex first_mu_;

@@ -34,8 +34,8 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
   const std::string fe = frontend_dir(domid);
   const std::string be = backend_dir(domid);
   RINGBOX_TRY(xs->transact("ask for a vacate", [&](xs_transaction_t t) -> Result<void> {
-    RINGBOX_TRY(
-        xs->write(be + "/" + proto::kKeyVacateWaitMs, std::to_string(std::max(timeout_ms, 0)), t));
+    const uint64_t wait = std::min<uint64_t>(std::max(timeout_ms, 0), proto::kMaxVacateWaitMs);
+    RINGBOX_TRY(xs->write(be + "/" + proto::kKeyVacateWaitMs, std::to_string(wait), t));
     return xs->write(be + "/" + proto::kKeyVacate, nonce, t);
   }));
   const Deadline deadline(timeout_ms);
@@ -46,11 +46,12 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
     auto refused = xs->read(fe + "/" + proto::kKeyVacateRefused);
     if (!refused) return std::move(refused.error());
     if (*refused && **refused == nonce)
-      return make_error(Errc::kCancelled,
-                        "the guest in domain " + std::to_string(domid) +
-                            " refused the save: its job is still in a file request that did not "
-                            "end within the budget (its console says more; a slower submit side "
-                            "needs a larger --vacate-ack-timeout-ms)");
+      return make_error(
+          Errc::kCancelled,
+          "the guest in domain " + std::to_string(domid) +
+              " refused the save: its job is still in a file request that did not "
+              "end within the budget (its console says more; for a slow submit side give "
+              "run a larger --vacate-ack-timeout-ms)");
     auto dir = xs->read("/local/domain/" + std::to_string(domid) + "/domid");
     if (dir && !*dir)
       return make_error(Errc::kPeerGone, "domain " + std::to_string(domid) +

@@ -31,9 +31,9 @@ struct XenConnectOptions {
   int reconnect_timeout_ms = 60000;
   // Vacate (docs/vacate.md), on the channel's monitor thread: on_quiesce runs first when the
   // host asks the guest to get ready for a save (stop the job: SIGSTOP its process group; let
-  // its file requests end, but not past `by`, after which the ring's own drain has what is
-  // left; an error refuses the vacate, before anything is torn down); on_resume once the ring
-  // is served again after the restore or a cancelled save.
+  // its file requests end, but not past `by`; an error, such as a request still running then,
+  // refuses the vacate before anything is torn down); on_resume once the ring is served again
+  // after the restore or a cancelled save.
   std::function<Result<void>(const Deadline& by)> on_quiesce;
   std::function<void()> on_resume;
 };

@@ -22,7 +22,7 @@
 # write-back); default run:kill:wrapper:slow.
 # Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
 # restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
-# was step 5's before).
+# was step 5's before). The slow part (8), with 128 MiB domains: 105 s (2026-12-02).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-run.sh
@@ -373,7 +373,7 @@ part_slow() {
   rm -f "$sout"
   # shellcheck disable=SC2016 # the job expands its own variables in the guest
   SLOW_JOB='mkdir -p out; cat /proc/sys/kernel/random/boot_id > out/boot-first;
-cat in/part0.bin > /dev/null; echo ready; sleep 2; echo "slow read $(wc -c < in/part1.bin)";
+cat in/part0.bin > /dev/null; echo ready; sleep 6; echo "slow read $(wc -c < in/part1.bin)";
 i=0; while [ $i -lt 6 ]; do
   j=0; while [ $j -lt 12 ]; do cat in/part$(((i + j) % 8)).bin; j=$((j + 1)); done > out/big$i.bin
   ln out/big$i.bin out/link$i.bin; i=$((i + 1)); done
@@ -439,7 +439,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
   job_watch_domain
   slow_wait '^ready$' 180
   kill -STOP "$submitd_pid"
-  sleep 4 # the job's `sleep 2` ends: it opens in/part1.bin, a fetch through the stalled side
+  sleep 9 # the job's `sleep 6` ends: it opens in/part1.bin, a fetch through the stalled side
   kill -USR1 "$JOB_PID"
   sleep 8
   kill -CONT "$submitd_pid"
@@ -459,7 +459,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
   job_watch_domain
   slow_wait '^ready$' 180
   kill -STOP "$submitd_pid"
-  sleep 4 # the job's `sleep 2` ends: it opens in/part1.bin, a fetch through the stalled side
+  sleep 9 # the job's `sleep 6` ends: it opens in/part1.bin, a fetch through the stalled side
   t0=$(job_uptime)
   kill -USR1 "$JOB_PID"
   sleep 12
@@ -478,7 +478,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; echo written; sleep 3; echo
   kill -STOP "$submitd_pid"
   slow_wait '^bye$' 60
   sleep 3 # the job has ended: its write-back's first uploads wait on the stalled side
-  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8d: the run did not resume (it started over?)"
+  grep -q 'resumed the job' "$JOB_LOG" || slow_fail "8c: the run did not resume (it started over?)"
   kill -USR1 "$JOB_PID"
   sleep 3
   kill -CONT "$submitd_pid"

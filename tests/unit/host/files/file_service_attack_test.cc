@@ -474,5 +474,19 @@ TEST_CASE("a path through a reserved name answers as through a name that is not 
     INFO("call " << i << " through a symlink");
     CHECK(linked[i] == dangling[i]);
   }
+  // A symlink whose text walks through the name: as one whose text walks through nothing.
+  REQUIRE(::symlink("../ringbox.restore/x", t.ex("out/via").c_str()) == 0);
+  REQUIRE(::symlink("../absent/x", t.ex("out/via-absent").c_str()) == 0);
+  CHECK(d.call(Opcode::kStat, "out/via").status == d.call(Opcode::kStat, "out/via-absent").status);
+  CHECK(d.getfile("out/via", 0).status == d.getfile("out/via-absent", 0).status);
+  const auto via_absent = answers("out/via-absent");
+  const auto via = answers("out/via");
+  for (size_t i = 0; i < via_absent.size(); ++i) {
+    INFO("call " << i << " through a symlink whose text goes through the name");
+    CHECK(via[i] == via_absent[i]);
+  }
+  // A name that is not reserved still says ENOTDIR, as POSIX wants.
+  TempTree::write_file(t.ex("out/plain"), "a file");
+  CHECK(d.call(Opcode::kStat, "out/plain/x").status == status_of(WireError::kNotDir));
   CHECK(TempTree::read_file(t.ex("ringbox.restore")) == "saved domain");
 }

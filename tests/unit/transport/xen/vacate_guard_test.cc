@@ -138,17 +138,21 @@ TEST_CASE("calls that start while the guard drains wait until the region changed
   auto client = rpc::RingClient::create(std::move(ch), {10});
   REQUIRE(client);
   std::atomic<bool> release_first{false};
+  std::atomic<bool> holding_first{false};
   std::atomic<int> swaps_seen_by_second{-1};
   class Handler final : public rpc::Handler {
    public:
-    Handler(std::atomic<bool>& release, std::atomic<int>& seen, VacatableChannel& ch)
-        : release_(release), seen_(seen), ch_(ch) {}
+    Handler(std::atomic<bool>& release, std::atomic<bool>& holding, std::atomic<int>& seen,
+            VacatableChannel& ch)
+        : release_(release), holding_(holding), seen_(seen), ch_(ch) {}
     rpc::Reply handle(const rpc::Request& req) override {
       if (req.opcode == static_cast<uint16_t>(Opcode::kPing) && req.in.size() > 0) {
         std::byte first{};
         req.in.copy_to(std::span(&first, 1), 0);
-        if (first == std::byte{7})
+        if (first == std::byte{7}) {
+          holding_ = true;
           while (!release_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         if (first == std::byte{14}) seen_ = ch_.swaps.load();
       }
       return rpc::handle_session_opcode(req);
@@ -157,20 +161,27 @@ TEST_CASE("calls that start while the guard drains wait until the region changed
 
    private:
     std::atomic<bool>& release_;
+    std::atomic<bool>& holding_;
     std::atomic<int>& seen_;
     VacatableChannel& ch_;
-  } handler(release_first, swaps_seen_by_second, *channel);
+  } handler(release_first, holding_first, swaps_seen_by_second, *channel);
   auto server = rpc::RingServer::create(std::move(pair.backend), handler, {});
   REQUIRE(server);
   std::thread serving([&] { (void)(*server)->serve(); });
   REQUIRE(rpc::negotiate_version(**client));
 
   std::atomic<bool> first_ok{false}, second_ok{false};
+  // Each step waits for the one before (bounded), so a loaded machine cannot reorder them.
+  auto wait_until = [](auto done) {
+    for (int i = 0; i < 10000 && !done(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return done();
+  };
   std::thread first([&] { first_ok = ping(**client, 1); });  // held by the host
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(wait_until([&] { return holding_first.load(); }));
   Result<void> swapped = ok();
-  std::thread guard([&] { swapped = channel->swap(5000, false); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::thread guard([&] { swapped = channel->swap(30000, false); });
+  REQUIRE(wait_until([&] { return (*client)->parking(); }));
   std::thread second([&] { second_ok = ping(**client, 2); });  // starts during the drain
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   CHECK(swaps_seen_by_second == -1);  // parked: it has not reached the host
