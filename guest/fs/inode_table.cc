@@ -12,6 +12,10 @@ InodeTable::InodeTable() {
 
 std::optional<std::string> InodeTable::path(uint64_t ino) const {
   std::lock_guard lk(mu_);
+  return path_locked(ino);
+}
+
+std::optional<std::string> InodeTable::path_locked(uint64_t ino) const {
   auto it = nodes_.find(ino);
   if (it == nodes_.end() || it->second.detached || it->second.paths.empty()) return std::nullopt;
   return it->second.paths.front();
@@ -40,6 +44,10 @@ std::optional<std::string> InodeTable::child_path(uint64_t parent, std::string_v
 
 uint64_t InodeTable::remember(const std::string& path, bool dir) {
   std::lock_guard lk(mu_);
+  return remember_locked(path, dir);
+}
+
+uint64_t InodeTable::remember_locked(const std::string& path, bool dir) {
   auto it = by_path_.find(path);
   if (it != by_path_.end()) {
     Node& n = nodes_[it->second];
@@ -145,6 +153,77 @@ void InodeTable::exchanged(const std::string& a, const std::string& b) {
 void InodeTable::removed(const std::string& path) {
   std::lock_guard lk(mu_);
   detach_locked(path, false);
+}
+
+bool InodeTable::Change::touches(const std::string& path) const {
+  return wire_path_covers(a, path) || (!b.empty() && wire_path_covers(b, path));
+}
+
+InodeTable::Epoch InodeTable::epoch_locked(const std::string& path) const {
+  bool quiet = true;
+  for (const auto& [seq, c] : under_way_) quiet = quiet && !c.touches(path);
+  return Epoch{changes_, quiet};
+}
+
+InodeTable::Epoch InodeTable::epoch(const std::string& path) const {
+  std::lock_guard lk(mu_);
+  return epoch_locked(path);
+}
+
+std::optional<std::pair<std::string, InodeTable::Epoch>> InodeTable::path_and_epoch(
+    uint64_t ino) const {
+  std::lock_guard lk(mu_);
+  auto p = path_locked(ino);
+  if (!p) return std::nullopt;
+  Epoch e = epoch_locked(*p);
+  return std::pair{std::move(*p), e};
+}
+
+std::optional<std::pair<std::string, InodeTable::Epoch>> InodeTable::child_path_and_epoch(
+    uint64_t parent, std::string_view name) const {
+  std::lock_guard lk(mu_);
+  auto p = path_locked(parent);
+  if (!p) return std::nullopt;
+  std::string child = join_wire_path(*p, name);
+  Epoch e = epoch_locked(child);
+  return std::pair{std::move(child), e};
+}
+
+bool InodeTable::unchanged_locked(const Epoch& e, const std::string& path) const {
+  if (!e.quiet) return false;
+  for (const auto& [seq, c] : under_way_)
+    if (c.touches(path)) return false;
+  if (changes_ == e.changes) return true;
+  if (recent_.empty() || recent_.front().seq > e.changes + 1) return false;  // forgotten
+  for (auto it = recent_.rbegin(); it != recent_.rend() && it->seq > e.changes; ++it)
+    if (it->touches(path)) return false;
+  return true;
+}
+
+bool InodeTable::unchanged_since(const Epoch& e, const std::string& path) const {
+  std::lock_guard lk(mu_);
+  return unchanged_locked(e, path);
+}
+
+std::optional<uint64_t> InodeTable::remember_if_unchanged(const std::string& path, bool dir,
+                                                          const Epoch& e) {
+  std::lock_guard lk(mu_);
+  if (!unchanged_locked(e, path)) return std::nullopt;
+  return remember_locked(path, dir);
+}
+
+InodeTable::NameChange::NameChange(InodeTable& t, std::string a, std::string b) : table_(t) {
+  std::lock_guard lk(table_.mu_);
+  seq_ = ++table_.changes_;
+  Change c{seq_, std::move(a), std::move(b)};
+  table_.recent_.push_back(c);
+  if (table_.recent_.size() > kRecentChanges) table_.recent_.pop_front();
+  table_.under_way_.emplace(seq_, std::move(c));
+}
+
+InodeTable::NameChange::~NameChange() {
+  std::lock_guard lk(table_.mu_);
+  table_.under_way_.erase(seq_);
 }
 
 size_t InodeTable::size() const {

@@ -14,6 +14,12 @@
 // now: the answer a reader racing an atomic replace needs); a detached directory ENOENT.
 // A file detached by a rename over its name remembers that name, so remote-io can open what
 // the name holds now instead (View::open).
+// The host answers about a name and the table is updated in two steps, so a lookup racing a
+// rename over the name could pair the old file's inode with the new file's attributes (or open
+// the new file for the old inode): the kernel then reads one file with another's size, zeros
+// past its end or a cut version. Each name change (rename, unlink, rmdir, link) is therefore a
+// NameChange from before the host is asked until the table is updated, and a reader brackets
+// its own host call with an Epoch: a name change that overlapped it makes it ask again.
 // A hard link made through the view adds a second name to the same inode (so both names share
 // one page cache); a file linked on the host behind the view's back gets one inode per name.
 //
@@ -22,11 +28,13 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "shared/path/wire_path.h"
@@ -66,6 +74,41 @@ class InodeTable {
   void removed(const std::string& path);
   size_t size() const;
 
+  // A point in the history of name changes, as seen from one path: their count, and whether
+  // one touching the path (at it or above it) was under way.
+  struct Epoch {
+    uint64_t changes = 0;
+    bool quiet = false;
+  };
+  Epoch epoch(const std::string& path) const;
+  // path(ino), or child_path(parent, name), with the epoch of that path, read together (so no
+  // change can slip in between); nullopt as path() and child_path().
+  std::optional<std::pair<std::string, Epoch>> path_and_epoch(uint64_t ino) const;
+  std::optional<std::pair<std::string, Epoch>> child_path_and_epoch(uint64_t parent,
+                                                                    std::string_view name) const;
+  // True when no name change touching path was under way at `e` and none touching it began
+  // since (conservatively false when too many others began to tell): an answer the host gave
+  // about path after `e` still fits the table.
+  bool unchanged_since(const Epoch& e, const std::string& path) const;
+  // remember(path, dir) when unchanged_since(e, path), checked under the same lock; nullopt
+  // otherwise (ask the host again).
+  std::optional<uint64_t> remember_if_unchanged(const std::string& path, bool dir, const Epoch& e);
+
+  // A name change under way (RAII) at a and b (b empty for one name): begin it before the
+  // host is asked, end it (destroy) after the table is updated. It touches a path at or
+  // beneath a or b.
+  class NameChange {
+   public:
+    NameChange(InodeTable& t, std::string a, std::string b = {});
+    ~NameChange();
+    NameChange(const NameChange&) = delete;
+    NameChange& operator=(const NameChange&) = delete;
+
+   private:
+    InodeTable& table_;
+    uint64_t seq_;
+  };
+
  private:
   struct Node {
     std::vector<std::string> paths;  // its names; empty once detached
@@ -80,7 +123,21 @@ class InodeTable {
   // new names, applied at once so an exchange does not collide with itself).
   void move_names_locked(const std::vector<std::pair<std::string, std::string>>& map);
 
+  struct Change {
+    uint64_t seq = 0;
+    std::string a, b;
+    bool touches(const std::string& path) const;
+  };
+  static constexpr size_t kRecentChanges = 256;
+  bool unchanged_locked(const Epoch& e, const std::string& path) const;
+  Epoch epoch_locked(const std::string& path) const;
+  std::optional<std::string> path_locked(uint64_t ino) const;
+  uint64_t remember_locked(const std::string& path, bool dir);
+
   mutable std::mutex mu_;
+  uint64_t changes_ = 0;                            // name changes begun
+  std::unordered_map<uint64_t, Change> under_way_;  // begun and not yet ended, by seq
+  std::deque<Change> recent_;                       // the last kRecentChanges begun, oldest first
   uint64_t next_ino_ = kRootIno + 1;
   std::unordered_map<uint64_t, Node> nodes_;
   std::unordered_map<std::string, uint64_t> by_path_;

@@ -124,10 +124,13 @@ struct stat View::node_stat(const LocalNode& n) const {
   return st;
 }
 
-Result<struct stat> View::stat_path(const std::string& path) {
+Result<struct stat> View::stat_path(const std::string& path, std::shared_ptr<CachedFile>* copy) {
   if (auto n = nodes_.find(path)) return node_stat(nodes_.read(*n));
   if (lazy()) {
-    if (auto f = cache_->find(path)) return cached_stat(*f);
+    if (auto f = cache_->find(path)) {
+      if (copy) *copy = f;
+      return cached_stat(*f);
+    }
   }
   auto ws = remote_.lstat(path);
   if (!ws) return std::move(ws.error());
@@ -143,19 +146,25 @@ void View::reply_entry(fuse_req_t req, const std::string& path, const Result<str
     fail(req, st.error());
     return;
   }
+  reply_remembered(req, inodes_.remember(path, S_ISDIR(st->st_mode)), path, *st,
+                   lazy() ? cache_->find(path) : nullptr);
+}
+
+void View::reply_remembered(fuse_req_t req, uint64_t ino, const std::string& path,
+                            const struct stat& st, std::shared_ptr<CachedFile> copy) {
   fuse_entry_param e{};
-  e.ino = inodes_.remember(path, S_ISDIR(st->st_mode));
-  if (lazy() && S_ISREG(st->st_mode)) note_copy(e.ino, cache_->find(path));
+  e.ino = ino;
+  if (lazy() && S_ISREG(st.st_mode)) note_copy(e.ino, std::move(copy));
   // auto: the size from the lookup lets an open decide without a round trip of its own.
-  if (auto_mode() && S_ISREG(st->st_mode)) (void)auto_file(e.ino, st->st_size);
-  if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode)) {
+  if (auto_mode() && S_ISREG(st.st_mode)) (void)auto_file(e.ino, st.st_size);
+  if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
     if (auto n = nodes_.find(path)) {
       std::lock_guard lk(meta_mu_);
       node_inos_[e.ino] = n;
     }
   }
   e.generation = 0;
-  e.attr = *st;
+  e.attr = st;
   e.attr_timeout = timeout();
   e.entry_timeout = timeout();
   if (fuse_reply_entry(req, &e) != 0) forget(e.ino, 1);  // the kernel never saw it
@@ -238,9 +247,32 @@ void View::apply_dir_times(const std::string& dir, struct stat& st) const {
 }
 
 void View::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-  auto path = child_or_reply(req, parent, name);
-  if (!path) return;
-  reply_entry(req, *path, stat_path(*path));
+  if (!child_or_reply(req, parent, name)) return;
+  // The inode is remembered only if no name change overlapped the host's answer: a rename
+  // over the name in between would give the old file's inode the new file's attributes.
+  // lazy-file: the copy the attributes are of is the one the inode stands for, found in the
+  // same window (after it, a rename may have put another copy under the name).
+  for (int tries = 1;; ++tries) {
+    auto named = inodes_.child_path_and_epoch(parent, name);
+    if (!named || named->first.size() > proto::kMaxPathBytes) {
+      fuse_reply_err(req, named ? ENAMETOOLONG : ENOENT);  // its directory moved meanwhile
+      return;
+    }
+    const auto& [path, epoch] = *named;
+    std::shared_ptr<CachedFile> copy;
+    auto st = stat_path(path, &copy);
+    const bool last = tries == kNameRaceTries;
+    if (!st && !last && errno_of(st.error()) == ENOENT && !inodes_.unchanged_since(epoch, path))
+      continue;  // a name a change was moving: ask again
+    if (!st || last) {
+      reply_entry(req, path, st);
+      return;
+    }
+    if (auto ino = inodes_.remember_if_unchanged(path, S_ISDIR(st->st_mode), epoch)) {
+      reply_remembered(req, *ino, path, *st, std::move(copy));
+      return;
+    }
+  }
 }
 
 void View::forget(fuse_ino_t ino, uint64_t nlookup) {
@@ -299,11 +331,18 @@ void View::getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Result<struct stat> st = Error{};
   if (OpenFile* f = fi ? file(fi->fh) : nullptr) {
     st = stat_file(*f);
-  } else if (auto path = inodes_.path(ino)) {
-    st = stat_path(*path);
   } else {
-    // Unlinked (or replaced) while open: fstat(2) on it reaches us without a handle.
-    st = stat_open_inode(ino);
+    // By name, asked again if a name change overlapped the answer (it may be another file's).
+    for (int tries = 1;; ++tries) {
+      auto named = inodes_.path_and_epoch(ino);
+      if (!named) {
+        // Unlinked (or replaced) while open: fstat(2) on it reaches us without a handle.
+        st = stat_open_inode(ino);
+        break;
+      }
+      st = stat_path(named->first);
+      if (tries == kNameRaceTries || inodes_.unchanged_since(named->second, named->first)) break;
+    }
   }
   if (!st) {
     fail(req, st.error());

@@ -160,9 +160,18 @@ class View {
   Result<struct stat> cached_stat(const CachedFile& f) const;
   struct stat node_stat(const LocalNode& n) const;
   // Attributes of whatever path names now: a local node, the cached copy, else the host's.
-  Result<struct stat> stat_path(const std::string& path);
+  // `copy`, when given: set to the cached copy the attributes are of (else left alone).
+  Result<struct stat> stat_path(const std::string& path,
+                                std::shared_ptr<CachedFile>* copy = nullptr);
   // Replies with an entry for path (remembering its inode), or with the error.
   void reply_entry(fuse_req_t req, const std::string& path, const Result<struct stat>& st);
+  // Replies with the entry of ino, already remembered for path, with attributes st; lazy-file:
+  // `copy` is the cached copy st is of, which the inode stands for from now on.
+  void reply_remembered(fuse_req_t req, uint64_t ino, const std::string& path,
+                        const struct stat& st, std::shared_ptr<CachedFile> copy);
+  // How often a lookup, getattr or open asks the host again when a name change overlapped
+  // its answer (InodeTable::Epoch); the last answer is taken as it is.
+  static constexpr int kNameRaceTries = 32;
   // path of ino, or replies ENOENT/ESTALE (detached inode) and returns nullopt.
   std::optional<std::string> path_or_reply(fuse_req_t req, fuse_ino_t ino);
   // parent's path joined with name, checked (ENAMETOOLONG past kMaxPathBytes, so a name the
@@ -187,7 +196,14 @@ class View {
   Result<void> setattr_path(uint64_t ino, const std::optional<std::string>& path,
                             const struct stat& attr, int to_set, fuse_file_info* fi);
 
-  Result<OpenFile> open_lazy(uint64_t ino, const std::string& path, int flags);
+  // lazy-file: ino's name and the cached copy under it (null when none), read together.
+  std::pair<std::optional<std::string>, std::shared_ptr<CachedFile>> name_and_copy(uint64_t ino);
+  // lazy-file: opens ino, named path, whose cached copy is f (null: fetched now).
+  Result<OpenFile> open_lazy(uint64_t ino, const std::string& path, int flags,
+                             std::shared_ptr<CachedFile> f);
+  // remote-io: ino's host file, opened by its name (or the name a rename over it took, or
+  // shared with an open file of it); nullopt when it replied (an error, or a shared open).
+  std::optional<OpenFile> open_host_file(fuse_req_t req, uint64_t ino, fuse_file_info* fi);
   // auto (view_auto.cc): a read-only open of an uncached file, served remotely, or nullopt
   // when the policy fetches it at open (the caller then fetches it as lazy-file does).
   Result<std::optional<OpenFile>> open_auto(uint64_t ino, const std::string& path, int flags);

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <tuple>
 #include <vector>
 
 #include "guest/fs/view.h"
@@ -75,10 +76,10 @@ View::OpenFile* View::file(uint64_t fh) {
   return it == files_.end() ? nullptr : it->second.get();
 }
 
-Result<View::OpenFile> View::open_lazy(uint64_t ino, const std::string& path, int flags) {
+Result<View::OpenFile> View::open_lazy(uint64_t ino, const std::string& path, int flags,
+                                       std::shared_ptr<CachedFile> f) {
   OpenFile of;
   of.local = true;
-  auto f = cache_->find(path);
   // open(2) truncates with O_TRUNC whatever the access mode (O_RDONLY|O_TRUNC too).
   const bool truncate = flags & O_TRUNC;
   if (!f && truncate) {
@@ -126,33 +127,93 @@ Result<View::OpenFile> View::open_lazy(uint64_t ino, const std::string& path, in
   return of;
 }
 
-void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto path = inodes_.path(ino);
-  bool by_replaced_name = false;
-  if (!path && !lazy()) {
-    // remote-io: the file lost its name (a rename over it, an unlink) after the kernel
-    // resolved the name to it. ESTALE would make the kernel look the name up once more
-    // (fs/namei.c, LOOKUP_REVAL), and a reader that loses that race again fails its open: a
-    // reader polling a file another process replaces atomically. Instead, as a local file
-    // system opens the old inode, a read-only open shares the host handle of an open file of
-    // the inode (also open("/proc/self/fd/N")); else, the open(2) being still under way,
-    // it opens what the name holds now, which a local file system could answer too. A file
-    // still open is never reopened by name: it must be that very file.
-    if (share_open(req, ino, fi)) return;
-    if (!open_file_of(ino)) {
-      path = inodes_.replaced_name(ino);
-      by_replaced_name = path.has_value();
+std::optional<View::OpenFile> View::open_host_file(fuse_req_t req, uint64_t ino,
+                                                   fuse_file_info* fi) {
+  // Asked again when a name change overlapped: opened by name in the gap between the host's
+  // rename over it and the table's update, the inode would get the new file.
+  for (int tries = 1;; ++tries) {
+    auto named = inodes_.path_and_epoch(ino);
+    std::optional<std::string> path;
+    InodeTable::Epoch epoch;
+    if (named) std::tie(path, epoch) = std::move(*named);
+    bool by_replaced_name = false;
+    if (!path) {
+      // The file lost its name (a rename over it, an unlink) after the kernel resolved the
+      // name to it. ESTALE would make the kernel look the name up once more (fs/namei.c,
+      // LOOKUP_REVAL), and a reader that loses that race again fails its open: a reader
+      // polling a file another process replaces atomically. Instead, as a local file system
+      // opens the old inode, a read-only open shares the host handle of an open file of the
+      // inode (also open("/proc/self/fd/N")); else, the open(2) being still under way, it
+      // opens what the name holds now, which a local file system could answer too. A file
+      // still open is never reopened by name: it must be that very file.
+      if (share_open(req, ino, fi)) return std::nullopt;
+      if (!open_file_of(ino)) {
+        path = inodes_.replaced_name(ino);
+        by_replaced_name = path.has_value();
+      }
+      if (!path) {
+        fuse_reply_err(req, inodes_.gone_errno(ino));
+        return std::nullopt;
+      }
+      epoch = inodes_.epoch(*path);
     }
+    auto o = remote_.open(*path, fi->flags & ~O_CREAT, 0);
+    if (!o) {
+      reply_error(req, o.error());
+      return std::nullopt;
+    }
+    // (Not an O_TRUNC open: what it truncated stays truncated; asking again would not undo it.)
+    if (tries < kNameRaceTries && !(fi->flags & O_TRUNC) &&
+        !inodes_.unchanged_since(epoch, *path)) {
+      (void)remote_.close(o->handle);
+      continue;
+    }
+    if (by_replaced_name && (!o->has_stat || !S_ISREG(o->stat.mode))) {
+      (void)remote_.close(o->handle);  // the name holds no file now: look it up again
+      fuse_reply_err(req, ESTALE);
+      return std::nullopt;
+    }
+    OpenFile of;
+    of.handle = o->handle;
+    of.access = fi->flags & O_ACCMODE;
+    return of;
   }
+}
+
+std::pair<std::optional<std::string>, std::shared_ptr<CachedFile>> View::name_and_copy(
+    uint64_t ino) {
+  // A rename moves the copy first, then the name: in between, the inode's old name holds the
+  // new copy. Read together, between name changes.
+  for (int tries = 1;; ++tries) {
+    auto named = inodes_.path_and_epoch(ino);
+    if (!named) return {};
+    auto copy = cache_->find(named->first);
+    if (tries == kNameRaceTries || inodes_.unchanged_since(named->second, named->first))
+      return {std::move(named->first), std::move(copy)};
+  }
+}
+
+void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   OpenFile of;
-  if (!path) {
+  if (!lazy()) {
+    auto opened = open_host_file(req, ino, fi);
+    if (!opened) return;
+    of = std::move(*opened);
+  } else if (auto [path, named_copy] = name_and_copy(ino); path) {
+    auto r = open_lazy(ino, *path, fi->flags, std::move(named_copy));
+    if (!r) {
+      reply_error(req, r.error());
+      return;
+    }
+    of = std::move(*r);
+  } else {
     // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
     // inode stood for (a reader that looked the name up just before an atomic replace, or
     // open("/proc/self/fd/N")): open it, as a local file system opens the old inode.
     // Otherwise ESTALE makes the kernel look the name up again (fs/namei.c, LOOKUP_REVAL),
     // which finds what the name holds now.
-    std::shared_ptr<CachedFile> copy = lazy() ? copy_of(ino) : nullptr;
-    if (!copy && lazy()) {
+    std::shared_ptr<CachedFile> copy = copy_of(ino);
+    if (!copy) {
       auto other = open_file_of(ino);
       if (other && other->local) copy = other->cached;
     }
@@ -169,26 +230,6 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         return;
       }
     }
-  } else if (lazy()) {
-    auto r = open_lazy(ino, *path, fi->flags);
-    if (!r) {
-      reply_error(req, r.error());
-      return;
-    }
-    of = std::move(*r);
-  } else {
-    auto o = remote_.open(*path, fi->flags & ~O_CREAT, 0);
-    if (!o) {
-      reply_error(req, o.error());
-      return;
-    }
-    if (by_replaced_name && (!o->has_stat || !S_ISREG(o->stat.mode))) {
-      (void)remote_.close(o->handle);  // the name holds no file now: look it up again
-      fuse_reply_err(req, ESTALE);
-      return;
-    }
-    of.handle = o->handle;
-    of.access = fi->flags & O_ACCMODE;
   }
   of.ino = ino;
   if (of.local) note_copy(ino, of.cached);

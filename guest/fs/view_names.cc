@@ -93,6 +93,7 @@ void View::mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mod
 void View::unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = child_or_reply(req, parent, name);
   if (!path) return;
+  InodeTable::NameChange change(inodes_, *path);
   if (nodes_.erase(*path)) {
     inodes_.removed(*path);
     touch_dir(wire_parent(*path), true);
@@ -120,6 +121,7 @@ void View::unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void View::rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   auto path = child_or_reply(req, parent, name);
   if (!path) return;
+  InodeTable::NameChange change(inodes_, *path);
   if (guest_only(*path)) {
     fuse_reply_err(req, ENOTDIR);
     return;
@@ -159,6 +161,7 @@ void View::link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char
   if (!from) return;
   auto to = child_or_reply(req, newparent, newname);
   if (!to) return;
+  InodeTable::NameChange change(inodes_, *to);
   auto there = exists(*to);
   if (!there || *there) {
     if (there)
@@ -226,6 +229,7 @@ Result<void> View::rename_paths(const std::string& from, const std::string& to, 
     return errno_error(EINVAL, "rename flags");
   const bool exchange = flags & RENAME_EXCHANGE;
   const bool noreplace = flags & RENAME_NOREPLACE;
+  InodeTable::NameChange change(inodes_, from, to);
   // Guest-only names beneath a moved directory must still fit the wire at their new place.
   auto fits = [](const std::string& a, const std::string& b, size_t longest) {
     return longest == 0 || b.size() + (longest - a.size()) <= proto::kMaxPathBytes;

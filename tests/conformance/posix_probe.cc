@@ -240,9 +240,24 @@ void check_times() {
 //    next to as many spinning threads as CPUs, so a reader is often preempted between the
 //    kernel's lookup of the name and its open, loses the race to the next rename, and loses
 //    the retry too (the kernel retries an ESTALE open once, fs/namei.c): what a busy machine
-//    does to a job polling a file another process replaces.
+//    does to a job polling a file another process replaces. Consecutive versions differ in
+//    length and say theirs (replace_version), so a read that pairs one version's size with
+//    another's bytes is seen: zeros past its end, or a cut version.
+std::string replace_version(int i) {
+  return "v" + std::to_string(i) + std::string(i % 2 ? 5 : 1, '.');
+}
+
+// True when b holds one whole replace_version().
+bool is_replace_version(const char* b, size_t n) {
+  size_t digits = 0;
+  while (1 + digits < n && b[1 + digits] >= '0' && b[1 + digits] <= '9') digits++;
+  if (n < 3 || b[0] != 'v' || digits == 0 || digits > 6) return false;
+  int i = std::stoi(std::string(b + 1, digits));
+  return std::string(b, n) == replace_version(i);
+}
+
 void check_atomic_replace(int readers, int replaces, bool contend) {
-  write_file("ar", "v0");
+  write_file("ar", replace_version(0));
   std::atomic<bool> done{false};
   std::atomic<int> enoent{0}, other{0};
   auto reader = [&] {
@@ -259,10 +274,12 @@ void check_atomic_replace(int readers, int replaces, bool contend) {
       if (n < 0) {
         std::fprintf(stderr, "replace: read: %s\n", errname(errno).c_str());
         other++;
-      } else if (n < 2 || b[0] != 'v' ||
-                 !std::all_of(b + 1, b + n, [](char c) { return c >= '0' && c <= '9'; })) {
-        // Some version, whole: never empty, never another file's bytes.
-        std::fprintf(stderr, "replace: read: %zd bytes not a version\n", n);
+      } else if (!is_replace_version(b, static_cast<size_t>(n))) {
+        // Some version, whole: never empty, never cut, never another version's length.
+        std::string shown;
+        for (ssize_t k = 0; k < n; k++)
+          shown += b[k] >= 0x20 && b[k] < 0x7f ? std::string(1, b[k]) : "\\0";
+        std::fprintf(stderr, "replace: read: %zd bytes not a version: %s\n", n, shown.c_str());
         other++;
       }
       close(fd);
@@ -279,7 +296,7 @@ void check_atomic_replace(int readers, int replaces, bool contend) {
     for (unsigned c = 0; c < cpus; c++) threads.emplace_back(spinner);
   }
   for (int i = 0; i < replaces; i++) {
-    write_file("ar.tmp", "v" + std::to_string(i));
+    write_file("ar.tmp", replace_version(i + 1));
     rename("ar.tmp", "ar");
   }
   done = true;

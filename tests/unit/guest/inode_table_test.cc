@@ -79,6 +79,68 @@ TEST_CASE("a rename over a directory detaches what was beneath it", "[guest][ino
   CHECK(t.path(src) == "b");
 }
 
+TEST_CASE("an answer a name change overlapped is not remembered", "[guest][inode]") {
+  InodeTable t;
+  uint64_t old_file = t.remember("ar");
+  t.remember("ar.tmp");
+  // A lookup of "ar" asks the host while a rename over "ar" is under way: the host may already
+  // hold the new file there, and the table still the old one.
+  auto before = t.epoch("ar");
+  {
+    InodeTable::NameChange change(t, "ar.tmp", "ar");
+    CHECK_FALSE(t.unchanged_since(before, "ar"));
+    CHECK_FALSE(t.remember_if_unchanged("ar", false, before));
+    auto during = t.epoch("ar");  // begun while the change is under way: never trusted
+    CHECK_FALSE(t.remember_if_unchanged("ar", false, during));
+    CHECK(t.unchanged_since(t.epoch("other"), "other"));  // a name it does not touch
+    t.renamed("ar.tmp", "ar");
+  }
+  CHECK_FALSE(t.unchanged_since(before, "ar"));  // it ended, but it overlapped
+  CHECK_FALSE(t.remember_if_unchanged("ar", false, before));
+  // Asked again after it: the answer fits the table, and names the new file's inode.
+  auto after = t.epoch("ar");
+  CHECK(t.unchanged_since(after, "ar"));
+  auto ino = t.remember_if_unchanged("ar", false, after);
+  REQUIRE(ino);
+  CHECK(*ino != old_file);
+  CHECK(t.path(*ino) == "ar");
+  // A change that began and ended in between is seen too; one elsewhere is not.
+  auto e = t.epoch("ar");
+  { InodeTable::NameChange change(t, "x.tmp", "x"); }
+  CHECK(t.unchanged_since(e, "ar"));
+  { InodeTable::NameChange change(t, "ar"); }  // an unlink of "ar"
+  CHECK_FALSE(t.unchanged_since(e, "ar"));
+}
+
+TEST_CASE("a name change touches the names beneath it, and the table reads both at once",
+          "[guest][inode]") {
+  InodeTable t;
+  uint64_t d = t.remember("d", true);
+  uint64_t f = t.remember("d/f");
+  auto named = t.path_and_epoch(f);
+  REQUIRE(named);
+  CHECK(named->first == "d/f");
+  {
+    InodeTable::NameChange change(t, "d", "e");  // its directory moves
+    CHECK_FALSE(t.unchanged_since(named->second, "d/f"));
+    auto child = t.child_path_and_epoch(d, "g");
+    REQUIRE(child);
+    CHECK(child->first == "d/g");
+    CHECK_FALSE(child->second.quiet);
+    t.renamed("d", "e");
+  }
+  CHECK(t.path_and_epoch(f)->first == "e/f");
+  CHECK_FALSE(t.path_and_epoch(12345));
+  CHECK_FALSE(t.child_path_and_epoch(12345, "g"));
+  // Too many changes elsewhere to tell: not trusted.
+  auto e = t.epoch("e/f");
+  for (int i = 0; i < 300; ++i) InodeTable::NameChange change(t, "x" + std::to_string(i));
+  CHECK_FALSE(t.unchanged_since(e, "e/f"));
+  auto e2 = t.epoch("e/f");
+  for (int i = 0; i < 10; ++i) InodeTable::NameChange change(t, "x" + std::to_string(i));
+  CHECK(t.unchanged_since(e2, "e/f"));
+}
+
 TEST_CASE("local nodes follow rename, exchange, link and unlink", "[guest][nodes]") {
   LocalNodes n;
   REQUIRE(n.add("d/p", S_IFIFO | 0644, 7));
