@@ -15,6 +15,7 @@
 #include <cstring>
 #include <iostream>
 #include <span>
+#include <utility>
 
 #include "host/condor/class_ad.h"
 #include "host/condor/job_plan.h"
@@ -193,11 +194,35 @@ int wrapper_main(const std::vector<std::string>& argv) {
   bool vacating = false;  // a save into kRestorePart was asked for
   std::string transport;  // from op=started: "xen" can be vacated
   bool checkpointing = false;
-  auto checkpoint_at = Clock::time_point::max();
-  if (plan->checkpoint_minutes > 0)
-    checkpoint_at = Clock::now() + std::chrono::milliseconds(
-                                       static_cast<int64_t>(plan->checkpoint_minutes * 60000));
+  int held_signal = 0;  // a stop signal that came during a checkpoint, acted on if it is refused
+  const auto checkpoint_period =
+      std::chrono::milliseconds(static_cast<int64_t>(plan->checkpoint_minutes * 60000));
+  auto checkpoint_at = Clock::time_point::max();  // counted from op=started: the job's own time
   auto give_up_at = Clock::time_point::max();
+  auto give_up_later = [&] {
+    give_up_at = Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
+  };
+  // The service's answer to a stop signal: SIGTERM is HTCondor's vacate (kill_sig), which
+  // saves a xen job instead of losing it; the others stop it.
+  auto begin_stop = [&](int sig) {
+    stopping = true;
+    service::ServiceMessage stop;
+    stop.add("op", "stop");
+    UniqueFd part;
+    if (sig == SIGTERM && transport == "xen" && plan->save_on_vacate)
+      part = UniqueFd(::openat(dir.get(), kRestorePart,
+                               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (part) {
+      stop.fields.clear();
+      stop.add("op", "vacate");
+      int pfd = part.get();
+      vacating = service::send_service_message(sock->get(), stop, std::span<const int>(&pfd, 1))
+                     .has_value();
+    } else {
+      (void)service::send_service_message(sock->get(), stop);
+    }
+    give_up_later();
+  };
   for (;;) {
     int timeout = -1;
     if (!stopping && transport == "xen" && checkpoint_at != Clock::time_point::max()) {
@@ -206,17 +231,18 @@ int wrapper_main(const std::vector<std::string>& argv) {
               .count();
       if (left <= 0) {
         // A checkpoint: the same save as a vacate, then exit 85 so HTCondor carries the file
-        // and relaunches the job from it.
+        // and relaunches the job from it. checkpoint=1: a guest that cannot be saved now
+        // refuses, and the job goes on (op=refused) instead of being destroyed.
         checkpoint_at = Clock::time_point::max();
         UniqueFd part(::openat(dir.get(), kRestorePart,
                                O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
         service::ServiceMessage m;
         m.add("op", "vacate");
+        m.add("checkpoint", "1");
         int pfd = part.get();
         if (part && service::send_service_message(sock->get(), m, std::span<const int>(&pfd, 1))) {
           stopping = vacating = checkpointing = true;
-          give_up_at =
-              Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
+          give_up_later();
         } else {
           std::cerr << "ringbox: cannot checkpoint the job (" << kRestorePart
                     << "): it goes on without\n";
@@ -248,28 +274,10 @@ int wrapper_main(const std::vector<std::string>& argv) {
           sock->reset();
           die_by_signal(SIGQUIT);
         }
-        if (!stopping) {
-          stopping = true;
-          service::ServiceMessage stop;
-          stop.add("op", "stop");
-          // SIGTERM is HTCondor's vacate (kill_sig): a xen job is saved, not lost.
-          UniqueFd part;
-          if (sig == SIGTERM && transport == "xen" && plan->save_on_vacate)
-            part = UniqueFd(::openat(dir.get(), kRestorePart,
-                                     O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-          if (part) {
-            stop.fields.clear();
-            stop.add("op", "vacate");
-            int pfd = part.get();
-            vacating =
-                service::send_service_message(sock->get(), stop, std::span<const int>(&pfd, 1))
-                    .has_value();
-          } else {
-            (void)service::send_service_message(sock->get(), stop);
-          }
-          give_up_at =
-              Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
-        }
+        if (!stopping)
+          begin_stop(sig);
+        else if (checkpointing && held_signal == 0)
+          held_signal = sig;  // the checkpoint's save ends the job anyway; a refusal does not
       }
     }
     if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -284,6 +292,7 @@ int wrapper_main(const std::vector<std::string>& argv) {
     }
     if (m->get("op") == "started") {
       transport = m->get("transport");
+      if (plan->checkpoint_minutes > 0) checkpoint_at = Clock::now() + checkpoint_period;
       std::string r = m->get("restore");
       if (r == "resumed") {
         // Used: a later exit must never ship it again.
@@ -293,6 +302,19 @@ int wrapper_main(const std::vector<std::string>& argv) {
         ::renameat(dir.get(), kRestoreName, dir.get(), kRestoreRejected);
       }
       if (!r.empty()) drop_saved_streams(dir.get());
+      continue;
+    }
+    if (m->get("op") == "refused" && checkpointing) {
+      // No checkpoint this time (a file request outlasted the vacate's budget, or the save
+      // failed and the domain was resumed): the job runs on, the next one a period later.
+      std::cerr << "ringbox: no checkpoint this time (" << m->get("message", "the guest refused")
+                << "); the job goes on\n"
+                << std::flush;
+      ::unlinkat(dir.get(), kRestorePart, 0);
+      stopping = vacating = checkpointing = false;
+      give_up_at = Clock::time_point::max();
+      checkpoint_at = Clock::now() + checkpoint_period;
+      if (held_signal != 0) begin_stop(std::exchange(held_signal, 0));
       continue;
     }
     if (m->get("op") != "result") continue;

@@ -114,8 +114,12 @@ Result<void> pump_through(const std::function<Result<void>(int fd)>& produce,
   }();
   wr.reset();  // end of stream for the consumer
   t.join();
-  if (!produced) return produced;
-  return consumed;
+  if (!consumed) {
+    // The consumer's failure (a full disk) is the cause; the producer's EPIPE follows from it.
+    if (!produced) consumed.error().what += " (and so: " + produced.error().message() + ")";
+    return consumed;
+  }
+  return produced;
 }
 
 Result<void> write_compressed(int out_fd, const std::function<Result<void>(int fd)>& produce,

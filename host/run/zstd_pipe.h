@@ -19,7 +19,7 @@ namespace ringbox::host::run {
 // Runs produce(fd) with fd the write end of a pipe while a thread runs consume(rd) on its read
 // end. The read end is closed as soon as consume returns, so a producer still writing gets
 // EPIPE (SIGPIPE is blocked in the producing thread) instead of blocking on a full pipe.
-// Returns produce's error, else consume's.
+// Returns consume's error (the cause when both fail: a full disk, then EPIPE), else produce's.
 Result<void> pump_through(const std::function<Result<void>(int fd)>& produce,
                           const std::function<Result<void>(int rd)>& consume);
 

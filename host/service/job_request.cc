@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "shared/protocol/codec.h"
@@ -85,6 +86,10 @@ Result<void> check_request_fds(const std::vector<UniqueFd>& fds) {
   return ok();
 }
 
+int vacate_ack_budget_ms(int grace_ms) {
+  return std::clamp(grace_ms / 2, kMinVacateAckMs, kMaxVacateAckMs);
+}
+
 Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePolicy& policy,
                                         const std::vector<int>& fds) {
   run::RunConfig cfg;
@@ -145,6 +150,7 @@ Result<run::RunConfig> build_run_config(const ServiceMessage& m, const ServicePo
   cfg.cache_max_mb = *cache;
   cfg.shutdown_grace_ms =
       std::min<int>(static_cast<int>(std::min<uint32_t>(*grace, kMaxStopGraceMs)), kMaxStopGraceMs);
+  cfg.vacate_ack_timeout_ms = vacate_ack_budget_ms(cfg.shutdown_grace_ms);
   cfg.max_output_bytes = policy.max_output_mb;  // RunConfig counts MiB
   cfg.agent_path = policy.agent;
   if (fds.size() != 3) return refuse("internal: the request's descriptors are missing");

@@ -30,6 +30,14 @@ struct ClientCredentials {
 
 inline constexpr int kMaxStopGraceMs = 600000;  // HTCondor's default MaxVacateTime
 inline constexpr int kDefaultStopGraceMs = 10000;
+inline constexpr int kMinVacateAckMs = 4000;   // more than the guest's own margin (2 s)
+inline constexpr int kMaxVacateAckMs = 30000;  // `ringbox-host run`'s default
+
+// The guest's time to get ready for a save (stop the job, let its file requests finish, end
+// its grants) under a stop grace of grace_ms: half of it, the other half being the save and
+// the wrapper's report, within [kMinVacateAckMs, kMaxVacateAckMs]. HTCondor's
+// MaxVacateTime and JobMaxVacateTime set the grace (host/condor/job_plan.cc).
+int vacate_ack_budget_ms(int grace_ms);
 
 // fds: the export directory, the job's stdout, the job's stderr (in this order), already
 // checked by check_request_fds. Errors are kInvalidArgument with a message for the job's owner.

@@ -9,7 +9,9 @@
 #include <atomic>
 #include <chrono>
 #include <iterator>
+#include <mutex>
 #include <thread>
+#include <utility>
 
 #include "host/files/chirp_backend.h"
 #include "host/files/file_service.h"
@@ -69,7 +71,29 @@ class WrapperWatch {
     thread_ = std::thread([this] { run(); });
   }
   // The wrapper's restore file, once an op=vacate brought it (read after vacate_ settled).
-  int restore_target() const { return target_.get(); }
+  int restore_target() const {
+    std::lock_guard lk(mu_);
+    return target_.get();
+  }
+  // Whether that op=vacate was the wrapper's checkpoint (not HTCondor's eviction).
+  bool checkpointing() const {
+    std::lock_guard lk(mu_);
+    return checkpoint_;
+  }
+  // A checkpoint that did not happen (the guest refused, or the save failed) and the job goes
+  // on: forgets its restore file, so a later op=vacate is taken, and tells the wrapper why.
+  void checkpoint_not_taken(const std::string& why) {
+    {
+      std::lock_guard lk(mu_);
+      target_.reset();
+      checkpoint_ = false;
+    }
+    ServiceMessage refused;
+    refused.add("op", "refused");
+    refused.add("message", why);
+    if (auto s = send_service_message(sock_, refused); !s)
+      log::warn("cannot tell the wrapper its checkpoint was not taken: " + s.error().message());
+  }
   ~WrapperWatch() {
     stop_ = true;
     if (waiter_) waiter_->wake();
@@ -100,10 +124,24 @@ class WrapperWatch {
       if (w.fd_ready) {
         std::vector<UniqueFd> fds;
         auto m = recv_service_message(sock_, 1000, &fds);
-        if (m && m->get("op") == "vacate" && !target_ && guest_.can_vacate() &&
+        if (m && m->get("op") == "vacate" && restore_target() < 0 && guest_.can_vacate() &&
             usable_restore_target(fds)) {
-          target_ = std::move(fds[0]);
-          run::prepare_guest_vacate(guest_, cfg_, vacate_, "the wrapper's vacate (SIGTERM)", false);
+          // HTCondor's vacate takes the job away: a guest that cannot be saved is destroyed.
+          // The wrapper's own checkpoint (checkpoint=1) does not: a refusal lets the job go on.
+          const bool checkpoint = m->get("checkpoint") == "1";
+          {
+            std::lock_guard lk(mu_);
+            target_ = std::move(fds[0]);
+            checkpoint_ = checkpoint;
+          }
+          auto step = run::prepare_guest_vacate(
+              guest_, cfg_, vacate_,
+              checkpoint ? "the wrapper's checkpoint" : "the wrapper's vacate (SIGTERM)",
+              checkpoint);
+          if (checkpoint && step == run::VacateState::Step::kNone)
+            checkpoint_not_taken(
+                "the guest could not stop the job's file requests within the vacate's budget of " +
+                std::to_string(cfg_.vacate_ack_timeout_ms) + " ms");
         } else if (m && (m->get("op") == "stop" || m->get("op") == "vacate")) {
           if (m->get("op") == "vacate")
             log::warn("the wrapper asks for a vacate, but " +
@@ -137,7 +175,9 @@ class WrapperWatch {
   const run::RunConfig& cfg_;
   int grace_ms_;
   run::VacateState& vacate_;
+  mutable std::mutex mu_;  // target_, checkpoint_
   UniqueFd target_;
+  bool checkpoint_ = false;
   Result<SignalWaiter> waiter_ = SignalWaiter::open(stop_signals());
   std::atomic<bool> stop_{false};
   std::atomic<bool> gone_{false};
@@ -265,25 +305,44 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     rpc::ServerOptions sopts;
     sopts.workers = cfg->workers;
     sopts.spin_us = cfg->spin_us;
-    auto server = (*guest)->connect(cfg->accept_timeout_ms, as_user, sopts);
-    if (!server) {
-      (*guest)->kill();
-      (*guest)->wait(cfg->guest_exit_wait_ms);
-      (*guest)->cleanup();
-      return fail(sock, "connect to the guest: " + server.error().message());
-    }
-    ServiceMessage started;
-    started.add("op", "started");
-    started.add("transport", transport_name(cfg->transport));
-    if (!restore_outcome.empty()) started.add("restore", restore_outcome);
-    (void)send_service_message(sock, started);
-    served = (*server)->serve();
-    restore_root_fs_identity();  // inline requests ran on this thread as the job's user
-    if (vacate.settle() == run::VacateState::Step::kReady) {
+    bool started_sent = false;
+    std::unique_ptr<rpc::Server> server;
+    for (;;) {
+      auto connected = (*guest)->connect(cfg->accept_timeout_ms, as_user, sopts);
+      if (!connected) {
+        (*guest)->kill();
+        (*guest)->wait(cfg->guest_exit_wait_ms);
+        (*guest)->cleanup();
+        return fail(sock, "connect to the guest: " + connected.error().message());
+      }
+      server = std::move(*connected);
+      if (!std::exchange(started_sent, true)) {
+        ServiceMessage started;
+        started.add("op", "started");
+        started.add("transport", transport_name(cfg->transport));
+        if (!restore_outcome.empty()) started.add("restore", restore_outcome);
+        (void)send_service_message(sock, started);
+      }
+      served = server->serve();
+      restore_root_fs_identity();  // inline requests ran on this thread as the job's user
+      if (vacate.settle() != run::VacateState::Step::kReady) break;
       // The guest ended its grants: wake a blocked event poll so the workers can be joined.
       session->post_event(proto::Event::kVacate);
-      server->reset();
+      server.reset();
       auto size = run::save_guest(**guest, *cfg, watch.restore_target(), "the job's restore file");
+      if (!size && watch.checkpointing()) {
+        // Not an eviction: the job goes on here, as `run` does (the guest reconnects in place
+        // and replays what had no answer).
+        log::error(label + ": checkpoint: " + size.error().message() +
+                   "; the job goes on here (the guest reconnects in place)");
+        auto withdrawn = (*guest)->cancel_vacate();
+        if (withdrawn) {
+          vacate.set(run::VacateState::Step::kNone);
+          watch.checkpoint_not_taken("the save failed: " + size.error().message());
+          continue;
+        }
+        log::error("withdraw the vacate: " + withdrawn.error().message());
+      }
       {
         auto as_job_user = ScopedFsIdentity::enter(id);
         service->end_connection();
@@ -307,7 +366,7 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
       return 0;
     }
     session->close();
-    server->reset();
+    server.reset();
     {
       // Dropping the connection's unfinished uploads touches the job's files: as its user.
       auto as_job_user = ScopedFsIdentity::enter(id);

@@ -20,6 +20,10 @@
 //   wrapper -> service  op=stop: remove/hold/interrupt: stop the job (it returns no outputs).
 //   wrapper -> service  op=vacate + 1 descriptor (xen): the restore file the wrapper created
 //                       (open for reading and writing): save the job's domain into it.
+//                       checkpoint=1: the wrapper's own checkpoint, not an eviction: a guest
+//                       that cannot be saved now is left running (op=refused), not destroyed.
+//   service -> wrapper  op=refused  message: a checkpoint the guest refused; the job goes on
+//                       and a later op=vacate may come.
 //   service -> wrapper  op=result  kind=exited|signaled|failed|vacated, value (exit code or
 //                       signal), message (failed: what went wrong and what to do), bytes
 //                       (vacated: the restore file's size, written and synced).

@@ -50,8 +50,10 @@ Result<void> request_vacate(uint32_t domid, const std::string& nonce, int timeou
           Errc::kCancelled,
           "the guest in domain " + std::to_string(domid) +
               " refused the save: its job is still in a file request that did not "
-              "end within the budget (its console says more; for a slow submit side give "
-              "run a larger --vacate-ack-timeout-ms)");
+              "end within the budget of " +
+              std::to_string(timeout_ms) +
+              " ms (its console says more; for a slow submit side give `ringbox-host run` a "
+              "larger --vacate-ack-timeout-ms, or an HTCondor job a larger JobMaxVacateTime)");
     auto dir = xs->read("/local/domain/" + std::to_string(domid) + "/domid");
     if (dir && !*dir)
       return make_error(Errc::kPeerGone, "domain " + std::to_string(domid) +

@@ -29,6 +29,7 @@ using Clock = std::chrono::steady_clock;
 constexpr uint32_t kDom0 = 0;
 // Domain ids from DOMID_FIRST_RESERVED (0x7ff0) up are special (DOMID_SELF, ...), never a guest.
 constexpr uint64_t kMaxGuestDomid = 0x7fef;
+constexpr auto kStateInitialising = static_cast<uint32_t>(proto::XenbusState::kInitialising);
 constexpr auto kStateInitialised = static_cast<uint32_t>(proto::XenbusState::kInitialised);
 constexpr auto kStateClosed = static_cast<uint32_t>(proto::XenbusState::kClosed);
 
@@ -181,6 +182,16 @@ class XenFrontendChannel final : public RingChannel {
     port_.reset();
     evtchn_.reset();
     dir_.reset();
+    // The keys named the grants and the port just ended: a backend that attaches in place
+    // after a cancelled save must wait for rebuild()'s, not map stale refs that a new grant
+    // may have reused (seen: "grant ref 0 for more than one region page"). Initialising says
+    // "being set up again" (xenbus.h), which also ends the old connection on the host's side.
+    RINGBOX_TRY(
+        xs_.transact("withdraw the ringbox frontend keys", [&](xs_transaction_t t) -> Result<void> {
+          RINGBOX_TRY(xs_.remove(fe_dir_ + "/" + proto::kKeyDirRefs, t));
+          RINGBOX_TRY(xs_.remove(fe_dir_ + "/" + proto::kKeyEventChannel, t));
+          return xs_.write(fe_dir_ + "/" + proto::kKeyState, std::to_string(kStateInitialising), t);
+        }));
     log::info("xen: ring grants ended and event channel closed for the save");
     return ok();
   }

@@ -189,21 +189,9 @@ fi
 # ---------------------------------------------------------------- 3b. lazy-file over Chirp
 if want_step 3b; then
   step "3b. lazy-file, files on the submit side: ringbox-host -> Chirp -> ringbox-submitd in dom0"
-  command -v ringbox-submitd >/dev/null || fail "no ringbox-submitd in the dom0 image (kernel-image/build-dom0-image installs it)"
-  ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || fail "cannot bring dom0's loopback up"
-  rm -f "$base/submitd.port"
-  ringbox-submitd --root "$JOB_EXPORT" --port 0 --port-file "$base/submitd.port" --auth address \
-    >"$base/submitd.log" 2>&1 &
-  submitd_pid=$!
-  n=100
-  until [ -s "$base/submitd.port" ]; do
-    n=$((n - 1))
-    if [ "$n" -le 0 ] || ! kill -0 "$submitd_pid" 2>/dev/null; then
-      fail "ringbox-submitd did not start: $(cat "$base/submitd.log")"
-    fi
-    sleep 0.1
-  done
-  JOB_SUBMIT=chirp://127.0.0.1:$(cat "$base/submitd.port")
+  submitd_start "$base" "$JOB_EXPORT"
+  submitd_pid=$SUBMITD_PID
+  JOB_SUBMIT=$SUBMITD_URL
   # JOB_MAIN without its 1,000-file part (each fetch is ~10 Chirp calls inside dom0's one TCG
   # vCPU: the whole JOB_MAIN took 293 s here); the rest, probes included, unchanged.
   JOB_FEW=$(printf '%s\n' "$JOB_MAIN" | sed '/^cd in\/many/,/^cd \.\.\/\.\./d')

@@ -19,10 +19,13 @@
 # RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), checkpoint (7,
 # `run --checkpoint-every`, exit 85, resume), slow (8: over a stalled submit side, a vacate the
 # guest must refuse, one while the job is blocked on a request, one during the lazy-file
-# write-back); default run:kill:wrapper:slow.
+# write-back), ckrefuse (9: a RingboxCheckpointMinutes save through the root service that the
+# guest refuses, the job going on, the next checkpoint saving); default
+# run:kill:wrapper:slow:ckrefuse.
 # Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
 # restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
-# was step 5's before). The slow part (8), with 128 MiB domains: 105 s (2026-12-02).
+# was step 5's before). The slow part (8), with 128 MiB domains: 105 s (2026-12-02). The
+# ckrefuse part (9 and 9b): 197 s on a quiet host (2026-12-03).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-run.sh
@@ -31,7 +34,7 @@
 # 128 MiB: the save file lives in dom0's /run tmpfs next to everything else.
 JOB_MEMORY_MIB=${RINGBOX_VACATE_MEMORY_MIB:-128}
 steps=${RINGBOX_VACATE_STEPS:-20}
-parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper:slow}
+parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper:slow:ckrefuse}
 # want PART: whether that part of the scenario runs.
 want() {
   case ":$parts:" in *":$1:"*) return 0 ;; esac
@@ -258,13 +261,11 @@ part_kill() {
 }
 
 # ---------------------------------------------------------------- 6. the HTCondor wrapper
-part_wrapper() {
-  step "6. vacate through ringbox's root service: SIGTERM to the wrapper after step 6"
-  rb=$base/rb
-  ws=$base/wscratch
-  mkdir -p "$rb" "$ws/out"
-  cp -a "$base/in" "$ws/in"
-  cat >"$rb/hostd.conf" <<POLICY
+# service_start DIR: ringbox's root service (`ringbox-host daemon`) on DIR/hostd.sock, with a
+# policy for this scenario's domains in DIR/hostd.conf, its log in DIR/service.log. Sets
+# SERVICE_PID.
+service_start() {
+  cat >"$1/hostd.conf" <<POLICY
 transport = xen
 allow_users = root
 max_domains = 1
@@ -273,24 +274,43 @@ default_memory_mib = $JOB_MEMORY_MIB
 max_vcpus = 1
 image.default = $RINGBOX_GUEST_KERNEL $RINGBOX_GUEST_INITRD
 POLICY
-  printf 'RequestMemory = %s\nRequestCpus = 1\nRingboxMode = "lazy-file"\nJobMaxVacateTime = 240\nWhenToTransferOutput = "ON_EXIT_OR_EVICT"\n' \
-    "$JOB_MEMORY_MIB" >"$rb/job.ad"
-  ringbox-host daemon --socket "$rb/hostd.sock" --policy "$rb/hostd.conf" >"$rb/service.log" 2>&1 &
-  svc=$!
+  ringbox-host daemon --socket "$1/hostd.sock" --policy "$1/hostd.conf" >"$1/service.log" 2>&1 &
+  SERVICE_PID=$!
   n=100
-  while [ ! -S "$rb/hostd.sock" ]; do
+  while [ ! -S "$1/hostd.sock" ]; do
     n=$((n - 1))
-    [ "$n" -gt 0 ] || fail "the service did not create its socket: $(tail -n 3 "$rb/service.log")"
+    [ "$n" -gt 0 ] || fail "the service did not create its socket: $(tail -n 3 "$1/service.log")"
     sleep 0.1
   done
+}
+
+# wrapper_start SCRATCH SERVICE_DIR STDOUT STDERR CMD [ENV...]: `ringbox-host condor sh -c CMD`
+# as HTCondor's starter runs it, in SCRATCH with the job ad SERVICE_DIR/job.ad, through the
+# service of service_start; the job's stdout and stderr appended to STDOUT and STDERR. Sets WPID.
+wrapper_start() {
+  w_scratch=$1 w_svc=$2 w_out=$3 w_err=$4 w_cmd=$5
+  shift 5
+  (cd "$w_scratch" && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin _CONDOR_SCRATCH_DIR="$w_scratch" \
+    _CONDOR_JOB_AD="$w_svc/job.ad" RINGBOX_SOCKET="$w_svc/hostd.sock" "$@" \
+    ringbox-host condor sh -c "$w_cmd" >>"$w_out" 2>>"$w_err") &
+  WPID=$!
+}
+
+part_wrapper() {
+  step "6. vacate through ringbox's root service: SIGTERM to the wrapper after step 6"
+  rb=$base/rb
+  ws=$base/wscratch
+  mkdir -p "$rb" "$ws/out"
+  cp -a "$base/in" "$ws/in"
+  printf 'RequestMemory = %s\nRequestCpus = 1\nRingboxMode = "lazy-file"\nJobMaxVacateTime = 240\nWhenToTransferOutput = "ON_EXIT_OR_EVICT"\n' \
+    "$JOB_MEMORY_MIB" >"$rb/job.ad"
+  service_start "$rb"
+  svc=$SERVICE_PID
   wout=$RINGBOX_WORK/wrap.stdout
   rm -f "$wout"
   # wrap_start: the wrapper as HTCondor's starter runs it, in the scratch dir (stdout appended).
   wrap_start() {
-    (cd "$ws" && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin _CONDOR_SCRATCH_DIR="$ws" \
-      _CONDOR_JOB_AD="$rb/job.ad" RINGBOX_SOCKET="$rb/hostd.sock" \
-      ringbox-host condor sh -c "$JOB" >>"$wout" 2>>"$RINGBOX_WORK/wrap.stderr") &
-    WPID=$!
+    wrapper_start "$ws" "$rb" "$wout" "$RINGBOX_WORK/wrap.stderr" "$JOB"
   }
   wrap_fail() {
     sed 's/^/[service] /' "$rb/service.log" | tail -n 40
@@ -355,20 +375,9 @@ part_slow() {
   sroot=$sb/root
   mkdir -p "$sroot/out" "$sb/scratch"
   cp -a "$base/in" "$sroot/in"
-  ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || fail "cannot bring dom0's loopback up"
-  rm -f "$sb/submitd.port"
-  ringbox-submitd --root "$sroot" --port 0 --port-file "$sb/submitd.port" --auth address \
-    >"$sb/submitd.log" 2>&1 &
-  submitd_pid=$!
-  n=100
-  until [ -s "$sb/submitd.port" ]; do
-    n=$((n - 1))
-    if [ "$n" -le 0 ] || ! kill -0 "$submitd_pid" 2>/dev/null; then
-      fail "ringbox-submitd did not start: $(cat "$sb/submitd.log")"
-    fi
-    sleep 0.1
-  done
-  submit=chirp://127.0.0.1:$(cat "$sb/submitd.port")
+  submitd_start "$sb" "$sroot"
+  submitd_pid=$SUBMITD_PID
+  submit=$SUBMITD_URL
   sout=$RINGBOX_WORK/slow.stdout
   rm -f "$sout"
   # shellcheck disable=SC2016 # the job expands its own variables in the guest
@@ -553,9 +562,159 @@ part_checkpoint() {
   mark checkpoint-done
 }
 
+# ---------------------------------------------------------------- 9. a refused checkpoint
+# RingboxCheckpointMinutes through the wrapper and the root service, the job's files on the
+# submit side (WantIOProxy: ringbox-submitd with a cookie in .chirp.config stands in for the
+# starter's IO proxy), which stalls while the first checkpoint comes: the guest cannot stop the
+# job's file request within the vacate's budget (half the stop grace: JobMaxVacateTime = 60
+# gives it 24 s, and the save up to 57 s, what a 128 MiB zstd save under TCG on a loaded
+# host needs), refuses, the service answers op=refused and the wrapper lets the job go on,
+# where before the service destroyed it. The next checkpoint saves (exit 85), the relaunch
+# resumes, and the outputs are what the job wrote, once. Then (9b) the same job in a scratch
+# dir too small for the restore file: the save fails, the service resumes the domain in place
+# (libxl's cancelled suspend), the wrapper goes on, and the job finishes there.
+part_ckrefuse() {
+  step "9. a checkpoint while the job waits on a stalled submit side: refused, the job goes on, the next one saves"
+  cr=$base/ckr
+  cs=$cr/scratch
+  croot=$cr/root
+  mkdir -p "$cs" "$croot/out"
+  cp -a "$base/in" "$croot/in"
+  submitd_start "$cr" "$croot" --auth cookie --write-chirp-config "$cs/.chirp.config"
+  cr_submitd=$SUBMITD_PID
+  printf 'RequestMemory = %s\nRequestCpus = 1\nRingboxMode = "lazy-file"\nWantIOProxy = true\nJobMaxVacateTime = 60\nWhenToTransferOutput = "ON_EXIT_OR_EVICT"\nRingboxCheckpointMinutes = 0.5\n' \
+    "$JOB_MEMORY_MIB" >"$cr/job.ad"
+  service_start "$cr"
+  cr_svc=$SERVICE_PID
+  cout=$RINGBOX_WORK/ckr.stdout
+  cerr=$RINGBOX_WORK/ckr.stderr
+  rm -f "$cout" "$cerr"
+  cr_steps=50
+  # shellcheck disable=SC2016 # the job expands its own variables in the guest
+  CR_JOB='mkdir -p out; cat /proc/sys/kernel/random/boot_id > out/boot-first;
+cat in/part0.bin > /dev/null; echo ready; sleep 1; echo "slow read $(wc -c < in/part1.bin)";
+i=0; while [ $i -lt '$cr_steps' ]; do
+  f=in/part$((i % 8)).bin
+  echo "step $i $(sha256sum < $f | cut -c1-16) $(wc -c < $f)" >> out/log.txt
+  echo "progress $i"; i=$((i + 1)); sleep 1
+done
+cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.txt; echo done'
+  cr_start() {
+    wrapper_start "$cs" "$cr" "$cout" "$cerr" "$CR_JOB" _CONDOR_CHIRP_CONFIG="$cs/.chirp.config"
+  }
+  cr_fail() {
+    kill -CONT "$cr_submitd" 2>/dev/null
+    sed 's/^/[service] /' "$cr/service.log" | tail -n 40
+    sed 's/^/[wrapper stderr] /' "$cerr" | tail -n 10
+    sed 's/^/[submitd] /' "$cr/submitd.log" | tail -n 5
+    kill "$cr_svc" "$cr_submitd" 2>/dev/null
+    fail "$*"
+  }
+  # cr_wait FILE ERE SECONDS: until FILE has a line matching ERE, the wrapper still running.
+  cr_wait() {
+    n=$(($3 * 10))
+    until grep -qE -- "$2" "$1" 2>/dev/null; do
+      n=$((n - 1))
+      [ "$n" -gt 0 ] || cr_fail "no '$2' in $(basename "$1") within $3 s"
+      kill -0 "$WPID" 2>/dev/null || cr_fail "the wrapper ended before '$2' appeared in $(basename "$1")"
+      sleep 0.1
+    done
+  }
+  cr_start
+  cr_wait "$cout" '^ready$' 180
+  kill -STOP "$cr_submitd" # the job's next file request waits on the stalled side
+  t0=$(job_uptime)
+  cr_wait "$cerr" 'no checkpoint this time' 120
+  t1=$(job_uptime)
+  sleep 1
+  kill -0 "$WPID" 2>/dev/null || cr_fail "the wrapper ended after the refused checkpoint"
+  if [ -e "$cs/ringbox.restore" ] || [ -e "$cs/ringbox.restore.part" ]; then
+    cr_fail "a refused checkpoint left a restore file in the scratch dir"
+  fi
+  grep -q 'no save: the job goes on here' "$cr/service.log" || cr_fail "the service did not say the guest refused"
+  if grep -q 'destroying the guest' "$cr/service.log"; then cr_fail "the service destroyed the guest of a refused checkpoint"; fi
+  kill -CONT "$cr_submitd"
+  step "RESULT refused checkpoint: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the stall began: $(grep 'no checkpoint this time' "$cerr" | tail -n 1)"
+  # The next checkpoint comes half a minute later and saves; each relaunch resumes.
+  saves=0
+  while :; do
+    wait "$WPID"
+    rc=$?
+    [ "$rc" = 85 ] || break
+    saves=$((saves + 1))
+    [ "$saves" -le 3 ] || cr_fail "more than 3 checkpoints: the job does not get on"
+    [ -f "$cs/ringbox.restore" ] || cr_fail "exit 85 without a ringbox.restore in the scratch dir"
+    step "checkpoint $saves saved ($(stat -c %s "$cs/ringbox.restore") bytes) after $(grep -c '^progress' "$cout") steps; relaunching"
+    cr_start
+  done
+  [ "$rc" = 0 ] || cr_fail "the checkpointed job ended with status $rc"
+  [ "$saves" -ge 1 ] || cr_fail "no checkpoint was saved after the refused one (the job ended first?)"
+  [ "$(grep -c 'resumed the job' "$cr/service.log")" = "$saves" ] || cr_fail "a relaunch did not resume (it started over?)"
+  [ ! -e "$cs/ringbox.restore" ] || cr_fail "the used restore file is still in the scratch dir"
+  i=0
+  while [ "$i" -lt "$cr_steps" ]; do
+    f=$base/in/part$((i % 8)).bin
+    echo "step $i $(sha256sum <"$f" | cut -c1-16) $(wc -c <"$f")"
+    i=$((i + 1))
+  done >"$cr/log.expected"
+  cmp "$cr/log.expected" "$croot/out/log.txt" || cr_fail "the job's out/log.txt differs from what it wrote"
+  cmp "$croot/out/boot-first" "$croot/out/boot-last" || cr_fail "the job's boot id changed: rebooted, not restored"
+  {
+    echo ready
+    echo "slow read $(wc -c <"$base/in/part1.bin")"
+    i=0
+    while [ "$i" -lt "$cr_steps" ]; do
+      echo "progress $i"
+      i=$((i + 1))
+    done
+    echo "done"
+  } >"$cr/stdout.expected"
+  cmp "$cr/stdout.expected" "$cout" || {
+    diff "$cr/stdout.expected" "$cout" | head -n 10
+    cr_fail "the job's stdout lost or repeated lines across its checkpoints"
+  }
+  job_no_upload_leftovers "$croot"
+  step "RESULT refused checkpoint: the job went on, $saves checkpoint(s) saved and resumed, outputs byte-identical"
+
+  step "9b. a checkpoint whose save fails (a full scratch dir): the domain is resumed in place and the job goes on"
+  full=$cr/full
+  mkdir -p "$full"
+  mount -t tmpfs -o size=1m tmpfs "$full" || cr_fail "cannot mount a small tmpfs for the full scratch dir"
+  cp "$cs/.chirp.config" "$full/.chirp.config"
+  rm -rf "$croot/out" "$cout" "$cerr"
+  mkdir -p "$croot/out"
+  cs=$full
+  cr_start
+  cr_wait "$cerr" 'no checkpoint this time \(the save failed' 180
+  wait "$WPID"
+  rc=$?
+  [ "$rc" = 0 ] || cr_fail "after a failed checkpoint save the job ended with status $rc, not 0"
+  grep -q 'the job goes on here (the guest reconnects in place)' "$cr/service.log" ||
+    cr_fail "the service did not resume the domain after the failed save"
+  left=
+  for f in "$full"/* "$full"/.[!.]*; do
+    [ ! -e "$f" ] || [ "${f##*/}" = .chirp.config ] || left="$left${f##*/} "
+  done
+  [ -z "$left" ] || cr_fail "a failed checkpoint left files in the scratch dir: $left"
+  cmp "$cr/log.expected" "$croot/out/log.txt" || cr_fail "9b: the job's out/log.txt differs from what it wrote"
+  cmp "$croot/out/boot-first" "$croot/out/boot-last" || cr_fail "9b: the job's boot id changed"
+  cmp "$cr/stdout.expected" "$cout" || {
+    diff "$cr/stdout.expected" "$cout" | head -n 10
+    cr_fail "9b: the job's stdout lost or repeated lines across the failed checkpoint"
+  }
+  step "RESULT failed checkpoint save: $(grep -c 'no checkpoint this time' "$cerr") checkpoint(s) not taken ($(grep 'no checkpoint this time' "$cerr" | head -n 1 | cut -c1-160)); the job finished in place, outputs byte-identical"
+  umount "$full"
+  kill "$cr_svc" "$cr_submitd"
+  wait "$cr_svc" "$cr_submitd" 2>/dev/null
+  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
+  [ -z "$others" ] || fail "after the checkpointed jobs, xl list still shows: $others"
+  mark ckrefuse-done
+}
+
 ! want wrapper || part_wrapper
 ! want kill || part_kill
 ! want run || part_run
 ! want slow || part_slow
 ! want checkpoint || part_checkpoint
+! want ckrefuse || part_ckrefuse
 exit 0

@@ -413,6 +413,9 @@ TEST_CASE("a consumer that gives up does not leave libxl blocked on the pipe", "
   auto r = pump_through([](int out) { return write_bytes(out, 64 << 20); },
                         [](int) -> Result<void> { return make_error(Errc::kSystem, "disk full"); });
   REQUIRE(!r);
+  // The cause is named first, the producer's broken pipe after it.
+  CHECK(r.error().message().rfind("disk full", 0) == 0);
+  CHECK(r.error().message().find("(and so: ") != std::string::npos);
 }
 
 TEST_CASE("a file's fault and this machine's fault are told apart: only the first sets it aside",

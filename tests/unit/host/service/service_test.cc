@@ -129,6 +129,27 @@ TEST_CASE("a request becomes a RunConfig within the policy's caps", "[service][p
   refused("input", "../x", "not a path inside");
 }
 
+TEST_CASE("the guest gets half the stop grace to get ready for a save", "[service][policy]") {
+  auto policy = parse_service_policy("transport = local\nallow_users = *\n", "p");
+  REQUIRE(policy);
+  auto budget = [&](const char* grace) {
+    ServiceMessage m;
+    m.add("op", "run");
+    m.add("arg", "./job.sh");
+    if (*grace) m.add("grace_ms", grace);
+    auto cfg = build_run_config(m, *policy, {5, 6, 7});
+    REQUIRE(cfg);
+    return cfg->vacate_ack_timeout_ms;
+  };
+  // JobMaxVacateTime = 20: the wrapper sends 80 % (16 s) as the grace; the guest gets 8 s.
+  CHECK(budget("16000") == 8000);
+  CHECK(budget("") == kDefaultStopGraceMs / 2);
+  CHECK(budget("1000") == kMinVacateAckMs);      // never less than the guest's margin
+  CHECK(budget("480000") == kMaxVacateAckMs);    // MaxVacateTime 600 s: capped
+  CHECK(budget("99999999") == kMaxVacateAckMs);  // the grace is capped first
+  CHECK(vacate_ack_budget_ms(60000) == 30000);
+}
+
 TEST_CASE("request descriptors: a directory, then two writable non-directories", "[service]") {
   std::vector<UniqueFd> fds;
   fds.emplace_back(::open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC));

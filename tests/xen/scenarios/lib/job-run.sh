@@ -120,3 +120,27 @@ job_no_upload_leftovers() {
   left=$(find "$1" -name '.ringbox-put*' | head -n 3 | tr '\n' ' ')
   [ -z "$left" ] || job_fail "temporary upload files left in the export: $left"
 }
+
+# submitd_start DIR ROOT [SUBMITD_OPTION...]: ringbox-submitd in dom0 serving ROOT on a free
+# loopback port (address auth unless the options say otherwise), its log in DIR/submitd.log.
+# Sets SUBMITD_PID and SUBMITD_URL (chirp://127.0.0.1:PORT).
+submitd_start() {
+  sd_dir=$1 sd_root=$2
+  shift 2
+  command -v ringbox-submitd >/dev/null || fail "no ringbox-submitd in the dom0 image (kernel-image/build-dom0-image installs it)"
+  ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up || fail "cannot bring dom0's loopback up"
+  rm -f "$sd_dir/submitd.port"
+  [ $# -gt 0 ] || set -- --auth address
+  ringbox-submitd --root "$sd_root" --port 0 --port-file "$sd_dir/submitd.port" "$@" \
+    >"$sd_dir/submitd.log" 2>&1 &
+  SUBMITD_PID=$!
+  n=100
+  until [ -s "$sd_dir/submitd.port" ]; do
+    n=$((n - 1))
+    if [ "$n" -le 0 ] || ! kill -0 "$SUBMITD_PID" 2>/dev/null; then
+      fail "ringbox-submitd did not start: $(cat "$sd_dir/submitd.log")"
+    fi
+    sleep 0.1
+  done
+  SUBMITD_URL=chirp://127.0.0.1:$(cat "$sd_dir/submitd.port")
+}
