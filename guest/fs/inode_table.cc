@@ -1,6 +1,7 @@
 #include "guest/fs/inode_table.h"
 
 #include <cerrno>
+#include <chrono>
 #include <vector>
 
 namespace ringbox::guest::fs {
@@ -159,10 +160,28 @@ bool InodeTable::Change::touches(const std::string& path) const {
   return wire_path_covers(a, path) || (!b.empty() && wire_path_covers(b, path));
 }
 
+bool InodeTable::quiet_locked(const std::string& path) const {
+  for (const auto& [seq, c] : under_way_)
+    if (c.touches(path)) return false;
+  return true;
+}
+
 InodeTable::Epoch InodeTable::epoch_locked(const std::string& path) const {
-  bool quiet = true;
-  for (const auto& [seq, c] : under_way_) quiet = quiet && !c.touches(path);
-  return Epoch{changes_, quiet};
+  return Epoch{changes_, quiet_locked(path)};
+}
+
+void InodeTable::wait_quiet(const std::string& path, int timeout_ms) const {
+  std::unique_lock lk(mu_);
+  ended_.wait_for(lk, std::chrono::milliseconds(timeout_ms), [&] { return quiet_locked(path); });
+}
+
+std::optional<std::pair<std::string, InodeTable::Epoch>> InodeTable::replaced_name_and_epoch(
+    uint64_t ino) const {
+  std::lock_guard lk(mu_);
+  auto it = nodes_.find(ino);
+  if (it == nodes_.end() || !it->second.detached || it->second.replaced_at.empty())
+    return std::nullopt;
+  return std::pair{it->second.replaced_at, epoch_locked(it->second.replaced_at)};
 }
 
 InodeTable::Epoch InodeTable::epoch(const std::string& path) const {
@@ -190,9 +209,7 @@ std::optional<std::pair<std::string, InodeTable::Epoch>> InodeTable::child_path_
 }
 
 bool InodeTable::unchanged_locked(const Epoch& e, const std::string& path) const {
-  if (!e.quiet) return false;
-  for (const auto& [seq, c] : under_way_)
-    if (c.touches(path)) return false;
+  if (!e.quiet || !quiet_locked(path)) return false;
   if (changes_ == e.changes) return true;
   if (recent_.empty() || recent_.front().seq > e.changes + 1) return false;  // forgotten
   for (auto it = recent_.rbegin(); it != recent_.rend() && it->seq > e.changes; ++it)
@@ -222,8 +239,11 @@ InodeTable::NameChange::NameChange(InodeTable& t, std::string a, std::string b) 
 }
 
 InodeTable::NameChange::~NameChange() {
-  std::lock_guard lk(table_.mu_);
-  table_.under_way_.erase(seq_);
+  {
+    std::lock_guard lk(table_.mu_);
+    table_.under_way_.erase(seq_);
+  }
+  table_.ended_.notify_all();
 }
 
 size_t InodeTable::size() const {

@@ -27,6 +27,7 @@
 // tens of thousands of names a job touches and keeps the structure obviously right.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <mutex>
@@ -90,6 +91,11 @@ class InodeTable {
   // since (conservatively false when too many others began to tell): an answer the host gave
   // about path after `e` still fits the table.
   bool unchanged_since(const Epoch& e, const std::string& path) const;
+  // Waits (at most timeout_ms) until no name change touching path is under way: a reader
+  // whose answer one overlapped waits for it to end before it asks again.
+  void wait_quiet(const std::string& path, int timeout_ms) const;
+  // replaced_name(ino) with the epoch of that name, read together.
+  std::optional<std::pair<std::string, Epoch>> replaced_name_and_epoch(uint64_t ino) const;
   // remember(path, dir) when unchanged_since(e, path), checked under the same lock; nullopt
   // otherwise (ask the host again).
   std::optional<uint64_t> remember_if_unchanged(const std::string& path, bool dir, const Epoch& e);
@@ -134,7 +140,10 @@ class InodeTable {
   std::optional<std::string> path_locked(uint64_t ino) const;
   uint64_t remember_locked(const std::string& path, bool dir);
 
+  bool quiet_locked(const std::string& path) const;
+
   mutable std::mutex mu_;
+  mutable std::condition_variable ended_;           // a name change ended
   uint64_t changes_ = 0;                            // name changes begun
   std::unordered_map<uint64_t, Change> under_way_;  // begun and not yet ended, by seq
   std::deque<Change> recent_;                       // the last kRecentChanges begun, oldest first

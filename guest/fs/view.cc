@@ -262,8 +262,10 @@ void View::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     std::shared_ptr<CachedFile> copy;
     auto st = stat_path(path, &copy);
     const bool last = tries == kNameRaceTries;
-    if (!st && !last && errno_of(st.error()) == ENOENT && !inodes_.unchanged_since(epoch, path))
-      continue;  // a name a change was moving: ask again
+    if (!st && !last && errno_of(st.error()) == ENOENT && !inodes_.unchanged_since(epoch, path)) {
+      inodes_.wait_quiet(path, kNameRaceWaitMs);  // a name a change was moving: ask again
+      continue;
+    }
     if (!st || last) {
       reply_entry(req, path, st);
       return;
@@ -272,6 +274,7 @@ void View::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
       reply_remembered(req, *ino, path, *st, std::move(copy));
       return;
     }
+    inodes_.wait_quiet(path, kNameRaceWaitMs);
   }
 }
 
@@ -342,6 +345,7 @@ void View::getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       }
       st = stat_path(named->first);
       if (tries == kNameRaceTries || inodes_.unchanged_since(named->second, named->first)) break;
+      inodes_.wait_quiet(named->first, kNameRaceWaitMs);
     }
   }
   if (!st) {

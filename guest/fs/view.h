@@ -139,6 +139,9 @@ class View {
     int opens = 1;    // the kernel's open files this entry serves (under handles_mu_)
     std::shared_ptr<CachedFile> cached;
     std::shared_ptr<AutoFile> autof;  // auto mode's remote-served opens only
+    // remote-io, opened by the name a rename over the inode took: the kernel's attributes of
+    // the inode are the replaced file's, so its reads must not be cut at that size.
+    bool direct = false;
   };
   struct DirEntry {
     std::string name;
@@ -170,8 +173,10 @@ class View {
   void reply_remembered(fuse_req_t req, uint64_t ino, const std::string& path,
                         const struct stat& st, std::shared_ptr<CachedFile> copy);
   // How often a lookup, getattr or open asks the host again when a name change overlapped
-  // its answer (InodeTable::Epoch); the last answer is taken as it is.
+  // its answer (InodeTable::Epoch), each time once that change has ended (waiting at most
+  // kNameRaceWaitMs); the last answer is taken as it is.
   static constexpr int kNameRaceTries = 32;
+  static constexpr int kNameRaceWaitMs = 1000;
   // path of ino, or replies ENOENT/ESTALE (detached inode) and returns nullopt.
   std::optional<std::string> path_or_reply(fuse_req_t req, fuse_ino_t ino);
   // parent's path joined with name, checked (ENAMETOOLONG past kMaxPathBytes, so a name the
@@ -196,8 +201,9 @@ class View {
   Result<void> setattr_path(uint64_t ino, const std::optional<std::string>& path,
                             const struct stat& attr, int to_set, fuse_file_info* fi);
 
-  // lazy-file: ino's name and the cached copy under it (null when none), read together.
-  std::pair<std::optional<std::string>, std::shared_ptr<CachedFile>> name_and_copy(uint64_t ino);
+  // lazy-file: ino's cached copy (fetched if need be), or the copy it stood for once its name
+  // went; nullopt when it replied (an error).
+  std::optional<OpenFile> open_cached_file(fuse_req_t req, uint64_t ino, fuse_file_info* fi);
   // lazy-file: opens ino, named path, whose cached copy is f (null: fetched now).
   Result<OpenFile> open_lazy(uint64_t ino, const std::string& path, int flags,
                              std::shared_ptr<CachedFile> f);

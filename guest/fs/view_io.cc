@@ -57,10 +57,10 @@ bool View::share_open(fuse_req_t req, uint64_t ino, fuse_file_info* fi) {
     if (!shared) return false;
     ++shared->opens;
     fi->fh = next_fh_++;
+    fi->direct_io = shared->direct ? 1 : 0;  // as the open it shares (View::open)
     files_[fi->fh] = std::move(shared);
     ++stats_.remote_opens;
   }
-  fi->direct_io = 0;
   fi->keep_cache = 0;
   if (fuse_reply_open(req, fi) != 0) {
     if (auto last = drop_file(fi->fh)) (void)remote_.close(last->handle);
@@ -148,24 +148,31 @@ std::optional<View::OpenFile> View::open_host_file(fuse_req_t req, uint64_t ino,
       // still open is never reopened by name: it must be that very file.
       if (share_open(req, ino, fi)) return std::nullopt;
       if (!open_file_of(ino)) {
-        path = inodes_.replaced_name(ino);
-        by_replaced_name = path.has_value();
+        if (auto replaced = inodes_.replaced_name_and_epoch(ino)) {
+          std::tie(path, epoch) = std::move(*replaced);
+          by_replaced_name = true;
+        }
       }
       if (!path) {
         fuse_reply_err(req, inodes_.gone_errno(ino));
         return std::nullopt;
       }
-      epoch = inodes_.epoch(*path);
     }
     auto o = remote_.open(*path, fi->flags & ~O_CREAT, 0);
+    // (Not an O_TRUNC open: what it truncated stays truncated; asking again would not undo it.)
+    const bool moved =
+        tries < kNameRaceTries && !(fi->flags & O_TRUNC) && !inodes_.unchanged_since(epoch, *path);
     if (!o) {
+      if (moved && errno_of(o.error()) == ENOENT) {
+        inodes_.wait_quiet(*path, kNameRaceWaitMs);
+        continue;
+      }
       reply_error(req, o.error());
       return std::nullopt;
     }
-    // (Not an O_TRUNC open: what it truncated stays truncated; asking again would not undo it.)
-    if (tries < kNameRaceTries && !(fi->flags & O_TRUNC) &&
-        !inodes_.unchanged_since(epoch, *path)) {
+    if (moved) {
       (void)remote_.close(o->handle);
+      inodes_.wait_quiet(*path, kNameRaceWaitMs);
       continue;
     }
     if (by_replaced_name && (!o->has_stat || !S_ISREG(o->stat.mode))) {
@@ -176,72 +183,91 @@ std::optional<View::OpenFile> View::open_host_file(fuse_req_t req, uint64_t ino,
     OpenFile of;
     of.handle = o->handle;
     of.access = fi->flags & O_ACCMODE;
+    of.direct = by_replaced_name;
     return of;
   }
 }
 
-std::pair<std::optional<std::string>, std::shared_ptr<CachedFile>> View::name_and_copy(
-    uint64_t ino) {
-  // A rename moves the copy first, then the name: in between, the inode's old name holds the
-  // new copy. Read together, between name changes.
+std::optional<View::OpenFile> View::open_cached_file(fuse_req_t req, uint64_t ino,
+                                                     fuse_file_info* fi) {
   for (int tries = 1;; ++tries) {
     auto named = inodes_.path_and_epoch(ino);
-    if (!named) return {};
-    auto copy = cache_->find(named->first);
-    if (tries == kNameRaceTries || inodes_.unchanged_since(named->second, named->first))
-      return {std::move(named->first), std::move(copy)};
+    if (!named) {
+      // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
+      // inode stood for (a reader that looked the name up just before an atomic replace, or
+      // open("/proc/self/fd/N")): open it, as a local file system opens the old inode.
+      // Otherwise ESTALE makes the kernel look the name up again (fs/namei.c, LOOKUP_REVAL),
+      // which finds what the name holds now.
+      std::shared_ptr<CachedFile> copy = copy_of(ino);
+      if (!copy) {
+        auto other = open_file_of(ino);
+        if (other && other->local) copy = other->cached;
+      }
+      if (!copy) {
+        fuse_reply_err(req, inodes_.gone_errno(ino));
+        return std::nullopt;
+      }
+      OpenFile of;
+      of.local = true;
+      of.cached = copy;
+      if (fi->flags & O_TRUNC) {
+        of.cached->dirty = true;
+        if (::ftruncate(of.cached->fd.get(), 0) != 0) {
+          fuse_reply_err(req, errno);
+          return std::nullopt;
+        }
+      }
+      return of;
+    }
+    const auto& [path, epoch] = *named;
+    // A rename moves the copy first, then the name: in between, the inode's old name holds
+    // the new copy, and a fetch by that name gets the new file. Both are read between name
+    // changes touching the name, or asked again once the change has ended.
+    const bool more = tries < kNameRaceTries;
+    auto copy = cache_->find(path);
+    if (more && !inodes_.unchanged_since(epoch, path)) {
+      inodes_.wait_quiet(path, kNameRaceWaitMs);
+      continue;
+    }
+    auto r = open_lazy(ino, path, fi->flags, std::move(copy));
+    // (An O_TRUNC open is not asked again: what it truncated stays truncated.)
+    const bool moved = more && !(fi->flags & O_TRUNC) && !inodes_.unchanged_since(epoch, path);
+    if (!r) {
+      if (moved && errno_of(r.error()) == ENOENT) {
+        inodes_.wait_quiet(path, kNameRaceWaitMs);
+        continue;
+      }
+      reply_error(req, r.error());
+      return std::nullopt;
+    }
+    if (moved) {
+      if (!r->local) (void)remote_.close(r->handle);
+      inodes_.wait_quiet(path, kNameRaceWaitMs);
+      continue;
+    }
+    return std::move(*r);
   }
 }
 
 void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  OpenFile of;
-  if (!lazy()) {
-    auto opened = open_host_file(req, ino, fi);
-    if (!opened) return;
-    of = std::move(*opened);
-  } else if (auto [path, named_copy] = name_and_copy(ino); path) {
-    auto r = open_lazy(ino, *path, fi->flags, std::move(named_copy));
-    if (!r) {
-      reply_error(req, r.error());
-      return;
-    }
-    of = std::move(*r);
-  } else {
-    // No name any more (unlinked, or replaced by a rename). lazy-file still has the copy the
-    // inode stood for (a reader that looked the name up just before an atomic replace, or
-    // open("/proc/self/fd/N")): open it, as a local file system opens the old inode.
-    // Otherwise ESTALE makes the kernel look the name up again (fs/namei.c, LOOKUP_REVAL),
-    // which finds what the name holds now.
-    std::shared_ptr<CachedFile> copy = copy_of(ino);
-    if (!copy) {
-      auto other = open_file_of(ino);
-      if (other && other->local) copy = other->cached;
-    }
-    if (!copy) {
-      fuse_reply_err(req, inodes_.gone_errno(ino));
-      return;
-    }
-    of.local = true;
-    of.cached = copy;
-    if (fi->flags & O_TRUNC) {
-      of.cached->dirty = true;
-      if (::ftruncate(of.cached->fd.get(), 0) != 0) {
-        fuse_reply_err(req, errno);
-        return;
-      }
-    }
-  }
+  auto opened = lazy() ? open_cached_file(req, ino, fi) : open_host_file(req, ino, fi);
+  if (!opened) return;
+  OpenFile of = std::move(*opened);
   of.ino = ino;
   if (of.local) note_copy(ino, of.cached);
   bool local = of.local;
   bool keep = of.local || of.autof;
+  bool direct = of.direct;
   uint64_t handle = of.handle;
   fi->fh = add_file(std::move(of));
   // Page cache in every mode (so MAP_SHARED works). remote-io: dropped at every open, so an
   // open sees the submit side's bytes (O_DIRECT skips it altogether). lazy-file: the cached
   // copy changes only through this mount, so the kernel may keep its pages; auto keeps the
-  // pages of a file it serves remotely too (they are its block cache).
-  fi->direct_io = 0;
+  // pages of a file it serves remotely too (they are its block cache). The one exception, an
+  // open by the name a rename over the inode took, reads directly: the kernel would cut its
+  // reads at the replaced file's size, which it may not ask again within the same jiffy
+  // (fuse_update_attributes). A MAP_SHARED mapping of such an open fails (ENODEV).
+  fi->direct_io = direct ? 1 : 0;
   fi->keep_cache = keep ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {
     // The opener was interrupted: undo, or the host handle would leak.

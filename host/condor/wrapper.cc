@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -194,17 +195,20 @@ int wrapper_main(const std::vector<std::string>& argv) {
   bool vacating = false;  // a save into kRestorePart was asked for
   std::string transport;  // from op=started: "xen" can be vacated
   bool checkpointing = false;
-  int held_signal = 0;  // a stop signal that came during a checkpoint, acted on if it is refused
+  // A stop signal that came during a checkpoint, acted on if the checkpoint is not taken, and
+  // when it came (HTCondor's vacate time counts from then).
+  int held_signal = 0;
+  auto held_at = Clock::time_point::max();
   const auto checkpoint_period =
       std::chrono::milliseconds(static_cast<int64_t>(plan->checkpoint_minutes * 60000));
   auto checkpoint_at = Clock::time_point::max();  // counted from op=started: the job's own time
   auto give_up_at = Clock::time_point::max();
-  auto give_up_later = [&] {
-    give_up_at = Clock::now() + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
+  auto give_up_later = [&](Clock::time_point since) {
+    give_up_at = since + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
   };
   // The service's answer to a stop signal: SIGTERM is HTCondor's vacate (kill_sig), which
   // saves a xen job instead of losing it; the others stop it.
-  auto begin_stop = [&](int sig) {
+  auto begin_stop = [&](int sig, Clock::time_point since) {
     stopping = true;
     service::ServiceMessage stop;
     stop.add("op", "stop");
@@ -221,7 +225,7 @@ int wrapper_main(const std::vector<std::string>& argv) {
     } else {
       (void)service::send_service_message(sock->get(), stop);
     }
-    give_up_later();
+    give_up_later(since);
   };
   for (;;) {
     int timeout = -1;
@@ -242,7 +246,7 @@ int wrapper_main(const std::vector<std::string>& argv) {
         int pfd = part.get();
         if (part && service::send_service_message(sock->get(), m, std::span<const int>(&pfd, 1))) {
           stopping = vacating = checkpointing = true;
-          give_up_later();
+          give_up_later(Clock::now());
         } else {
           std::cerr << "ringbox: cannot checkpoint the job (" << kRestorePart
                     << "): it goes on without\n";
@@ -274,10 +278,19 @@ int wrapper_main(const std::vector<std::string>& argv) {
           sock->reset();
           die_by_signal(SIGQUIT);
         }
-        if (!stopping)
-          begin_stop(sig);
-        else if (checkpointing && held_signal == 0)
-          held_signal = sig;  // the checkpoint's save ends the job anyway; a refusal does not
+        if (!stopping) {
+          begin_stop(sig, Clock::now());
+        } else if (checkpointing && (held_signal == 0 || held_signal == SIGTERM)) {
+          // The checkpoint's save ends the job anyway; one not taken does not. A later
+          // remove or hold (not SIGTERM) replaces a held SIGTERM: stop rather than save.
+          if (held_signal == 0) {
+            held_at = Clock::now();
+            give_up_at = std::min(
+                give_up_at,
+                held_at + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100));
+          }
+          held_signal = sig;
+        }
       }
     }
     if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
@@ -314,7 +327,7 @@ int wrapper_main(const std::vector<std::string>& argv) {
       stopping = vacating = checkpointing = false;
       give_up_at = Clock::time_point::max();
       checkpoint_at = Clock::now() + checkpoint_period;
-      if (held_signal != 0) begin_stop(std::exchange(held_signal, 0));
+      if (held_signal != 0) begin_stop(std::exchange(held_signal, 0), held_at);
       continue;
     }
     if (m->get("op") != "result") continue;

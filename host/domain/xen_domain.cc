@@ -216,9 +216,11 @@ Result<void> XenDomain::destroy_locked() {
 Result<void> XenDomain::save(int fd) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!owned_) return make_error(Errc::kInvalidArgument, "no domain to save");
+  resumed_ = false;
   int rc = libxl_domain_suspend(ctx_.get(), domid_, fd, 0, nullptr);
   if (rc != 0) {
     int back = libxl_domain_resume(ctx_.get(), domid_, /*suspend_cancel=*/1, nullptr);
+    resumed_ = back == 0;
     return make_error(Errc::kSystem,
                       "save domain " + std::to_string(domid_) + " (" + name_ +
                           "): libxl_domain_suspend failed: " + libxl_rc_name(rc) +
@@ -227,6 +229,11 @@ Result<void> XenDomain::save(int fd) {
   }
   log::info("saved domain " + std::to_string(domid_) + " (" + name_ + ")");
   return destroy_locked();
+}
+
+bool XenDomain::resumed_after_failed_save() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return owned_ && resumed_;
 }
 
 Result<void> XenDomain::set_memory_target(uint64_t target_kib, int wait_s) {

@@ -50,11 +50,14 @@ class Guest {
   // image's floor. Returns a line for the log. After a restore: back to full size.
   virtual std::string shrink_for_save() { return "not shrunk"; }
   virtual void grow_after_restore() {}
-  // Saves the prepared guest into fd; on success the guest is gone. On failure it runs on.
+  // Saves the prepared guest into fd; on success the guest is gone. On failure it runs on if
+  // resumed_after_failed_save() says so.
   virtual Result<void> save(int fd) {
     (void)fd;
     return make_error(Errc::kInvalidArgument, "only --transport xen can save a job");
   }
+  // After a failed save: whether the guest was resumed and runs on (else it is gone).
+  virtual bool resumed_after_failed_save() const { return false; }
   // Withdraws the vacate after a failed save: the guest reconnects in place.
   virtual Result<void> cancel_vacate() { return ok(); }
   // The guest's memory and vCPUs, for the restore file's header (0: none).

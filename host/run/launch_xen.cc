@@ -74,6 +74,9 @@ class XenRunGuest final : public Guest {
       log::warn("after the restore: " + r.error().message());
   }
   Result<void> cancel_vacate() override { return transport::xen::withdraw_vacate(guest_->domid()); }
+  bool resumed_after_failed_save() const override {
+    return guest_->domain().resumed_after_failed_save();
+  }
   std::pair<uint32_t, uint32_t> memory_mib_and_vcpus() const override {
     return {memory_mib_, vcpus_};
   }

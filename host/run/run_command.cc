@@ -347,6 +347,17 @@ int run_job(const RunConfig& cfg) {
                     "place) to resume it");
           return checkpoint ? kCheckpointStatus : kVacatedStatus;
         }
+        if (!(*guest)->resumed_after_failed_save()) {
+          // The suspend went through (what failed came after it), or the domain could not be
+          // resumed: there is nothing left to go on with.
+          log::error("vacate: " + size.error().message() +
+                     "; the guest is gone and no restore file was kept: the job must re-run "
+                     "from the start");
+          (*guest)->kill();
+          (*guest)->wait(cfg.guest_exit_wait_ms);
+          (*guest)->cleanup();
+          return kRingboxFailureStatus;
+        }
         log::error("vacate: " + size.error().message() +
                    "; the job goes on here (the guest reconnects in place)");
         if (auto c = (*guest)->cancel_vacate(); !c)

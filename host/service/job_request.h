@@ -30,12 +30,13 @@ struct ClientCredentials {
 
 inline constexpr int kMaxStopGraceMs = 600000;  // HTCondor's default MaxVacateTime
 inline constexpr int kDefaultStopGraceMs = 10000;
-inline constexpr int kMinVacateAckMs = 4000;   // more than the guest's own margin (2 s)
+inline constexpr int kMinVacateAckMs = 1000;   // under the guest's margin (2 s) it drains nothing
 inline constexpr int kMaxVacateAckMs = 30000;  // `ringbox-host run`'s default
 
 // The guest's time to get ready for a save (stop the job, let its file requests finish, end
 // its grants) under a stop grace of grace_ms: half of it, the other half being the save and
-// the wrapper's report, within [kMinVacateAckMs, kMaxVacateAckMs]. HTCondor's
+// the wrapper's report, within [kMinVacateAckMs, kMaxVacateAckMs] (a guest given less than its
+// 2 s margin drains nothing: it answers at once). HTCondor's
 // MaxVacateTime and JobMaxVacateTime set the grace (host/condor/job_plan.cc).
 int vacate_ack_budget_ms(int grace_ms);
 

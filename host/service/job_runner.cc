@@ -28,13 +28,22 @@
 namespace ringbox::host::service {
 namespace {
 
+// The wrapper's socket is written by the serving thread and by WrapperWatch's: one frame at
+// a time (send_service_message may take several sendmsg calls for one frame).
+std::mutex send_mu;
+
+Result<void> send_to_wrapper(int sock, const ServiceMessage& m) {
+  std::lock_guard lk(send_mu);
+  return send_service_message(sock, m);
+}
+
 void report(int sock, const std::string& kind, int value, const std::string& message) {
   ServiceMessage m;
   m.add("op", "result");
   m.add("kind", kind);
   m.add("value", std::to_string(value));
   if (!message.empty()) m.add("message", message);
-  if (auto s = send_service_message(sock, m); !s)
+  if (auto s = send_to_wrapper(sock, m); !s)
     log::warn("cannot report the job's end to its wrapper: " + s.error().message());
 }
 
@@ -91,7 +100,7 @@ class WrapperWatch {
     ServiceMessage refused;
     refused.add("op", "refused");
     refused.add("message", why);
-    if (auto s = send_service_message(sock_, refused); !s)
+    if (auto s = send_to_wrapper(sock_, refused); !s)
       log::warn("cannot tell the wrapper its checkpoint was not taken: " + s.error().message());
   }
   ~WrapperWatch() {
@@ -306,6 +315,7 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
     sopts.workers = cfg->workers;
     sopts.spin_us = cfg->spin_us;
     bool started_sent = false;
+    std::string not_taken;  // a checkpoint whose save failed, told once the guest is back
     std::unique_ptr<rpc::Server> server;
     for (;;) {
       auto connected = (*guest)->connect(cfg->accept_timeout_ms, as_user, sopts);
@@ -316,12 +326,13 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
         return fail(sock, "connect to the guest: " + connected.error().message());
       }
       server = std::move(*connected);
+      if (!not_taken.empty()) watch.checkpoint_not_taken(std::exchange(not_taken, {}));
       if (!std::exchange(started_sent, true)) {
         ServiceMessage started;
         started.add("op", "started");
         started.add("transport", transport_name(cfg->transport));
         if (!restore_outcome.empty()) started.add("restore", restore_outcome);
-        (void)send_service_message(sock, started);
+        (void)send_to_wrapper(sock, started);
       }
       served = server->serve();
       restore_root_fs_identity();  // inline requests ran on this thread as the job's user
@@ -330,15 +341,16 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
       session->post_event(proto::Event::kVacate);
       server.reset();
       auto size = run::save_guest(**guest, *cfg, watch.restore_target(), "the job's restore file");
-      if (!size && watch.checkpointing()) {
-        // Not an eviction: the job goes on here, as `run` does (the guest reconnects in place
-        // and replays what had no answer).
+      if (!size && watch.checkpointing() && (*guest)->resumed_after_failed_save()) {
+        // Not an eviction, and the suspend was cancelled: the job goes on here, as `run` does
+        // (the guest reconnects in place and replays what had no answer). The wrapper hears
+        // of it once the guest is back: a vacate it sent meanwhile would find it quiesced.
         log::error(label + ": checkpoint: " + size.error().message() +
                    "; the job goes on here (the guest reconnects in place)");
         auto withdrawn = (*guest)->cancel_vacate();
         if (withdrawn) {
           vacate.set(run::VacateState::Step::kNone);
-          watch.checkpoint_not_taken("the save failed: " + size.error().message());
+          not_taken = "the save failed: " + size.error().message();
           continue;
         }
         log::error("withdraw the vacate: " + withdrawn.error().message());
@@ -361,7 +373,7 @@ int run_client_job(UniqueFd sock_fd, const ClientCredentials& who, const Service
       done.add("kind", "vacated");
       done.add("value", "0");
       done.add("bytes", std::to_string(*size));
-      if (auto sent = send_service_message(sock, done); !sent)
+      if (auto sent = send_to_wrapper(sock, done); !sent)
         log::warn("cannot tell the wrapper the job was saved: " + sent.error().message());
       return 0;
     }

@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <chrono>
+#include <memory>
+#include <thread>
 
 #include "guest/fs/inode_table.h"
 #include "guest/fs/local_nodes.h"
@@ -132,13 +135,32 @@ TEST_CASE("a name change touches the names beneath it, and the table reads both 
   CHECK(t.path_and_epoch(f)->first == "e/f");
   CHECK_FALSE(t.path_and_epoch(12345));
   CHECK_FALSE(t.child_path_and_epoch(12345, "g"));
-  // Too many changes elsewhere to tell: not trusted.
+  // Changes elsewhere: trusted while the table still remembers them all (256), not after.
   auto e = t.epoch("e/f");
-  for (int i = 0; i < 300; ++i) InodeTable::NameChange change(t, "x" + std::to_string(i));
-  CHECK_FALSE(t.unchanged_since(e, "e/f"));
+  for (int i = 0; i < 256; ++i) InodeTable::NameChange change(t, "x" + std::to_string(i));
+  CHECK(t.unchanged_since(e, "e/f"));
+  { InodeTable::NameChange change(t, "y"); }
+  CHECK_FALSE(t.unchanged_since(e, "e/f"));  // 257: one of them is forgotten
   auto e2 = t.epoch("e/f");
   for (int i = 0; i < 10; ++i) InodeTable::NameChange change(t, "x" + std::to_string(i));
   CHECK(t.unchanged_since(e2, "e/f"));
+}
+
+TEST_CASE("a reader waits for the name change it met to end", "[guest][inode]") {
+  InodeTable t;
+  t.remember("ar");
+  auto change = std::make_unique<InodeTable::NameChange>(t, "ar.tmp", "ar");
+  CHECK_FALSE(t.epoch("ar").quiet);
+  std::thread ender([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    change.reset();
+  });
+  t.wait_quiet("ar", 60000);  // returns when the change ends, not after a minute
+  CHECK(t.epoch("ar").quiet);
+  ender.join();
+  t.wait_quiet("ar", 60000);  // nothing under way: at once
+  auto other = InodeTable::NameChange(t, "x");
+  t.wait_quiet("ar", 60000);  // a change elsewhere is not waited for
 }
 
 TEST_CASE("local nodes follow rename, exchange, link and unlink", "[guest][nodes]") {

@@ -569,8 +569,9 @@ part_checkpoint() {
 # job's file request within the vacate's budget (half the stop grace: JobMaxVacateTime = 60
 # gives it 24 s, and the save up to 57 s, what a 128 MiB zstd save under TCG on a loaded
 # host needs), refuses, the service answers op=refused and the wrapper lets the job go on,
-# where before the service destroyed it. The next checkpoint saves (exit 85), the relaunch
-# resumes, and the outputs are what the job wrote, once. Then (9b) the same job in a scratch
+# where before the service destroyed it. HTCondor's SIGTERM, sent during that checkpoint, is
+# held and then saves the job (exit 75); after the resume the next checkpoint saves (exit 85),
+# the relaunch resumes, and the outputs are what the job wrote, once. Then (9b) the same job in a scratch
 # dir too small for the restore file: the save fails, the service resumes the domain in place
 # (libxl's cancelled suspend), the wrapper goes on, and the job finishes there.
 part_ckrefuse() {
@@ -604,6 +605,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.tx
   }
   cr_fail() {
     kill -CONT "$cr_submitd" 2>/dev/null
+    umount "$cr/full" 2>/dev/null
     sed 's/^/[service] /' "$cr/service.log" | tail -n 40
     sed 's/^/[wrapper stderr] /' "$cerr" | tail -n 10
     sed 's/^/[submitd] /' "$cr/submitd.log" | tail -n 5
@@ -624,20 +626,27 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.tx
   cr_wait "$cout" '^ready$' 180
   kill -STOP "$cr_submitd" # the job's next file request waits on the stalled side
   t0=$(job_uptime)
+  # The checkpoint comes 30 s after the domain is up. 5 s into the guest's drain HTCondor
+  # evicts the job (SIGTERM): the wrapper holds it until the checkpoint is answered, then asks
+  # for the eviction's save, which goes through once the submit side does.
+  cr_wait "$cr/service.log" "the wrapper's checkpoint: vacating" 90
+  sleep 5
+  kill -TERM "$WPID"
   cr_wait "$cerr" 'no checkpoint this time' 120
   t1=$(job_uptime)
-  sleep 1
-  kill -0 "$WPID" 2>/dev/null || cr_fail "the wrapper ended after the refused checkpoint"
-  if [ -e "$cs/ringbox.restore" ] || [ -e "$cs/ringbox.restore.part" ]; then
-    cr_fail "a refused checkpoint left a restore file in the scratch dir"
-  fi
   grep -q 'no save: the job goes on here' "$cr/service.log" || cr_fail "the service did not say the guest refused"
-  if grep -q 'destroying the guest' "$cr/service.log"; then cr_fail "the service destroyed the guest of a refused checkpoint"; fi
   kill -CONT "$cr_submitd"
-  step "RESULT refused checkpoint: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the stall began: $(grep 'no checkpoint this time' "$cerr" | tail -n 1)"
-  # The next checkpoint comes half a minute later and saves; each relaunch resumes.
+  wait "$WPID"
+  rc=$?
+  [ "$rc" = 75 ] || cr_fail "the SIGTERM held during the refused checkpoint: status $rc, not 75 (saved)"
+  grep -q "the wrapper's vacate (SIGTERM)" "$cr/service.log" || cr_fail "the held SIGTERM did not become a vacate"
+  if grep -q 'destroying the guest' "$cr/service.log"; then cr_fail "the service destroyed the guest"; fi
+  [ -f "$cs/ringbox.restore" ] || cr_fail "no ringbox.restore after the eviction"
+  step "RESULT refused checkpoint: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the stall began: $(grep 'no checkpoint this time' "$cerr" | tail -n 1); the SIGTERM held meanwhile then saved the job (exit 75)"
+  # Resumed; the next checkpoint comes half a minute later and saves; each relaunch resumes.
   saves=0
   while :; do
+    cr_start
     wait "$WPID"
     rc=$?
     [ "$rc" = 85 ] || break
@@ -645,11 +654,10 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.tx
     [ "$saves" -le 3 ] || cr_fail "more than 3 checkpoints: the job does not get on"
     [ -f "$cs/ringbox.restore" ] || cr_fail "exit 85 without a ringbox.restore in the scratch dir"
     step "checkpoint $saves saved ($(stat -c %s "$cs/ringbox.restore") bytes) after $(grep -c '^progress' "$cout") steps; relaunching"
-    cr_start
   done
   [ "$rc" = 0 ] || cr_fail "the checkpointed job ended with status $rc"
   [ "$saves" -ge 1 ] || cr_fail "no checkpoint was saved after the refused one (the job ended first?)"
-  [ "$(grep -c 'resumed the job' "$cr/service.log")" = "$saves" ] || cr_fail "a relaunch did not resume (it started over?)"
+  [ "$(grep -c 'resumed the job' "$cr/service.log")" = $((saves + 1)) ] || cr_fail "a relaunch did not resume (it started over?)"
   [ ! -e "$cs/ringbox.restore" ] || cr_fail "the used restore file is still in the scratch dir"
   i=0
   while [ "$i" -lt "$cr_steps" ]; do
@@ -674,7 +682,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.tx
     cr_fail "the job's stdout lost or repeated lines across its checkpoints"
   }
   job_no_upload_leftovers "$croot"
-  step "RESULT refused checkpoint: the job went on, $saves checkpoint(s) saved and resumed, outputs byte-identical"
+  step "RESULT refused checkpoint: the job went on, was evicted and resumed, $saves checkpoint(s) saved and resumed, outputs byte-identical"
 
   step "9b. a checkpoint whose save fails (a full scratch dir): the domain is resumed in place and the job goes on"
   full=$cr/full

@@ -144,7 +144,8 @@ TEST_CASE("the guest gets half the stop grace to get ready for a save", "[servic
   // JobMaxVacateTime = 20: the wrapper sends 80 % (16 s) as the grace; the guest gets 8 s.
   CHECK(budget("16000") == 8000);
   CHECK(budget("") == kDefaultStopGraceMs / 2);
-  CHECK(budget("1000") == kMinVacateAckMs);      // never less than the guest's margin
+  CHECK(budget("1000") == kMinVacateAckMs);  // a floor: the guest then answers at once
+  CHECK(budget("4000") == 2000);
   CHECK(budget("480000") == kMaxVacateAckMs);    // MaxVacateTime 600 s: capped
   CHECK(budget("99999999") == kMaxVacateAckMs);  // the grace is capped first
   CHECK(vacate_ack_budget_ms(60000) == 30000);
