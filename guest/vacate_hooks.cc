@@ -1,11 +1,14 @@
 #include "guest/vacate_hooks.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -27,22 +30,59 @@ void drop_clean_caches() {
 }
 
 // After the stop: the job's FUSE requests already under way run to their end (a whole-file
-// fetch needs several ring calls; the ring is still live here), until `by`: the host's budget
-// for the vacate. Returns how many are still running then.
-int wait_for_fuse_requests(const Deadline& by) {
+// fetch needs several ring calls; the ring is still live here), and each of its tasks
+// reaches its stop, until `by`: the host's budget for the vacate. Returns how many requests,
+// or else tasks, are still going then.
+int wait_for_fuse_requests(pid_t pg, const Deadline& by) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  int busy = fs::fuse_requests_in_progress();
-  while (busy > 0 && !by.passed()) {
+  auto busy = [&] {
+    int requests = fs::fuse_requests_in_progress();
+    return requests > 0 ? requests : tasks_not_stopped(pg);
+  };
+  int left = busy();
+  while (left > 0 && !by.passed()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(by.slice_ms(5)));
-    busy = fs::fuse_requests_in_progress();
+    left = busy();
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
-  if (busy == 0 && ms >= 5)
+  if (left == 0 && ms >= 5)
     log::info("vacate: the job's FUSE requests ended " + std::to_string(ms) + " ms after its stop");
-  return busy;
+  return left;
 }
 }  // namespace
+
+int tasks_not_stopped(pid_t pg) {
+  int n = 0;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return 0;  // no /proc: the request count alone decides
+  while (dirent* p = ::readdir(proc)) {
+    if (p->d_name[0] < '1' || p->d_name[0] > '9') continue;
+    const std::string task_dir = std::string("/proc/") + p->d_name + "/task";
+    DIR* tasks = ::opendir(task_dir.c_str());
+    if (tasks == nullptr) continue;  // gone meanwhile
+    while (dirent* t = ::readdir(tasks)) {
+      if (t->d_name[0] < '1' || t->d_name[0] > '9') continue;
+      char buf[512];
+      const std::string stat = task_dir + "/" + t->d_name + "/stat";
+      int fd = ::open(stat.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      ssize_t got = ::read(fd, buf, sizeof buf - 1);
+      ::close(fd);
+      if (got <= 0) continue;
+      buf[got] = '\0';
+      // "pid (comm) S ppid pgrp ...": comm may hold anything, so parse after its last ')'.
+      const char* rp = std::strrchr(buf, ')');
+      char state = 0;
+      long ppid = 0, pgrp = 0;
+      if (rp == nullptr || std::sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
+      if (pgrp == pg && std::strchr("TtZX", state) == nullptr) ++n;
+    }
+    ::closedir(tasks);
+  }
+  ::closedir(proc);
+  return n;
+}
 
 void set_vacate_job(pid_t pgid) {
   g_job.store(pgid);
@@ -57,13 +97,13 @@ Result<void> stop_job_for_vacate(const Deadline& by) {
   }
   g_stopped.store(pg);
   log::info("vacate: stopped the job (process group " + std::to_string(pg) + ")");
-  if (int busy = wait_for_fuse_requests(by); busy > 0) {
+  if (int busy = wait_for_fuse_requests(pg, by); busy > 0) {
     // A task in FUSE cannot be frozen: the suspend would fail half-way, and libxl's resume of
     // a half-suspended domain is not always possible. Refuse now, while nothing is torn down.
     continue_job_after_vacate();
     return make_error(Errc::kCancelled,
                       std::to_string(busy) +
-                          " file request(s) of the job still running at the "
+                          " file request(s) or task(s) of the job still running at the "
                           "end of the host's budget (a task blocked in FUSE cannot be frozen)");
   }
   drop_clean_caches();

@@ -20,5 +20,9 @@ void set_vacate_job(pid_t pgid);
 Result<void> stop_job_for_vacate(const Deadline& by);
 // SIGCONT to the group stopped above; nothing when nothing was stopped.
 void continue_job_after_vacate();
+// How many tasks (threads) of process group pg are not stopped (state T, t, Z or X in
+// /proc/PID/task/TID/stat, proc(5)). A task stops only on its way back to user space, so one
+// between two FUSE requests of one system call counts while no request of it is running.
+int tasks_not_stopped(pid_t pg);
 
 }  // namespace ringbox::guest
