@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -40,15 +41,31 @@ int wait_for_fuse_requests(pid_t pg, const Deadline& by) {
     int requests = fs::fuse_requests_in_progress();
     return requests > 0 ? requests : tasks_not_stopped(pg);
   };
+  // However short the budget, the tasks get a moment to reach their stop (the SIGSTOP has
+  // only just been sent): a guest with less than its margin would otherwise always refuse.
+  constexpr auto kSettle = std::chrono::milliseconds(200);
   int left = busy();
-  while (left > 0 && !by.passed()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(by.slice_ms(5)));
+  while (left > 0 && (!by.passed() || Clock::now() - t0 < kSettle)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::max(1, by.slice_ms(5))));
     left = busy();
   }
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0).count();
   if (left == 0 && ms >= 5)
     log::info("vacate: the job's FUSE requests ended " + std::to_string(ms) + " ms after its stop");
   return left;
+}
+constexpr unsigned kPfIoWorker = 0x00000010;  // PF_IO_WORKER, linux/sched.h
+
+// Whether the task at /proc/PID/task/TID sleeps in the kernel function `fn` (its wchan).
+bool wchan_is(const std::string& task, const char* fn) {
+  char buf[64];
+  int fd = ::open((task + "/wchan").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t got = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (got <= 0) return false;
+  buf[got] = '\0';
+  return std::strcmp(buf, fn) == 0;
 }
 }  // namespace
 
@@ -71,12 +88,22 @@ int tasks_not_stopped(pid_t pg) {
       ::close(fd);
       if (got <= 0) continue;
       buf[got] = '\0';
-      // "pid (comm) S ppid pgrp ...": comm may hold anything, so parse after its last ')'.
+      // "pid (comm) S ppid pgrp session tty_nr tpgid flags ...": comm may hold anything, so
+      // parse after its last ')'.
       const char* rp = std::strrchr(buf, ')');
       char state = 0;
       long ppid = 0, pgrp = 0;
-      if (rp == nullptr || std::sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3) continue;
-      if (pgrp == pg && std::strchr("TtZX", state) == nullptr) ++n;
+      unsigned flags = 0;
+      if (rp == nullptr ||
+          std::sscanf(rp + 1, " %c %ld %ld %*d %*d %*d %u", &state, &ppid, &pgrp, &flags) != 4)
+        continue;
+      if (pgrp != pg || std::strchr("TtZX", state) != nullptr) continue;
+      // Never stopped by a signal, and no obstacle to the freeze: io_uring's workers
+      // (PF_IO_WORKER, linux/sched.h; "signal: don't allow STOP on PF_IO_WORKER threads"),
+      // and a vfork parent waiting for its stopped child.
+      if (flags & kPfIoWorker) continue;
+      if (state == 'D' && wchan_is(task_dir + "/" + t->d_name, "wait_for_vfork_done")) continue;
+      ++n;
     }
     ::closedir(tasks);
   }

@@ -159,9 +159,8 @@ std::optional<View::OpenFile> View::open_host_file(fuse_req_t req, uint64_t ino,
       }
     }
     auto o = remote_.open(*path, fi->flags & ~O_CREAT, 0);
-    // (Not an O_TRUNC open: what it truncated stays truncated; asking again would not undo it.)
-    const bool moved =
-        tries < kNameRaceTries && !(fi->flags & O_TRUNC) && !inodes_.unchanged_since(epoch, *path);
+    // (An O_TRUNC open that succeeded is not asked again: what it truncated stays truncated.)
+    const bool moved = tries < kNameRaceTries && !inodes_.unchanged_since(epoch, *path);
     if (!o) {
       if (moved && errno_of(o.error()) == ENOENT) {
         inodes_.wait_quiet(*path, kNameRaceWaitMs);
@@ -170,7 +169,7 @@ std::optional<View::OpenFile> View::open_host_file(fuse_req_t req, uint64_t ino,
       reply_error(req, o.error());
       return std::nullopt;
     }
-    if (moved) {
+    if (moved && !(fi->flags & O_TRUNC)) {
       (void)remote_.close(o->handle);
       inodes_.wait_quiet(*path, kNameRaceWaitMs);
       continue;
@@ -230,8 +229,8 @@ std::optional<View::OpenFile> View::open_cached_file(fuse_req_t req, uint64_t in
       continue;
     }
     auto r = open_lazy(ino, path, fi->flags, std::move(copy));
-    // (An O_TRUNC open is not asked again: what it truncated stays truncated.)
-    const bool moved = more && !(fi->flags & O_TRUNC) && !inodes_.unchanged_since(epoch, path);
+    // (An O_TRUNC open that succeeded is not asked again: what it truncated stays truncated.)
+    const bool moved = more && !inodes_.unchanged_since(epoch, path);
     if (!r) {
       if (moved && errno_of(r.error()) == ENOENT) {
         inodes_.wait_quiet(path, kNameRaceWaitMs);
@@ -240,7 +239,7 @@ std::optional<View::OpenFile> View::open_cached_file(fuse_req_t req, uint64_t in
       reply_error(req, r.error());
       return std::nullopt;
     }
-    if (moved) {
+    if (moved && !(fi->flags & O_TRUNC)) {
       if (!r->local) (void)remote_.close(r->handle);
       inodes_.wait_quiet(path, kNameRaceWaitMs);
       continue;
@@ -265,8 +264,9 @@ void View::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // copy changes only through this mount, so the kernel may keep its pages; auto keeps the
   // pages of a file it serves remotely too (they are its block cache). The one exception, an
   // open by the name a rename over the inode took, reads directly: the kernel would cut its
-  // reads at the replaced file's size, which it may not ask again within the same jiffy
-  // (fuse_update_attributes). A MAP_SHARED mapping of such an open fails (ENODEV).
+  // read(2)s at the replaced file's size, which it may not ask again within the same jiffy
+  // (fuse_update_attributes). Only read(2): a MAP_SHARED mapping of such an open fails
+  // (ENODEV), and a MAP_PRIVATE one still sees the inode's old size.
   fi->direct_io = direct ? 1 : 0;
   fi->keep_cache = keep ? 1 : 0;
   if (fuse_reply_open(req, fi) != 0) {

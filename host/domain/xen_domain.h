@@ -69,9 +69,10 @@ class XenDomain {
   // docs/vacate.md), then destroys what is left of it and stands the reaper down. On failure
   // the suspend is cancelled (libxl_domain_resume) and the domain runs on, still owned.
   Result<void> save(int fd);
-  // After a save that failed: true when its suspend was cancelled and the domain resumed (it
-  // runs on and its agent reconnects in place); false when the domain is gone (the suspend
-  // went through and what failed came after) or could not be resumed.
+  // After a save that failed: true when the domain runs on (its suspend was cancelled and the
+  // domain resumed, or the failure came before the suspend) and its agent reconnects in
+  // place; false when the domain is gone (the suspend went through and what failed came
+  // after) or could not be resumed.
   bool resumed_after_failed_save() const;
   // Sets the domain's memory target (libxl_set_memory_target, enforced) and waits up to
   // wait_s seconds for its balloon driver to get there. Errors say which step failed.
@@ -96,7 +97,7 @@ class XenDomain {
   std::string name_;
   libxl_uuid uuid_{};
   bool owned_ = false;
-  bool resumed_ = false;  // the last save failed and its suspend was cancelled
+  bool resumed_ = true;  // runs on: no suspend tried yet, or the last one was cancelled
   // Guards owned_, resumed_ and reaper_: destroy() and release() may race (a kill from a signal
   // thread against the owner's own teardown). Never moved: a moved-to object gets a fresh one.
   mutable std::mutex mu_;

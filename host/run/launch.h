@@ -56,7 +56,7 @@ class Guest {
     (void)fd;
     return make_error(Errc::kInvalidArgument, "only --transport xen can save a job");
   }
-  // After a failed save: whether the guest was resumed and runs on (else it is gone).
+  // After a failed save: whether the guest runs on (resumed, or never suspended; else gone).
   virtual bool resumed_after_failed_save() const { return false; }
   // Withdraws the vacate after a failed save: the guest reconnects in place.
   virtual Result<void> cancel_vacate() { return ok(); }
