@@ -13,19 +13,23 @@
 # (`ringbox-host daemon`) and the wrapper (`ringbox-host condor`, as HTCondor's starter runs it)
 # started by hand; SIGTERM to the wrapper saves the domain into the restore file the wrapper
 # created at the top of its scratch dir, the wrapper exits 75; its relaunch resumes the job,
-# whose outputs are again byte-identical to the uninterrupted run. docs/vacate.md.
+# whose outputs are again byte-identical to the uninterrupted run; (6c) the wrapper SIGKILLed
+# while the service saves (HTCondor's hard kill): no domain is left, the service serves on, and
+# the relaunch deletes the .part file and starts the job cold. docs/vacate.md.
 #
 # Parts: RINGBOX_VACATE_PARTS (a dom0 kernel argument: `run-scenario vacate --dom0-args
-# RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), checkpoint (7,
+# RINGBOX_VACATE_PARTS=wrapper`), a colon list of run (2-4), kill (5), wrapper (6), wkill (6c),
+# checkpoint (7,
 # `run --checkpoint-every`, exit 85, resume), slow (8: over a stalled submit side, a vacate the
 # guest must refuse, one while the job is blocked on a request, one during the lazy-file
 # write-back), ckrefuse (9: a RingboxCheckpointMinutes save through the root service that the
 # guest refuses, the job going on, the next checkpoint saving); default
-# run:kill:wrapper:slow:ckrefuse.
+# run:kill:wrapper:wkill:slow:ckrefuse.
 # Time: 437 s measured with 256 MiB domains on a loaded host (eight job domains booted or
 # restored, four saves); the wrapper part took 102 s of it, the SIGKILL part 84 s (its cold start
 # was step 5's before). The slow part (8), with 128 MiB domains: 105 s (2026-12-02). The
-# ckrefuse part (9 and 9b): 197 s on a quiet host (2026-12-03).
+# ckrefuse part (9 and 9b): 197 s on a quiet host (2026-12-03). The wkill part (6c, 6d): 29 s
+# on a quiet host (2026-12-03).
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
 . /scenarios/lib/common.sh
 # shellcheck source-path=SCRIPTDIR source=lib/job-run.sh
@@ -34,7 +38,7 @@
 # 128 MiB: the save file lives in dom0's /run tmpfs next to everything else.
 JOB_MEMORY_MIB=${RINGBOX_VACATE_MEMORY_MIB:-128}
 steps=${RINGBOX_VACATE_STEPS:-20}
-parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper:slow:ckrefuse}
+parts=${RINGBOX_VACATE_PARTS:-run:kill:wrapper:wkill:slow:ckrefuse}
 # want PART: whether that part of the scenario runs.
 want() {
   case ":$parts:" in *":$1:"*) return 0 ;; esac
@@ -360,6 +364,80 @@ part_wrapper() {
   [ -z "$others" ] || fail "after the wrapper's jobs, xl list still shows: $others"
   step "RESULT wrapper: vacated and resumed, outputs byte-identical, $(awk -v a="$T0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s in all"
   mark wrapper-done
+}
+
+# ---------------------------------------------------------------- 6c. SIGKILL of the wrapper
+# HTCondor's hard kill (MachineMaxVacateTime ran out) lands while the root service saves: the
+# service sees the wrapper's socket close, destroys the domain and serves on; the half file keeps
+# its .part name, which nothing trusts, and the relaunch starts the job cold.
+part_wkill() {
+  step "6c. SIGKILL of the wrapper while the service saves: no domain, the relaunch starts cold"
+  rb=$base/rbk
+  ws=$base/wkscratch
+  mkdir -p "$rb" "$ws/out"
+  cp -a "$base/in" "$ws/in"
+  printf 'RequestMemory = %s\nRequestCpus = 1\nRingboxMode = "lazy-file"\nJobMaxVacateTime = 240\nWhenToTransferOutput = "ON_EXIT_OR_EVICT"\n' \
+    "$JOB_MEMORY_MIB" >"$rb/job.ad"
+  service_start "$rb"
+  svc=$SERVICE_PID
+  wk_fail() {
+    sed 's/^/[service] /' "$rb/service.log" | tail -n 40
+    sed 's/^/[wrapper stderr] /' "$RINGBOX_WORK/wkill.stderr" | tail -n 10
+    kill "$svc" 2>/dev/null
+    fail "$*"
+  }
+  rm -f "$RINGBOX_WORK/wkill.stdout" "$RINGBOX_WORK/wkill2.stdout"
+  wrapper_start "$ws" "$rb" "$RINGBOX_WORK/wkill.stdout" "$RINGBOX_WORK/wkill.stderr" "$JOB"
+  n=1800
+  until grep -q '^progress 2$' "$RINGBOX_WORK/wkill.stdout" 2>/dev/null; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || wk_fail "the wrapped job did not reach step 2 within 180 s"
+    kill -0 "$WPID" 2>/dev/null || wk_fail "the wrapper ended before the vacate"
+    sleep 0.1
+  done
+  doms=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
+  [ -n "$doms" ] || wk_fail "no job domain in xl list while the job runs"
+  kill -TERM "$WPID"
+  # Until libxl has written some of the stream (its header comes last).
+  n=600
+  until [ "$(stat -c %s "$ws/ringbox.restore.part" 2>/dev/null || echo 0)" -gt 2097152 ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || wk_fail "the save did not write 2 MiB into ringbox.restore.part within 60 s"
+    kill -0 "$WPID" 2>/dev/null || wk_fail "the wrapper ended before it was killed"
+    sleep 0.1
+  done
+  kill -KILL "$WPID"
+  wait "$WPID" 2>/dev/null
+  t0=$(job_uptime)
+  n=300
+  while [ -n "$(xl list | awk 'NR > 1 && $1 != "Domain-0"')" ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || wk_fail "domain(s) $doms still there 30 s after the wrapper was SIGKILLed"
+    sleep 0.1
+  done
+  step "RESULT wrapper SIGKILLed during the save: $(stat -c %s "$ws/ringbox.restore.part" 2>/dev/null || echo 0) bytes written; domain gone $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s after the kill"
+  grep -E 'went away|vacat|save' "$rb/service.log" | sed 's/^/[service] /'
+  [ ! -e "$ws/ringbox.restore" ] || wk_fail "a killed save left a file under the trusted name"
+  kill -0 "$svc" 2>/dev/null || wk_fail "the service died with the wrapper"
+  step "6d. the wrapper relaunched in the same scratch dir: a cold start through the same service"
+  wrapper_start "$ws" "$rb" "$RINGBOX_WORK/wkill2.stdout" "$RINGBOX_WORK/wkill.stderr" "$JOB"
+  wait "$WPID"
+  rc=$?
+  [ "$rc" = 0 ] || wk_fail "the relaunched wrapper exited with status $rc"
+  ! grep -q 'resumed the job' "$rb/service.log" || wk_fail "the relaunch resumed from a killed save"
+  [ ! -e "$ws/ringbox.restore.part" ] || wk_fail "the killed save's ringbox.restore.part outlived the relaunch"
+  for f in log.txt final.txt; do
+    cmp "$base/ref/out/$f" "$ws/out/$f" || wk_fail "wkill: out/$f differs from the uninterrupted run"
+  done
+  cmp "$ref_out" "$RINGBOX_WORK/wkill2.stdout" || {
+    diff "$ref_out" "$RINGBOX_WORK/wkill2.stdout" | head -n 10
+    wk_fail "wkill: the cold start's stdout differs from the uninterrupted run"
+  }
+  kill "$svc"
+  wait "$svc"
+  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
+  [ -z "$others" ] || fail "after the killed wrapper's jobs, xl list still shows: $others"
+  mark wkill-done
 }
 
 # ---------------------------------------------------------------- 8. slow requests, write-back
@@ -720,6 +798,7 @@ cat /proc/sys/kernel/random/boot_id > out/boot-last; cp out/log.txt out/final.tx
 }
 
 ! want wrapper || part_wrapper
+! want wkill || part_wkill
 ! want kill || part_kill
 ! want run || part_run
 ! want slow || part_slow
