@@ -6,12 +6,20 @@
 // nanoseconds the spinner yields; with nobody else runnable, sched_yield returns at once.
 //
 // PollWindow: how long to poll before sleeping on the doorbell, adapted the way KVM adapts
-// halt polling. A sleep that ended with a doorbell within kPollGrowLimitUs means a longer
-// window would have caught the message without a wake-up: the window doubles, up to that
-// limit. A sleep longer than the limit (or one that timed out) means polling would not have
-// helped: the window goes back to the configured base. So a peer that answers in 60 us (a
-// round trip under emulation, a slow disk) is polled for, and an idle one costs only the base.
-// A base of 0 turns polling off altogether.
+// halt polling, with the limit taken from what a wake-up costs on this connection. A sleep that
+// the doorbell ended soon after it began means a longer window would have caught the message
+// without a wake-up: the window doubles, up to the limit. A sleep that ended long after (or
+// timed out) means polling would not have helped: the window goes back to the configured base.
+// So a peer that answers in 60 us (a round trip under emulation, a slow disk) is polled for, and
+// an idle one costs only the base. A base of 0 turns polling off altogether.
+//
+// The limit is the wake-up's cost (ski rental: polling for as long as a wake-up costs, then
+// sleeping, is never worse than twice the better of the two in hindsight), estimated as the
+// first quartile of the last kWakeSamples doorbell-ended sleeps, within [kPollMinLimitUs,
+// kPollMaxLimitUs]. "Soon" is measured from when the message came, not from when the sleep began:
+// the sleep's length less that estimate. Under QEMU TCG a wake-up can cost over a millisecond;
+// with a fixed 200 us limit such a sleep never counted as soon, the window stayed at its base
+// and every round trip paid a wake-up (docs/benchmarks.md, "Ring vs vif in nested Xen").
 #pragma once
 
 #include <sched.h>
@@ -34,29 +42,55 @@ class Spinner {
   uint32_t count_ = 0;
 };
 
-// The most a window grows to (KVM's default halt_poll_ns is the same 200 us).
-inline constexpr int kPollGrowLimitUs = 200;
+// The least the window may grow to, whatever a wake-up costs (KVM's default halt_poll_ns is
+// the same 200 us), and the most (under TCG a woken vCPU can take milliseconds; polling longer
+// than this costs the peer's host CPU when the host is loaded).
+inline constexpr int kPollMinLimitUs = 200;
+inline constexpr int kPollMaxLimitUs = 2000;
 
 class PollWindow {
  public:
   using us = std::chrono::microseconds;
-  explicit PollWindow(int base_us)
-      : base_(std::max(0, base_us)),
-        limit_(base_ == 0 ? 0 : std::max(base_, kPollGrowLimitUs)),
-        window_(base_) {}
+  static constexpr int kWakeSamples = 32;
+
+  explicit PollWindow(int base_us) : base_(std::max(0, base_us)), window_(base_) {}
   us window() const { return us(window_); }
+  // The most the window grows to now: 0 with a base of 0, else the wake-up's estimated cost
+  // within [max(base, kPollMinLimitUs), max(base, kPollMaxLimitUs)].
+  us limit() const {
+    if (base_ == 0) return us(0);
+    return us(
+        std::clamp(wake_us_, std::max(base_, kPollMinLimitUs), std::max(base_, kPollMaxLimitUs)));
+  }
   // After a sleep on the doorbell: how long it lasted, and whether the doorbell ended it.
   void slept(us how_long, bool rang) {
-    if (rang && how_long.count() <= limit_)
-      window_ = std::min(limit_, std::max(window_ * 2, base_));
+    const int64_t len = how_long.count();
+    if (rang) note_wake(len);
+    const int64_t lim = limit().count();
+    if (rang && len - wake_us_ <= lim)
+      window_ =
+          static_cast<int>(std::min<int64_t>(lim, std::max<int64_t>(int64_t{window_} * 2, base_)));
     else
       window_ = base_;
   }
 
  private:
+  void note_wake(int64_t len) {
+    samples_[next_ % kWakeSamples] = static_cast<int>(std::clamp<int64_t>(len, 0, 1'000'000));
+    ++next_;
+    const int n = static_cast<int>(std::min<uint32_t>(next_, kWakeSamples));
+    if (n < kWakeSamples / 4) return;  // too few to tell a wake-up from a late message
+    int sorted[kWakeSamples];
+    std::copy(samples_, samples_ + n, sorted);
+    std::nth_element(sorted, sorted + n / 4, sorted + n);
+    wake_us_ = sorted[n / 4];
+  }
+
   int base_;
-  int limit_;
   int window_;
+  int wake_us_ = 0;  // the estimated cost of a wake-up; 0 until enough sleeps were seen
+  int samples_[kWakeSamples] = {};
+  uint32_t next_ = 0;
 };
 
 }  // namespace ringbox::rpc
