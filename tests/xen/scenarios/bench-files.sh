@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench-files: the paper's experiment 1 on real Xen (indicative: QEMU TCG). For each of
-# remote-io and lazy-file and each file size, one `ringbox-host run --transport xen` whose job
+# remote-io, lazy-file and auto and each file size, one `ringbox-host run --transport xen` whose job
 # does BENCH_READS random 4 KiB preads of one file through its view (`ringbox-bench randread`,
 # copied into the guest's /tmp first so that only the data file's reads are timed) and prints
 # one JSON line. PASS when every job ran and read every byte it asked for; the figures are
@@ -32,7 +32,7 @@ for s in $BENCH_SIZES; do
 done
 mark data-made
 
-for mode in remote-io lazy-file; do
+for mode in remote-io lazy-file auto; do
   for s in $BENCH_SIZES; do
     tag=bench-$mode-$s
     direct=

@@ -213,6 +213,19 @@ step "outputs byte-identical to the uninterrupted run after two vacates ($(wc -l
 mark resumed
 
 }
+# save_under_way FILE MIB PID FAIL: waits until libxl has written more than MIB MiB of the stream
+# into FILE (its header comes last, so the file is still half), while PID (the saver's owner)
+# lives; FAIL is the function that ends the scenario.
+save_under_way() {
+  n=600
+  until [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt $(($2 * 1048576)) ]; do
+    n=$((n - 1))
+    [ "$n" -gt 0 ] || "$4" "the save did not write $2 MiB into $1 within 60 s"
+    kill -0 "$3" 2>/dev/null || "$4" "process $3 ended before it was killed"
+    sleep 0.1
+  done
+}
+
 # ---------------------------------------------------------------- 5. SIGKILL during a save
 part_kill() {
   step "5. SIGKILL of ringbox-host run while it saves: no domain, no trusted restore file"
@@ -229,14 +242,7 @@ part_kill() {
     sleep 0.1
   done
   kill -USR1 "$JOB_PID"
-  # Until libxl has written a few MiB of the stream (the header comes last).
-  n=600
-  until [ "$(stat -c %s "$bad/ringbox.restore.part" 2>/dev/null || echo 0)" -gt 4194304 ]; do
-    n=$((n - 1))
-    [ "$n" -gt 0 ] || job_fail "the save did not write 4 MiB into ringbox.restore.part within 60 s"
-    kill -0 "$JOB_PID" 2>/dev/null || job_fail "ringbox-host run ended before it was killed"
-    sleep 0.1
-  done
+  save_under_way "$bad/ringbox.restore.part" 4 "$JOB_PID" job_fail
   kill -KILL "$JOB_PID"
   wait "$JOB_PID" 2>/dev/null
   t0=$(job_uptime)
@@ -398,14 +404,7 @@ part_wkill() {
   doms=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
   [ -n "$doms" ] || wk_fail "no job domain in xl list while the job runs"
   kill -TERM "$WPID"
-  # Until libxl has written some of the stream (its header comes last).
-  n=600
-  until [ "$(stat -c %s "$ws/ringbox.restore.part" 2>/dev/null || echo 0)" -gt 2097152 ]; do
-    n=$((n - 1))
-    [ "$n" -gt 0 ] || wk_fail "the save did not write 2 MiB into ringbox.restore.part within 60 s"
-    kill -0 "$WPID" 2>/dev/null || wk_fail "the wrapper ended before it was killed"
-    sleep 0.1
-  done
+  save_under_way "$ws/ringbox.restore.part" 2 "$WPID" wk_fail
   kill -KILL "$WPID"
   wait "$WPID" 2>/dev/null
   t0=$(job_uptime)
