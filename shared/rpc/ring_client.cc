@@ -168,8 +168,10 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
   const Waiter& w = waiters_[idx];
   auto spin_start = Clock::now();
   Spinner spinner;
+  bool slept = false;
   for (;;) {
     RINGBOX_TRY(sweep_responses());
+    if (w.done && !slept) poll_.caught();
     if (w.done || broken_) return ok();
     if (Clock::now() - spin_start < poll_.window()) {
       lk.unlock();  // let other threads publish while we spin
@@ -186,6 +188,7 @@ Result<void> RingClient::lead(std::unique_lock<std::mutex>& lk, uint32_t idx) {
     lk.lock();
     if (!woke) return std::move(woke.error());
     spin_start = Clock::now();
+    slept = true;
     poll_.slept(std::chrono::duration_cast<PollWindow::us>(spin_start - slept_at), *woke);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 
 #include "shared/rpc/spin.h"
 #include "shared/util/log.h"
@@ -49,6 +50,7 @@ Result<void> RingServer::serve() {
   PollWindow poll(opts_.spin_us);
   proto::RequestSlot slot;
   Spinner spinner;
+  bool slept = false;  // since the last request
   while (!stopping_) {
     Result<bool> got = false;
     {
@@ -60,6 +62,7 @@ Result<void> RingServer::serve() {
       return std::move(got.error());
     }
     if (*got) {
+      if (!std::exchange(slept, false)) poll.caught();
       try {
         dispatch(slot);
       } catch (...) {  // the firewall's outer wall: our own code ran out of memory
@@ -93,6 +96,7 @@ Result<void> RingServer::serve() {
     }
     if (!*woke && !ring_.frontend_alive()) return ok();
     last_work = Clock::now();
+    slept = true;
     poll.slept(std::chrono::duration_cast<PollWindow::us>(last_work - slept_at), *woke);
   }
   return ok();

@@ -13,13 +13,16 @@
 // So a peer that answers in 60 us (a round trip under emulation, a slow disk) is polled for, and
 // an idle one costs only the base. A base of 0 turns polling off altogether.
 //
-// The limit is the wake-up's cost (ski rental: polling for as long as a wake-up costs, then
-// sleeping, is never worse than twice the better of the two in hindsight), estimated as the
-// first quartile of the last kWakeSamples doorbell-ended sleeps, within [kPollMinLimitUs,
-// kPollMaxLimitUs]. "Soon" is measured from when the message came, not from when the sleep began:
-// the sleep's length less that estimate. Under QEMU TCG a wake-up can cost over a millisecond;
-// with a fixed 200 us limit such a sleep never counted as soon, the window stayed at its base
-// and every round trip paid a wake-up (docs/benchmarks.md, "Ring vs vif in nested Xen").
+// The limit estimates the wake-up's cost as the first quartile of the last kWakeSamples
+// doorbell-ended sleeps, within [kPollMinLimitUs, kPollMaxLimitUs], and "soon" is measured from
+// when the message came: the sleep's length less that limit. Under QEMU TCG a wake-up can cost
+// over a millisecond; with a fixed 200 us limit such a sleep never counted as soon, the window
+// stayed at its base and every round trip paid a wake-up (docs/benchmarks.md, "Ring vs vif in
+// nested Xen"). Sleep lengths alone cannot tell a dear wake-up from a peer that writes every few
+// milliseconds, so whether polling pays is also measured: kMissesToBackOff sleeps in a row with
+// the window above its base and no message caught by polling between them put the window back
+// to its base for a hold of sleeps that doubles each time (up to kMaxHoldSleeps); a message
+// caught by polling (caught()) ends the hold's growth.
 #pragma once
 
 #include <sched.h>
@@ -52,6 +55,8 @@ class PollWindow {
  public:
   using us = std::chrono::microseconds;
   static constexpr int kWakeSamples = 32;
+  static constexpr int kMissesToBackOff = 8;
+  static constexpr int kMaxHoldSleeps = 256;
 
   explicit PollWindow(int base_us) : base_(std::max(0, base_us)), window_(base_) {}
   us window() const { return us(window_); }
@@ -62,12 +67,30 @@ class PollWindow {
     return us(
         std::clamp(wake_us_, std::max(base_, kPollMinLimitUs), std::max(base_, kPollMaxLimitUs)));
   }
+  // A message came while polling: no sleep was needed.
+  void caught() {
+    misses_ = 0;
+    hold_growth_ = 1;
+  }
   // After a sleep on the doorbell: how long it lasted, and whether the doorbell ended it.
   void slept(us how_long, bool rang) {
     const int64_t len = how_long.count();
     if (rang) note_wake(len);
+    if (window_ > base_ && ++misses_ >= kMissesToBackOff) {
+      // Polling past the base caught nothing: the sleeps are the peer's pace, not wake-ups.
+      misses_ = 0;
+      hold_ = hold_growth_;
+      hold_growth_ = std::min(hold_growth_ * 2, kMaxHoldSleeps);
+      window_ = base_;
+      return;
+    }
+    if (hold_ > 0) {
+      --hold_;
+      window_ = base_;
+      return;
+    }
     const int64_t lim = limit().count();
-    if (rang && len - wake_us_ <= lim)
+    if (rang && len - lim <= lim)
       window_ =
           static_cast<int>(std::min<int64_t>(lim, std::max<int64_t>(int64_t{window_} * 2, base_)));
     else
@@ -91,6 +114,9 @@ class PollWindow {
   int wake_us_ = 0;  // the estimated cost of a wake-up; 0 until enough sleeps were seen
   int samples_[kWakeSamples] = {};
   uint32_t next_ = 0;
+  int misses_ = 0;       // sleeps in a row with the window above its base
+  int hold_ = 0;         // sleeps left at the base before the window may grow again
+  int hold_growth_ = 1;  // the next hold's length
 };
 
 }  // namespace ringbox::rpc

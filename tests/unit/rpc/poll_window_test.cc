@@ -41,9 +41,13 @@ TEST_CASE("a zero base never polls and a base above the limit never shrinks belo
 }
 
 namespace {
-// n doorbell-ended sleeps of `len` us each.
-void sleeps(rpc::PollWindow& w, int n, int len) {
-  for (int i = 0; i < n; ++i) w.slept(us(len), true);
+// n doorbell-ended sleeps of `len` us each, with (caught) or without messages caught by polling
+// between them.
+void sleeps(rpc::PollWindow& w, int n, int len, bool caught = true) {
+  for (int i = 0; i < n; ++i) {
+    w.slept(us(len), true);
+    if (caught) w.caught();
+  }
 }
 }  // namespace
 
@@ -84,8 +88,70 @@ TEST_CASE("the limit stays within its floor and its ceiling", "[rpc]") {
   rpc::PollWindow slow(50);
   sleeps(slow, rpc::PollWindow::kWakeSamples, 9000);  // a loaded host: never poll 9 ms
   CHECK(slow.limit() == us(rpc::kPollMaxLimitUs));
+  CHECK(slow.window() == us(50));  // and a 9 ms sleep is not soon after a 2 ms limit
   rpc::PollWindow off(0);
   sleeps(off, rpc::PollWindow::kWakeSamples, 1500);
   CHECK(off.limit() == us(0));
   CHECK(off.window() == us(0));
+}
+
+TEST_CASE("a peer that writes every 10 ms is not polled for", "[rpc]") {
+  // Quick wake-ups first, then a steady pace of one message per 10 ms: the sleeps are the pace.
+  rpc::PollWindow w(50);
+  sleeps(w, rpc::PollWindow::kWakeSamples, 20);
+  for (int i = 0; i < 40; ++i) {
+    w.slept(us(10000 - w.window().count()), true);
+    CHECK(w.window() == us(50));
+  }
+}
+
+// The share of the time spent polling past the base for a peer that writes every gap_us, more
+// than the limit, so that polling never catches a message: each sleep lasts what is left of the
+// gap after the window, plus the wake-up.
+double extra_polled_share(int gap_us, int wake_us) {
+  rpc::PollWindow w(50);
+  sleeps(w, rpc::PollWindow::kWakeSamples, wake_us);  // the wake-ups measured first
+  REQUIRE(gap_us > w.limit().count());
+  int64_t extra = 0;
+  const int rounds = 2000;
+  for (int i = 0; i < rounds; ++i) {
+    const int64_t win = w.window().count();
+    extra += win - 50;
+    w.slept(us(gap_us - win + wake_us), true);
+  }
+  return static_cast<double>(extra) / (static_cast<double>(rounds) * gap_us);
+}
+
+TEST_CASE("polling that catches nothing backs off, whatever the pace", "[rpc]") {
+  // Without the back-off these shares were 41 - 72 %: the sleeps shorten as the window grows.
+  for (int gap : {300, 1000, 2500, 3000, 4000}) {
+    INFO("a message every " << gap << " us, cheap wake-ups");
+    CHECK(extra_polled_share(gap, 20) < 0.05);
+  }
+  for (int gap : {1500, 2500, 3000, 4000}) {
+    INFO("a message every " << gap << " us, 1 ms wake-ups");
+    CHECK(extra_polled_share(gap, 1000) < 0.05);
+  }
+}
+
+TEST_CASE("misses at a grown window put it back to its base for a hold that doubles", "[rpc]") {
+  rpc::PollWindow w(50);
+  sleeps(w, rpc::PollWindow::kWakeSamples, 1000);  // caught in between: grown to the limit
+  REQUIRE(w.window() == us(1000));
+  for (int i = 1; i < rpc::PollWindow::kMissesToBackOff; ++i) w.slept(us(1050), true);
+  CHECK(w.window() == us(1000));  // seven misses: still polling
+  w.slept(us(1050), true);
+  CHECK(w.window() == us(50));  // the eighth: back off, a hold of one sleep
+  w.slept(us(1050), true);
+  CHECK(w.window() == us(50));  // held
+  w.slept(us(1050), true);
+  CHECK(w.window() == us(100));  // growing again
+  for (int i = 0; i < 20 && w.window() > us(50); ++i) w.slept(us(1050), true);
+  REQUIRE(w.window() == us(50));  // backed off again: a hold of two sleeps now
+  w.slept(us(1050), true);
+  w.slept(us(1050), true);
+  CHECK(w.window() == us(50));
+  w.slept(us(1050), true);
+  CHECK(w.window() == us(100));
+  w.caught();  // polling caught a message: the next hold is one sleep again
 }

@@ -374,8 +374,10 @@ part_wrapper() {
 
 # ---------------------------------------------------------------- 6c. SIGKILL of the wrapper
 # HTCondor's hard kill (MachineMaxVacateTime ran out) lands while the root service saves: the
-# service sees the wrapper's socket close, destroys the domain and serves on; the half file keeps
-# its .part name, which nothing trusts, and the relaunch starts the job cold.
+# service sees the wrapper's socket close; its kill waits for the save under way (XenDomain
+# holds the domain's lock through libxl_domain_suspend), then the domain is gone and the service
+# serves on. The file keeps its .part name, which nothing trusts, and the relaunch deletes it
+# and starts the job cold.
 part_wkill() {
   step "6c. SIGKILL of the wrapper while the service saves: no domain, the relaunch starts cold"
   rb=$base/rbk
@@ -414,7 +416,8 @@ part_wkill() {
     [ "$n" -gt 0 ] || wk_fail "domain(s) $doms still there 30 s after the wrapper was SIGKILLed"
     sleep 0.1
   done
-  step "RESULT wrapper SIGKILLed during the save: $(stat -c %s "$ws/ringbox.restore.part" 2>/dev/null || echo 0) bytes written; domain gone $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s after the kill"
+  [ -e "$ws/ringbox.restore.part" ] || wk_fail "no ringbox.restore.part after the wrapper was SIGKILLed"
+  step "RESULT wrapper SIGKILLed during the save: $(stat -c %s "$ws/ringbox.restore.part") bytes written; domain gone $(awk -v a="$t0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s after the kill"
   grep -E 'went away|vacat|save' "$rb/service.log" | sed 's/^/[service] /'
   [ ! -e "$ws/ringbox.restore" ] || wk_fail "a killed save left a file under the trusted name"
   kill -0 "$svc" 2>/dev/null || wk_fail "the service died with the wrapper"
