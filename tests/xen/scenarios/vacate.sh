@@ -306,6 +306,26 @@ wrapper_start() {
   WPID=$!
 }
 
+# same_as_reference TAG SCRATCH STDOUT FAIL: the job's outputs in SCRATCH/out and its stdout
+# are byte-identical to the uninterrupted run's; FAIL is the function that ends the scenario.
+same_as_reference() {
+  for f in log.txt final.txt; do
+    cmp "$base/ref/out/$f" "$2/out/$f" || "$4" "$1: out/$f differs from the uninterrupted run"
+  done
+  cmp "$ref_out" "$3" || {
+    diff "$ref_out" "$3" | head -n 10
+    "$4" "$1: the job's stdout differs from the uninterrupted run"
+  }
+}
+
+# service_stop PID WHAT: stops the service of service_start; no domain may be left after WHAT.
+service_stop() {
+  kill "$1"
+  wait "$1"
+  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
+  [ -z "$others" ] || fail "after $2, xl list still shows: $others"
+}
+
 part_wrapper() {
   step "6. vacate through ringbox's root service: SIGTERM to the wrapper after step 6"
   rb=$base/rb
@@ -357,17 +377,8 @@ part_wrapper() {
   grep -q 'resumed the job' "$rb/service.log" || wrap_fail "the relaunch did not resume (it started over?)"
   [ ! -e "$ws/ringbox.restore" ] || wrap_fail "the used restore file is still in the scratch dir"
   cmp "$ws/out/boot-first" "$ws/out/boot-last" || wrap_fail "the job's boot id changed: rebooted, not restored"
-  for f in log.txt final.txt; do
-    cmp "$base/ref/out/$f" "$ws/out/$f" || wrap_fail "wrapper: out/$f differs from the uninterrupted run"
-  done
-  cmp "$ref_out" "$wout" || {
-    diff "$ref_out" "$wout" | head -n 10
-    wrap_fail "wrapper: the job's stdout differs from the uninterrupted run"
-  }
-  kill "$svc"
-  wait "$svc"
-  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
-  [ -z "$others" ] || fail "after the wrapper's jobs, xl list still shows: $others"
+  same_as_reference wrapper "$ws" "$wout" wrap_fail
+  service_stop "$svc" "the wrapper's jobs"
   step "RESULT wrapper: vacated and resumed, outputs byte-identical, $(awk -v a="$T0" -v b="$(job_uptime)" 'BEGIN { printf "%.1f", b - a }') s in all"
   mark wrapper-done
 }
@@ -428,17 +439,8 @@ part_wkill() {
   [ "$rc" = 0 ] || wk_fail "the relaunched wrapper exited with status $rc"
   ! grep -q 'resumed the job' "$rb/service.log" || wk_fail "the relaunch resumed from a killed save"
   [ ! -e "$ws/ringbox.restore.part" ] || wk_fail "the killed save's ringbox.restore.part outlived the relaunch"
-  for f in log.txt final.txt; do
-    cmp "$base/ref/out/$f" "$ws/out/$f" || wk_fail "wkill: out/$f differs from the uninterrupted run"
-  done
-  cmp "$ref_out" "$RINGBOX_WORK/wkill2.stdout" || {
-    diff "$ref_out" "$RINGBOX_WORK/wkill2.stdout" | head -n 10
-    wk_fail "wkill: the cold start's stdout differs from the uninterrupted run"
-  }
-  kill "$svc"
-  wait "$svc"
-  others=$(xl list | awk 'NR > 1 && $1 != "Domain-0" { printf "%s ", $1 }')
-  [ -z "$others" ] || fail "after the killed wrapper's jobs, xl list still shows: $others"
+  same_as_reference wkill "$ws" "$RINGBOX_WORK/wkill2.stdout" wk_fail
+  service_stop "$svc" "the killed wrapper's jobs"
   mark wkill-done
 }
 
