@@ -35,6 +35,11 @@ bool AutoPolicy::fetch_at_open(uint64_t size, uint64_t room) const {
   return fetch <= kOpenFetchRtts * rtt_us_;
 }
 
+AutoReads AutoPolicy::reads_of(const AutoReads& file) const {
+  std::lock_guard lk(mu_);
+  return file;
+}
+
 void AutoPolicy::note_round_trip(double us) {
   if (us <= 0) return;
   std::lock_guard lk(mu_);

@@ -10,11 +10,11 @@
 //                   costs no more than kOpenFetchRtts remote reads: a job that reads a file at
 //                   all reads it that often (a small file is read whole in a read or two);
 //   while reading   serve remotely, adding up what the remote reads of this file cost; once that
-//                   reaches kSwitchFraction of the fetch's estimated cost, fetch the file in
-//                   the background while reads go on remotely, then read the local copy.
+//                   reaches kSwitchFraction of the fetch's estimated cost, fetch the file
+//                   (on the view's fetcher thread; the file's reads wait for the copy rather
+//                   than compete with the fetch on the ring), then read the local copy.
 //                   (The ski-rental rule: a job that stops early paid little for remote reads;
-//                   one that goes on pays at most a fraction more than a fetch at open, and the
-//                   background fetch hides most of that.)
+//                   one that goes on pays at most a fraction more than a fetch at open.)
 // A file that does not fit the cache's room is never fetched: it stays remote.
 // Thread-safe.
 #pragma once
@@ -59,6 +59,8 @@ class AutoPolicy {
   // cache's room in bytes, a statvfs) is asked only once the reads have cost enough.
   AutoSwitch note_remote_read(AutoReads& file, uint64_t size, const std::function<uint64_t()>& room,
                               uint64_t bytes, double us);
+  // A copy of what one file's remote reads have cost so far (its fields are guarded here).
+  AutoReads reads_of(const AutoReads& file) const;
   // A round trip measured elsewhere (an open), in microseconds.
   void note_round_trip(double us);
   // A whole fetch of `bytes` that took us microseconds.

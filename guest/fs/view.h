@@ -127,6 +127,9 @@ class View {
     std::atomic<uint64_t> size{0};
     AutoReads reads;  // guarded by the policy
     std::mutex mu;
+    std::condition_variable fetched;   // fetching became false
+    bool fetching = false;             // a background fetch is queued or under way
+    uint64_t reads_held = 0;           // reads that waited for the fetch (logged)
     std::shared_ptr<CachedFile> copy;  // set once the background fetch is done
   };
   // An open file: a host handle (remote-io, a lazy-file open that did not fit the cache, an
@@ -223,6 +226,9 @@ class View {
   // (queueing the background fetch when the policy says so).
   void read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off);
   void fetch_loop();
+  // Ends a file's background fetch: its copy (null: the file stays remote), and its held reads
+  // go on.
+  static void end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy);
   uint64_t add_file(OpenFile f);
   // Drops the kernel's open file fh; returns its entry when that was the entry's last open
   // file (the caller closes the host handle), else nullptr.

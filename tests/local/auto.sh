@@ -4,8 +4,9 @@
 #   small.txt  20 KiB, read whole: fetched at open (at most kAlwaysFetchBytes);
 #   mid        8 MiB, 5 random 4 KiB reads: stays remote (a fetch would cost far more than
 #              kOpenFetchRtts round trips, and 5 reads never reach kSwitchFraction of it);
-#   big        48 MiB, 20,000 random 4 KiB reads: served remotely at first, then fetched in the
-#              background once the reads have cost half a fetch; later reads are local.
+#   big        48 MiB, 20,000 random 4 KiB reads: served remotely at first, then fetched once
+#              the reads have cost half a fetch (the reads meanwhile wait for the copy); later
+#              reads are local.
 # Every read's bytes are hashed in the job and by the same script on the export: equal. The
 # job also appends to a copy of small.txt (written back at exit, as lazy-file does).
 source "$(dirname "$0")/lib.sh"
@@ -43,6 +44,10 @@ fetched=$(awk -F'\t' '$1 == "fetched" {print $3}' "$T/transfers" | sort | tr '\n
   fail "auto fetched '$fetched'; expected big (after its remote reads), reads.py and small.txt (at open), not mid"
 expect_grep "auto: files fetched at open [1-9][0-9]*, opens served remotely [1-9][0-9]*, files fetched after remote reads 1 " \
   "$HOSTLOG" "the agent's account of its choices"
+# While big's fetch runs, the job's reads of big wait for the copy instead of competing with
+# the fetch on the ring (the job goes on reading, so at least one read waits).
+expect_grep "auto: 'big' fetched after [1-9][0-9]* remote reads ([0-9]* ms); the fetch took [0-9]* ms; reads that waited for it: [1-9]" \
+  "$HOSTLOG" "the agent's account of big's switch"
 expect_clean "auto job"
 
 # A job that ends while its background fetch may still be going: the run does not wait for the
