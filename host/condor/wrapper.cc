@@ -1,7 +1,6 @@
 #include "host/condor/wrapper.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -10,8 +9,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -21,6 +18,7 @@
 #include "host/condor/class_ad.h"
 #include "host/condor/job_plan.h"
 #include "host/condor/saved_streams.h"
+#include "host/condor/wrapper_loop.h"
 #include "host/service/service_protocol.h"
 #include "shared/util/file_io.h"
 #include "shared/util/unique_fd.h"
@@ -29,8 +27,6 @@ extern char** environ;
 
 namespace ringbox::host::condor {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 std::string env_or(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
@@ -102,14 +98,11 @@ Result<std::string> read_chirp_config() {
   return std::string(buf, *got);
 }
 
-// The restore file of a vacated job at the top of the scratch dir (docs/vacate.md), opened or
-// created here with the job's user's rights: the root service only ever gets descriptors.
-// PART is renamed to NAME once the service reported the save complete and synced.
+// The restore file of a vacated job at the top of the scratch dir (docs/vacate.md), opened
+// here with the job's user's rights: the root service only ever gets descriptors.
 using service::kRestoreName;
 using service::kRestorePart;
 using service::kRestoreRejected;
-constexpr int kVacatedStatus = 75;     // as `ringbox-host run` (host/run/run_command.h)
-constexpr int kCheckpointStatus = 85;  // HTCondor's checkpoint_exit_code (host/run/vacate.h)
 
 // A restore file left by a vacate, to resume from: a regular file (never a link) or nothing.
 UniqueFd open_restore_file(int dir) {
@@ -191,179 +184,19 @@ int wrapper_main(const std::vector<std::string>& argv) {
   }
   restore.reset();
 
-  bool stopping = false;
-  bool vacating = false;  // a save into kRestorePart was asked for
-  std::string transport;  // from op=started: "xen" can be vacated
-  bool checkpointing = false;
-  // A stop signal that came during a checkpoint, acted on if the checkpoint is not taken, and
-  // when it came (HTCondor's vacate time counts from then).
-  int held_signal = 0;
-  auto held_at = Clock::time_point::max();
-  const auto checkpoint_period =
-      std::chrono::milliseconds(static_cast<int64_t>(plan->checkpoint_minutes * 60000));
-  auto checkpoint_at = Clock::time_point::max();  // counted from op=started: the job's own time
-  auto give_up_at = Clock::time_point::max();
-  auto give_up_later = [&](Clock::time_point since) {
-    give_up_at = since + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100);
-  };
-  // The service's answer to a stop signal: SIGTERM is HTCondor's vacate (kill_sig), which
-  // saves a xen job instead of losing it; the others stop it.
-  auto begin_stop = [&](int sig, Clock::time_point since) {
-    stopping = true;
-    service::ServiceMessage stop;
-    stop.add("op", "stop");
-    UniqueFd part;
-    if (sig == SIGTERM && transport == "xen" && plan->save_on_vacate)
-      part = UniqueFd(::openat(dir.get(), kRestorePart,
-                               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (part) {
-      stop.fields.clear();
-      stop.add("op", "vacate");
-      int pfd = part.get();
-      vacating = service::send_service_message(sock->get(), stop, std::span<const int>(&pfd, 1))
-                     .has_value();
-    } else {
-      (void)service::send_service_message(sock->get(), stop);
-    }
-    give_up_later(since);
-  };
-  for (;;) {
-    int timeout = -1;
-    if (!stopping && transport == "xen" && checkpoint_at != Clock::time_point::max()) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(checkpoint_at - Clock::now())
-              .count();
-      if (left <= 0) {
-        // A checkpoint: the same save as a vacate, then exit 85 so HTCondor carries the file
-        // and relaunches the job from it. checkpoint=1: a guest that cannot be saved now
-        // refuses, and the job goes on (op=refused) instead of being destroyed.
-        checkpoint_at = Clock::time_point::max();
-        UniqueFd part(::openat(dir.get(), kRestorePart,
-                               O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600));
-        service::ServiceMessage m;
-        m.add("op", "vacate");
-        m.add("checkpoint", "1");
-        int pfd = part.get();
-        if (part && service::send_service_message(sock->get(), m, std::span<const int>(&pfd, 1))) {
-          stopping = vacating = checkpointing = true;
-          give_up_later(Clock::now());
-        } else {
-          std::cerr << "ringbox: cannot checkpoint the job (" << kRestorePart
-                    << "): it goes on without\n";
-        }
-        continue;
-      }
-      timeout = static_cast<int>(std::min<int64_t>(left, 1 << 30));
-    }
-    if (give_up_at != Clock::time_point::max()) {
-      auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(give_up_at - Clock::now()).count();
-      if (left <= 0) {
-        // The service kills the guest when our end closes.
-        std::cerr << "ringbox: the job did not stop in time; its guest is killed\n";
-        sock->reset();
-        if (vacating) ::unlinkat(dir.get(), kRestorePart, 0);
-        die_by_signal(SIGTERM);
-      }
-      timeout = static_cast<int>(left);
-    }
-    pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {sock->get(), POLLIN, 0}};
-    if (::poll(p, 2, timeout) < 0 && errno != EINTR)
-      return setup_failure(sys_error("poll").message());
-    if (p[0].revents & POLLIN) {
-      signalfd_siginfo si;
-      while (::read(sigfd.get(), &si, sizeof(si)) == sizeof(si)) {
-        int sig = static_cast<int>(si.ssi_signo);
-        if (sig == SIGQUIT) {
-          sock->reset();
-          die_by_signal(SIGQUIT);
-        }
-        if (!stopping) {
-          begin_stop(sig, Clock::now());
-        } else if (checkpointing && (held_signal == 0 || held_signal == SIGTERM)) {
-          // The checkpoint's save ends the job anyway; one not taken does not. A later
-          // remove or hold (not SIGTERM) replaces a held SIGTERM: stop rather than save.
-          if (held_signal == 0) {
-            held_at = Clock::now();
-            give_up_at = std::min(
-                give_up_at,
-                held_at + std::chrono::milliseconds(int64_t{plan->stop_budget_ms} * 95 / 100));
-          }
-          held_signal = sig;
-        }
-      }
-    }
-    if (!(p[1].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-    auto m = service::recv_service_message(sock->get(), 10000);
-    if (!m) {
-      if (vacating) ::unlinkat(dir.get(), kRestorePart, 0);
-      if (stopping) die_by_signal(SIGTERM);
-      return setup_failure("ringbox's service ended the job without a result (" +
-                           m.error().message() +
-                           "); see the service's log (`journalctl -u "
-                           "ringbox-hostd`)");
-    }
-    if (m->get("op") == "started") {
-      transport = m->get("transport");
-      if (plan->checkpoint_minutes > 0) checkpoint_at = Clock::now() + checkpoint_period;
-      std::string r = m->get("restore");
-      if (r == "resumed") {
-        // Used: a later exit must never ship it again.
-        ::unlinkat(dir.get(), kRestoreName, 0);
-      } else if (!r.empty()) {
-        std::cerr << "ringbox: " << r << "\n" << std::flush;
-        ::renameat(dir.get(), kRestoreName, dir.get(), kRestoreRejected);
-      }
-      if (!r.empty()) drop_saved_streams(dir.get());
-      continue;
-    }
-    if (m->get("op") == "refused" && checkpointing) {
-      // No checkpoint this time (a file request outlasted the vacate's budget, or the save
-      // failed and the domain was resumed): the job runs on, the next one a period later.
-      std::cerr << "ringbox: no checkpoint this time (" << m->get("message", "the guest refused")
-                << "); the job goes on\n"
-                << std::flush;
-      ::unlinkat(dir.get(), kRestorePart, 0);
-      stopping = vacating = checkpointing = false;
-      give_up_at = Clock::time_point::max();
-      checkpoint_at = Clock::now() + checkpoint_period;
-      if (held_signal != 0) begin_stop(std::exchange(held_signal, 0), held_at);
-      continue;
-    }
-    if (m->get("op") != "result") continue;
-    std::string kind = m->get("kind");
-    if (kind == "vacated" && vacating) {
-      // The job's output so far goes with the restore file: the relaunch's starter truncates
-      // the streams. Without it a resume would lose that output: start afresh instead.
-      if (auto kept = save_streams(dir.get(), streams); !kept) {
-        std::cerr << "ringbox: cannot keep the job's output across the vacate ("
-                  << kept.error().message() << "): the job will start from the beginning\n";
-        drop_saved_streams(dir.get());
-        ::unlinkat(dir.get(), kRestorePart, 0);
-        die_by_signal(SIGTERM);
-      }
-      // Complete and synced by the service: only now does it get the name a relaunch trusts.
-      if (::renameat(dir.get(), kRestorePart, dir.get(), kRestoreName) != 0) {
-        std::cerr << "ringbox: cannot rename the saved job " << kRestorePart << " to "
-                  << kRestoreName << ": " << std::strerror(errno) << "\n";
-        die_by_signal(SIGTERM);
-      }
-      ::fsync(dir.get());
-      return checkpointing ? kCheckpointStatus : kVacatedStatus;
-    }
-    if (vacating) {
-      // No save: nothing may be resumed from this scratch dir (a job could have left a file
-      // under the restore file's name).
-      ::unlinkat(dir.get(), kRestorePart, 0);
-      ::unlinkat(dir.get(), kRestoreName, 0);
-      drop_saved_streams(dir.get());
-    }
-    int value = std::atoi(m->get("value", "0").c_str());
-    if (kind == "exited") return value;
-    if (kind == "signaled" && value > 0 && value < 65) die_by_signal(value);
-    if (stopping) die_by_signal(SIGTERM);
-    return setup_failure(m->get("message", "ringbox's service reported a failure"));
+  WrapperIo io;
+  io.signals = sigfd.get();
+  io.service = sock->get();
+  io.scratch = dir.get();
+  io.streams[0] = STDOUT_FILENO;
+  io.streams[1] = STDERR_FILENO;
+  WrapperEnd end = run_wrapper_loop(*plan, io);
+  if (!end.failure.empty()) return setup_failure(end.failure);
+  if (end.signal != 0) {
+    sock->reset();  // the service kills the guest when our end closes
+    die_by_signal(end.signal);
   }
+  return end.status;
 }
 
 int cmd_condor(const std::vector<std::string>& args) {
