@@ -9,4 +9,11 @@ namespace ringbox::guest::fs {
 
 int fuse_requests_in_progress();
 
+// While set, no FUSE request waits for another's work to end: auto's reads of a file being
+// fetched go on remotely instead of waiting for the copy (view_auto.cc). Set while a vacate
+// stops the job (a read held for a whole fetch would outlast the vacate's budget) and when the
+// host stops the job (a task cannot die while its FUSE request is unanswered). Any thread.
+void set_holds_released(bool released);
+bool holds_released();
+
 }  // namespace ringbox::guest::fs

@@ -136,6 +136,18 @@ int fuse_requests_in_progress() {
   return g_busy.load();
 }
 
+namespace {
+std::atomic<bool> g_holds_released{false};
+}  // namespace
+
+void set_holds_released(bool released) {
+  g_holds_released.store(released);
+}
+
+bool holds_released() {
+  return g_holds_released.load();
+}
+
 const fuse_lowlevel_ops& View::operations() {
   static const fuse_lowlevel_ops ops = make_ops();
   return ops;

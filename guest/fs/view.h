@@ -227,8 +227,8 @@ class View {
   void read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off);
   void fetch_loop();
   // Ends a file's background fetch: its copy (null: the file stays remote), and its held reads
-  // go on.
-  static void end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy);
+  // go on. Returns how many reads waited for it.
+  static uint64_t end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy);
   uint64_t add_file(OpenFile f);
   // Drops the kernel's open file fh; returns its entry when that was the entry's last open
   // file (the caller closes the host handle), else nullptr.

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "guest/fs/fuse_busy.h"
 #include "guest/fs/view.h"
 #include "shared/util/log.h"
 
@@ -91,10 +92,12 @@ void View::read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off) {
     // While this file's fetch is queued or under way its reads wait for the copy instead of
     // competing with the fetch on the ring (nested Xen, a 16 MiB file: the fetch ran at 22 MB/s
     // beside the reads, 74 MB/s alone; docs/modes.md).
+    // Polled every 20 ms for holds_released(): a vacate or a stop does not wait for a fetch.
     std::unique_lock lk(a.mu);
-    if (a.fetching) {
+    if (a.fetching && !holds_released()) {
       ++a.reads_held;
-      a.fetched.wait(lk, [&] { return !a.fetching; });
+      while (!a.fetched.wait_for(lk, std::chrono::milliseconds(20), [&] { return !a.fetching; }))
+        if (holds_released()) break;
     }
     copy = a.copy;
   }
@@ -135,13 +138,16 @@ void View::read_auto(fuse_req_t req, OpenFile& f, size_t size, off_t off) {
   }
 }
 
-void View::end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy) {
+uint64_t View::end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy) {
+  uint64_t held = 0;
   {
     std::lock_guard lk(a.mu);
     if (copy) a.copy = std::move(copy);
     a.fetching = false;
+    held = a.reads_held;
   }
   a.fetched.notify_all();
+  return held;
 }
 
 void View::fetch_loop() {
@@ -186,12 +192,7 @@ void View::fetch_loop() {
       continue;
     }
     note_copy(ino, *fetched);
-    uint64_t held = 0;
-    {
-      std::lock_guard lk(autof->mu);
-      held = autof->reads_held;
-    }
-    end_fetch(*autof, *fetched);
+    const uint64_t held = end_fetch(*autof, *fetched);
     log::info("auto: '" + *path + "' fetched after " + std::to_string(before.reads) +
               " remote reads (" + std::to_string(static_cast<int64_t>(before.spent_us / 1000)) +
               " ms); the fetch took " + std::to_string(static_cast<int64_t>(fetch_us / 1000)) +

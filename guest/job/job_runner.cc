@@ -18,6 +18,7 @@
 #include <optional>
 #include <thread>
 
+#include "guest/fs/fuse_busy.h"
 #include "guest/fs/lazy_cache.h"
 #include "guest/fs/mount.h"
 #include "guest/fs/view.h"
@@ -244,6 +245,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   OutputPump pump(client, std::move(spawned->stdout_fd), std::move(spawned->stderr_fd));
   const int grace_ms = opts.kill_grace_ms;
   EventWatch events(client, [&proc, grace_ms] {
+    fs::set_holds_released(true);  // a task waiting on a fetch could not die before its end
     proc.signal(SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     while (!proc.ended() && std::chrono::steady_clock::now() < deadline)
@@ -253,13 +255,14 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
 
   int status = proc.wait();
   set_vacate_job(0);
+  // auto: a background fetch still running would only delay the write-back; cancelling it
+  // also lets a leftover task waiting on it be killed, and the view unmounted.
+  if (staging->view) staging->view->stop_background();
   kill_leftovers();
   pump.finish(kOutputGraceMs);
   if (staging->mount) {
     if (auto r = staging->mount->unmount(); !r) log::warn(r.error().message());
   }
-  // auto: a background fetch still running would only delay the write-back.
-  if (staging->view) staging->view->stop_background();
 
   proto::ExitKind kind =
       WIFSIGNALED(status) ? proto::ExitKind::kSignaled : proto::ExitKind::kExited;

@@ -3,7 +3,8 @@
 // job's own checkpoints, and keeps the restore file's rules (docs/vacate.md):
 //   - ringbox.restore.part is created by this user for each save, and renamed ringbox.restore
 //     only once the service reported the save complete and synced (result kind=vacated) and
-//     the job's output so far is kept (saved_streams.h); it is removed on every other end;
+//     the job's output so far is kept (saved_streams.h); it is removed on the other ends the
+//     loop sees (SIGQUIT hangs up at once and leaves it: the relaunch removes a stale part);
 //   - op=started restore=resumed: the restore file was used, so it is removed (a later exit
 //     never ships it again); any other restore text: it was refused, and renamed aside;
 //   - a checkpoint the guest refuses (op=refused) leaves the job running and tries again a

@@ -12,6 +12,8 @@
 
 #include "guest/vacate_hooks.h"
 
+#include "guest/fs/fuse_busy.h"
+
 using ringbox::guest::tasks_not_stopped;
 
 namespace {
@@ -57,7 +59,10 @@ TEST_CASE("however short the budget, the job's tasks get a moment to stop", "[gu
   auto stopped = ringbox::guest::stop_job_for_vacate(ringbox::Deadline(0));
   CHECK(stopped);
   CHECK(tasks_not_stopped(child) == 0);
+  // Until the job continues, no FUSE request waits on another's work (auto's held reads).
+  CHECK(ringbox::guest::fs::holds_released());
   ringbox::guest::continue_job_after_vacate();
+  CHECK_FALSE(ringbox::guest::fs::holds_released());
   ringbox::guest::set_vacate_job(0);
   int status = 0;
   ::kill(child, SIGKILL);
