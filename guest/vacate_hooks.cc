@@ -123,7 +123,7 @@ Result<void> stop_job_for_vacate(const Deadline& by) {
     return ok();
   }
   g_stopped.store(pg);
-  fs::set_holds_released(true);  // auto: a read waiting for a fetch goes on remotely
+  fs::release_holds_for_vacate(true);  // auto: a read waiting for a fetch goes on remotely
   log::info("vacate: stopped the job (process group " + std::to_string(pg) + ")");
   if (int busy = wait_for_fuse_requests(pg, by); busy > 0) {
     // A task in FUSE cannot be frozen: the suspend would fail half-way, and libxl's resume of
@@ -141,7 +141,7 @@ Result<void> stop_job_for_vacate(const Deadline& by) {
 void continue_job_after_vacate() {
   pid_t pg = g_stopped.exchange(0);
   if (pg <= 0) return;
-  fs::set_holds_released(false);
+  fs::release_holds_for_vacate(false);
   if (::kill(-pg, SIGCONT) != 0) {
     log::warn("vacate: cannot continue the job's process group " + std::to_string(pg));
     return;

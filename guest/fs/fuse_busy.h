@@ -9,11 +9,13 @@ namespace ringbox::guest::fs {
 
 int fuse_requests_in_progress();
 
-// While set, no FUSE request waits for another's work to end: auto's reads of a file being
-// fetched go on remotely instead of waiting for the copy (view_auto.cc). Set while a vacate
-// stops the job (a read held for a whole fetch would outlast the vacate's budget) and when the
-// host stops the job (a task cannot die while its FUSE request is unanswered). Any thread.
-void set_holds_released(bool released);
+// While released, no FUSE request waits for another's work to end: auto's reads of a file
+// being fetched go on remotely instead of waiting for the copy (view_auto.cc). Released while a
+// vacate stops the job (a read held for a whole fetch would outlast the vacate's budget), and
+// for good once the host stops the job (a task cannot die while its FUSE request is
+// unanswered); the vacate's end does not undo the stop's. Any thread.
+void release_holds_for_vacate(bool released);
+void release_holds_for_stop();
 bool holds_released();
 
 }  // namespace ringbox::guest::fs

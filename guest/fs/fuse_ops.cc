@@ -137,15 +137,20 @@ int fuse_requests_in_progress() {
 }
 
 namespace {
-std::atomic<bool> g_holds_released{false};
+std::atomic<bool> g_released_for_vacate{false};
+std::atomic<bool> g_released_for_stop{false};
 }  // namespace
 
-void set_holds_released(bool released) {
-  g_holds_released.store(released);
+void release_holds_for_vacate(bool released) {
+  g_released_for_vacate.store(released);
+}
+
+void release_holds_for_stop() {
+  g_released_for_stop.store(true);
 }
 
 bool holds_released() {
-  return g_holds_released.load();
+  return g_released_for_vacate.load() || g_released_for_stop.load();
 }
 
 const fuse_lowlevel_ops& View::operations() {

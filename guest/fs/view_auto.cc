@@ -180,9 +180,11 @@ void View::fetch_loop() {
     auto fetched = fetch_copy(*path, &fetch_cancel_);
     const double fetch_us = us_since(t0);
     if (!fetched) {
-      end_fetch(*autof, nullptr);
+      const uint64_t held = end_fetch(*autof, nullptr);
       if (fetched.error().code == Errc::kCancelled) {
-        log::info("auto: the background fetch of '" + *path + "' was cancelled: the job is done");
+        log::info("auto: the background fetch of '" + *path +
+                  "' was cancelled: the job is done; reads that waited for it: " +
+                  std::to_string(held));
         std::lock_guard lk(fetch_mu_);
         for (auto& [queued_ino, queued] : fetch_queue_) end_fetch(*queued, nullptr);
         fetch_queue_.clear();

@@ -245,7 +245,7 @@ int run_job(rpc::Client& client, const JobOptions& opts) {
   OutputPump pump(client, std::move(spawned->stdout_fd), std::move(spawned->stderr_fd));
   const int grace_ms = opts.kill_grace_ms;
   EventWatch events(client, [&proc, grace_ms] {
-    fs::set_holds_released(true);  // a task waiting on a fetch could not die before its end
+    fs::release_holds_for_stop();  // a task waiting on a fetch could not die before its end
     proc.signal(SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
     while (!proc.ended() && std::chrono::steady_clock::now() < deadline)

@@ -19,8 +19,8 @@
 // over a millisecond; with a fixed 200 us limit such a sleep never counted as soon, the window
 // stayed at its base and every round trip paid a wake-up (docs/benchmarks.md, "Ring vs vif in
 // nested Xen"). Sleep lengths alone cannot tell a dear wake-up from a peer that writes every few
-// milliseconds, so whether polling pays is also measured: kMissesToBackOff sleeps in a row with
-// the window at its limit and no message caught by polling between them put the window back
+// milliseconds, so whether polling pays is also measured: kMissesToBackOff sleeps with the
+// window at its limit and no message caught by polling since the first of them put the window back
 // to its base for a hold of sleeps that doubles each time (up to kMaxHoldSleeps); a message
 // caught by polling (caught()) ends the hold's growth.
 #pragma once
@@ -116,7 +116,7 @@ class PollWindow {
   int wake_us_ = 0;  // the estimated cost of a wake-up; 0 until enough sleeps were seen
   int samples_[kWakeSamples] = {};
   uint32_t next_ = 0;
-  int misses_ = 0;       // sleeps in a row with the window at its limit
+  int misses_ = 0;       // sleeps with the window at its limit since polling last caught one
   int hold_ = 0;         // sleeps left at the base before the window may grow again
   int hold_growth_ = 1;  // the next hold's length
 };
