@@ -123,18 +123,13 @@ double extra_polled_share(int gap_us, int wake_us, int rounds) {
 
 TEST_CASE("polling that catches nothing backs off, whatever the pace", "[rpc]") {
   // Without the back-off these shares were 41 - 72 %: the sleeps shorten as the window grows.
-  // Each back-off costs the window's regrowth (not judged) and kMissesToBackOff sleeps at its
-  // limit, and the holds between them double: at most 8 % over the first 2,000 messages (7.1 %
-  // at 1.5 ms with 1 ms wake-ups), under 5 % in the long run (4.8 %).
   for (int gap : {300, 1000, 2500, 3000, 4000}) {
     INFO("a message every " << gap << " us, cheap wake-ups");
-    CHECK(extra_polled_share(gap, 20, 2000) < 0.08);
-    CHECK(extra_polled_share(gap, 20, 20000) < 0.05);
+    CHECK(extra_polled_share(gap, 20, 2000) < 0.05);
   }
   for (int gap : {1500, 2500, 3000, 4000}) {
     INFO("a message every " << gap << " us, 1 ms wake-ups");
-    CHECK(extra_polled_share(gap, 1000, 2000) < 0.08);
-    CHECK(extra_polled_share(gap, 1000, 20000) < 0.05);
+    CHECK(extra_polled_share(gap, 1000, 2000) < 0.05);
   }
 }
 
@@ -150,10 +145,11 @@ TEST_CASE("misses at a grown window put it back to its base for a hold that doub
   CHECK(w.window() == us(50));  // held
   w.slept(us(1050), true);
   CHECK(w.window() == us(100));  // growing again
-  // Regrowing to the limit (100 -> 1000 us: four sleeps) is not judged; eight misses at it are.
+  // The regrowth counts: eight misses from 100 us on, four of them before reaching the limit.
+  // (Judging only a window at its limit, 4 + 8 sleeps here, starved a CPU-bound host's peer.)
   int to_base = 0;
   for (; to_base < 40 && w.window() > us(50); ++to_base) w.slept(us(1050), true);
-  CHECK(to_base == 4 + rpc::PollWindow::kMissesToBackOff);
+  CHECK(to_base == rpc::PollWindow::kMissesToBackOff);
   REQUIRE(w.window() == us(50));  // backed off again: a hold of two sleeps now
   w.slept(us(1050), true);
   w.slept(us(1050), true);
