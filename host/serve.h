@@ -12,8 +12,8 @@ namespace ringbox::host {
 
 struct ServeConfig {
   Transport transport = Transport::kLocal;  // local | tcp | xen
-  std::string address;              // local: socket path; tcp: HOST:PORT; xen: unused
-  uint32_t domid = 0;               // xen: the guest domain to attach to
+  std::string address;                      // local: socket path; tcp: HOST:PORT; xen: unused
+  uint32_t domid = 0;                       // xen: the guest domain to attach to
   int accept_timeout_ms = 30000;
   rpc::ServerOptions server;
 };

@@ -413,9 +413,9 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
     auto r = call(c, "write back", path);
     if (!r && off > 0 && errno_of(r.error()) == EBADF && attempts < kPutfileAttempts) {
       ++attempts;
-      log::info("write-back of '" + std::string(path) + "' starts again from its first byte: " +
-                "the host lost the upload at byte " + std::to_string(off) +
-                " (it was restarted or the domain restored)");
+      log::info("write-back of '" + std::string(path) +
+                "' starts again from its first byte: " + "the host lost the upload at byte " +
+                std::to_string(off) + " (it was restarted or the domain restored)");
       off = 0;
       continue;
     }

@@ -182,9 +182,9 @@ void View::fetch_loop() {
     if (!fetched) {
       const uint64_t held = end_fetch(*autof, nullptr);
       if (fetched.error().code == Errc::kCancelled) {
-        log::info("auto: the background fetch of '" + *path +
-                  "' was cancelled: the job is done; reads that waited for it: " +
-                  std::to_string(held));
+        log::info(
+            "auto: the background fetch of '" + *path +
+            "' was cancelled: the job is done; reads that waited for it: " + std::to_string(held));
         std::lock_guard lk(fetch_mu_);
         for (auto& [queued_ino, queued] : fetch_queue_) end_fetch(*queued, nullptr);
         fetch_queue_.clear();

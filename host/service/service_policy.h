@@ -26,7 +26,7 @@ struct GuestImage {
 
 struct ServicePolicy {
   Transport transport = Transport::kXen;  // xen | local (local isolates nothing: tests only)
-  std::vector<std::string> allow_users;  // names; "*" = every user but root
+  std::vector<std::string> allow_users;   // names; "*" = every user but root
   std::vector<std::string> allow_groups;
   uint32_t max_domains = 4;  // guests at once, all users
   uint32_t max_domains_per_user = 4;

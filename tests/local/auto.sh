@@ -59,14 +59,15 @@ expect_clean "auto job"
 # (and says so in the file `stalled`): the reader waits for the fetch (switched after reads
 # costing half a fetch, about 2.7 s at the initial 200 MB/s), which takes about a second here.
 # Then the fetch must have been cancelled, with the reader's wait let go: a fetch left to
-# finish while the reader could not be killed is the bug this catches. A machine that pauses
+# finish while the reader could not be killed is the bug this catches. (This assumes the fetch
+# outlasts the job's exit by more than the few ms the agent takes to cancel it: the stall is
+# seen 0.3 s into a fetch of about a second.) A machine that pauses
 # for 0.3 s before the switch ends the job early with no fetch at all: then it is tried once
 # more. A machine whose fetch takes under 0.3 s never stalls: the job ends after 20 s.
-room_kib=$(df --output=avail -k "$RUNTMP" | tail -n 1)
+room_kib=$(df --output=avail -k "$RUNTMP" 2>/dev/null | tail -n 1) || room_kib=0
 if [ "$room_kib" -lt $((1200 * 1024)) ]; then
-  echo "SKIP part 2: $((room_kib / 1024)) MiB free under $RUNTMP, a 1 GiB fetch needs 1.2 GiB"
-  echo "PASS: auto fetched small files at open, kept a sparsely read one remote, moved a heavily read one"
-  exit 0
+  echo "part 1 passed; SKIP part 2: $((room_kib / 1024)) MiB free under $RUNTMP, a 1 GiB fetch needs 1.2 GiB"
+  exit 77
 fi
 truncate -s 1G "$EXPORT/huge"
 cat >"$EXPORT/until.py" <<'PY'
@@ -101,7 +102,11 @@ done
 fetched_huge=$(grep -c $'^fetched\t[0-9]*\thuge$' "$T/transfers2" || true)
 expect_no_grep "is still in use; aborting its connection" "$HOSTLOG" \
   "the view unmounted without cutting a task off (a leftover task could be killed)"
-if [ -e "$EXPORT/stalled" ]; then
+if grep -q "auto: 1 background fetch(es) not begun: the job is done" "$HOSTLOG"; then
+  # The reader waited on a fetch still queued (the fetcher had not started it): dropped.
+  [ "$fetched_huge" = 0 ] || fail "a fetch never begun counted as fetched: $(grep huge "$T/transfers2")"
+  echo "auto: the job ended before the background fetch of huge began"
+elif [ -e "$EXPORT/stalled" ]; then
   # The job left while its reader waited for the fetch: cancelled at once, the wait let go.
   expect_grep "auto: the background fetch of 'huge' was cancelled: the job is done; reads that waited for it: [1-9]" \
     "$HOSTLOG" "the fetch the job's reader waited on, cancelled when the job ended"
@@ -109,9 +114,6 @@ if [ -e "$EXPORT/stalled" ]; then
   expect_grep "^# fetches begun and never completed (not listed above): 1$" "$T/transfers2" \
     "the transfer log's count of the cancelled fetch"
   echo "auto: the background fetch of huge was cancelled when the job ended, its waiting reader let go"
-elif grep -q "auto: 1 background fetch(es) not begun: the job is done" "$HOSTLOG"; then
-  [ "$fetched_huge" = 0 ] || fail "a fetch never begun counted as fetched: $(grep huge "$T/transfers2")"
-  echo "auto: the job ended before the background fetch of huge began"
 else
   grep -q $'^fetched\t1073741824\thuge$' "$T/transfers2" ||
     fail "huge was never switched to a fetch (neither fetched whole, nor cancelled, nor queued): $(grep huge "$T/transfers2"); agent: $(grep 'auto:' "$HOSTLOG" | tail -2)"

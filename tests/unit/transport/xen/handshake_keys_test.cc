@@ -221,9 +221,9 @@ TEST_CASE("the vacate budget is the host's decimal, bounded, with a default", "[
   CHECK(vacate_wait_ms(std::string("0")) == 0);
   CHECK(vacate_wait_ms(std::to_string(proto::kMaxVacateWaitMs)) == proto::kMaxVacateWaitMs);
   CHECK(vacate_wait_ms(std::nullopt) == proto::kDefaultVacateWaitMs);
-  for (std::string bad : {std::string(), std::to_string(proto::kMaxVacateWaitMs + 1),
-                          std::string("-1"), std::string("1e9"), std::string("030000"),
-                          std::string("99999999999999999999999")}) {
+  for (std::string bad :
+       {std::string(), std::to_string(proto::kMaxVacateWaitMs + 1), std::string("-1"),
+        std::string("1e9"), std::string("030000"), std::string("99999999999999999999999")}) {
     INFO(quote_untrusted(bad));
     CHECK(vacate_wait_ms(bad) == proto::kDefaultVacateWaitMs);
   }
