@@ -414,7 +414,7 @@ Result<uint64_t> Remote::putfile(std::string_view path, int fd, mode_t perm) {
     if (!r && off > 0 && errno_of(r.error()) == EBADF && attempts < kPutfileAttempts) {
       ++attempts;
       log::info("write-back of '" + std::string(path) +
-                "' starts again from its first byte: " + "the host lost the upload at byte " +
+                "' starts again from its first byte: the host lost the upload at byte " +
                 std::to_string(off) + " (it was restarted or the domain restored)");
       off = 0;
       continue;

@@ -229,6 +229,8 @@ class View {
   // Ends a file's background fetch: its copy (null: the file stays remote), and its held reads
   // go on. Returns how many reads waited for it.
   static uint64_t end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy);
+  // Ends every queued fetch unbegun (the job is done); under fetch_mu_.
+  void drop_queued_fetches();
   uint64_t add_file(OpenFile f);
   // Drops the kernel's open file fh; returns its entry when that was the entry's last open
   // file (the caller closes the host handle), else nullptr.

@@ -150,6 +150,11 @@ uint64_t View::end_fetch(AutoFile& a, std::shared_ptr<CachedFile> copy) {
   return held;
 }
 
+void View::drop_queued_fetches() {
+  for (auto& [ino, queued] : fetch_queue_) end_fetch(*queued, nullptr);
+  fetch_queue_.clear();
+}
+
 void View::fetch_loop() {
   for (;;) {
     std::pair<uint64_t, std::shared_ptr<AutoFile>> item;
@@ -160,8 +165,7 @@ void View::fetch_loop() {
         if (!fetch_queue_.empty())
           log::info("auto: " + std::to_string(fetch_queue_.size()) +
                     " background fetch(es) not begun: the job is done");
-        for (auto& [queued_ino, queued] : fetch_queue_) end_fetch(*queued, nullptr);
-        fetch_queue_.clear();
+        drop_queued_fetches();
         return;
       }
       item = std::move(fetch_queue_.front());
@@ -186,8 +190,7 @@ void View::fetch_loop() {
             "auto: the background fetch of '" + *path +
             "' was cancelled: the job is done; reads that waited for it: " + std::to_string(held));
         std::lock_guard lk(fetch_mu_);
-        for (auto& [queued_ino, queued] : fetch_queue_) end_fetch(*queued, nullptr);
-        fetch_queue_.clear();
+        drop_queued_fetches();
         return;
       }
       log::info("auto: '" + *path + "' stays remote: " + fetched.error().message());

@@ -63,9 +63,11 @@ WrapperEnd run_wrapper_loop(const JobPlan& plan, const WrapperIo& io) {
       std::chrono::milliseconds(static_cast<int64_t>(plan.checkpoint_minutes * 60000));
   auto checkpoint_at = Clock::time_point::max();  // counted from op=started: the job's own time
   auto give_up_at = Clock::time_point::max();
-  auto give_up_later = [&](Clock::time_point since) {
-    give_up_at = since + std::chrono::milliseconds(int64_t{plan.stop_budget_ms} * 95 / 100);
+  // HTCondor's vacate time, less a margin, from `since` (the stop signal).
+  auto stop_deadline = [&](Clock::time_point since) {
+    return since + std::chrono::milliseconds(int64_t{plan.stop_budget_ms} * 95 / 100);
   };
+  auto give_up_later = [&](Clock::time_point since) { give_up_at = stop_deadline(since); };
   // The service's answer to a stop signal: SIGTERM is HTCondor's vacate (kill_sig), which
   // saves a xen job instead of losing it; the others stop it.
   auto begin_stop = [&](int sig, Clock::time_point since) {
@@ -137,9 +139,7 @@ WrapperEnd run_wrapper_loop(const JobPlan& plan, const WrapperIo& io) {
           // remove or hold (not SIGTERM) replaces a held SIGTERM: stop rather than save.
           if (held_signal == 0) {
             held_at = Clock::now();
-            give_up_at = std::min(
-                give_up_at,
-                held_at + std::chrono::milliseconds(int64_t{plan.stop_budget_ms} * 95 / 100));
+            give_up_at = std::min(give_up_at, stop_deadline(held_at));
           }
           held_signal = sig;
         }
