@@ -9,9 +9,6 @@ namespace ringbox::host {
 namespace files {
 class FileService;
 }
-namespace job {
-class JobSession;
-}
 
 class HostHandler final : public rpc::Handler {
  public:
@@ -19,8 +16,9 @@ class HostHandler final : public rpc::Handler {
   // File opcodes (32..54) go to `files`, which must outlive the handler. Without a file
   // service they are refused with kNoSys.
   explicit HostHandler(files::FileService& files) : files_(&files) {}
-  // Also job opcodes (16..20) to `job` (`ringbox-host run`); without one they are kNoSys.
-  HostHandler(files::FileService& files, job::JobSession& job) : files_(&files), job_(&job) {}
+  // Also job opcodes (16..20) to `job` (`ringbox-host run`: the JobSession, or in the confined
+  // file service its forwarder to run); without one they are kNoSys.
+  HostHandler(files::FileService& files, rpc::Handler& job) : files_(&files), job_(&job) {}
   rpc::Reply handle(const rpc::Request& req) override;
   // Everything but the event poll (waits for the host's events), whole-file transfers and
   // fsync (long disk work) runs on the ring thread: a per-request worker hand-off would cost
@@ -31,7 +29,7 @@ class HostHandler final : public rpc::Handler {
 
  private:
   files::FileService* files_ = nullptr;
-  job::JobSession* job_ = nullptr;
+  rpc::Handler* job_ = nullptr;
 };
 
 }  // namespace ringbox::host

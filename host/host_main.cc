@@ -5,6 +5,7 @@
 
 #include "host/command_options.h"
 #include "host/condor/wrapper.h"
+#include "host/confine/confined_service.h"
 #include "host/domain/boot_command.h"
 #include "host/domain/reaper_main.h"
 #include "host/host_handler.h"
@@ -87,6 +88,8 @@ int host_main(int argc, char** argv) {
     if (cmd == "condor") return condor::cmd_condor(args);
     // Internal, started by `boot` and `run --transport xen` (host/domain/reaper.h).
     if (cmd == domain::kReaperCommand) return domain::reaper_main(args);
+    // Internal, started by `run --confine-user` (host/confine/confined_service.h).
+    if (cmd == confine::kConfinedServiceCommand) return confine::confined_service_main(args);
   } catch (const po::error& e) {
     std::cerr << "ringbox-host " << cmd << ": " << e.what() << " (see --help)\n";
     return 2;

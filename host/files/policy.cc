@@ -38,6 +38,12 @@ Result<Policy> Policy::create(std::vector<std::string> read_rules,
 Policy Policy::read_only() {
   return Policy({"."}, {});
 }
+Result<Policy> policy_from_rules(const PolicyRules& rules) {
+  auto p = Policy::create(rules.read, rules.write);
+  if (!p || rules.reserved.empty()) return p;
+  return p->with_reserved(rules.reserved);
+}
+
 Policy Policy::read_write() {
   return Policy({"."}, {"."});
 }

@@ -23,6 +23,16 @@ namespace ringbox::host::files {
 
 enum class Access { kRead, kWrite };
 
+class Policy;
+
+// A policy as its rule lists, for building it in another process (the confined file service,
+// host/confine): create(read, write), then with_reserved(reserved) when there are any.
+struct PolicyRules {
+  std::vector<std::string> read, write, reserved;
+};
+// The Policy of `rules`; create's and with_reserved's errors.
+Result<Policy> policy_from_rules(const PolicyRules& rules);
+
 class Policy {
  public:
   // Each rule must be canonical; a rule that is not names itself in the error, with what to do.

@@ -20,6 +20,7 @@
 #include "shared/rpc/handler.h"
 #include "shared/rpc/ring_server.h"
 #include "shared/rpc/server.h"
+#include "shared/util/unique_fd.h"
 
 namespace ringbox::host::run {
 
@@ -30,6 +31,13 @@ class Guest {
   // `handler` (a RingServer with `opts` for the ring transports).
   virtual Result<std::unique_ptr<rpc::Server>> connect(int timeout_ms, rpc::Handler& handler,
                                                        const rpc::ServerOptions& opts) = 0;
+  // For the confined file service (host/confine): waits for the agent to connect and returns
+  // its connection before anything is set up on it, for the service to set up. Local only.
+  virtual Result<UniqueFd> accept_agent(int timeout_ms) {
+    (void)timeout_ms;
+    return make_error(Errc::kInvalidArgument,
+                      "only --transport local can serve from a confined file service yet");
+  }
   // Ends the guest at once (its job with it).
   virtual void kill() = 0;
   // Waits up to timeout_ms for the guest to end by itself, then kills it. Returns a short

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -33,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/own_group_spawn.h"
 #include "host/run/launch.h"
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_server.h"
@@ -134,25 +134,10 @@ class LocalGuest final : public Guest {
     std::vector<std::string> argv = agent_job_args(cfg);
     argv.insert(argv.begin(), agent);
     argv.insert(argv.end(), {"--connect", transport_address, "--work-dir", g->dir_ + "/agent"});
-    std::vector<char*> cargv, cenv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    for (auto& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    // Its own process group, so a terminal's ^C reaches only ringbox-host, which turns it into
-    // an orderly shutdown; and a clean signal mask (ours blocks the shutdown signals).
-    posix_spawnattr_t attr;
-    posix_spawnattr_init(&attr);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setpgroup(&attr, 0);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-    pid_t pid;
-    int rc = ::posix_spawn(&pid, agent.c_str(), nullptr, &attr, cargv.data(), cenv.data());
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) return sys_error(rc, "start the agent " + agent + " (see --agent)");
-    g->pid_ = pid;
+    auto pid = spawn_in_own_group(agent, std::move(argv), std::move(env), nullptr,
+                                  "start the agent " + agent + " (see --agent)");
+    if (!pid) return std::move(pid.error());
+    g->pid_ = *pid;
     return g;
   }
 
@@ -181,6 +166,13 @@ class LocalGuest final : public Guest {
     auto server = rpc::RingServer::create(std::move(*channel), handler, opts);
     if (!server) return std::move(server.error());
     return std::unique_ptr<rpc::Server>(std::move(*server));
+  }
+
+  Result<UniqueFd> accept_agent(int timeout_ms) override {
+    if (tcp_listen_fd_)
+      return make_error(Errc::kInvalidArgument,
+                        "only --transport local can serve from a confined file service yet");
+    return accept_socket(timeout_ms);
   }
 
   void kill() override {
@@ -232,12 +224,19 @@ class LocalGuest final : public Guest {
   }
 
   Result<std::unique_ptr<transport::RingChannel>> accept_ring(int timeout_ms) {
+    auto sock = accept_socket(timeout_ms);
+    if (!sock) return std::move(sock.error());
+    return transport::local_accept(std::move(*sock));
+  }
+
+  // The agent's connection on the listener, before the ring is set up on it.
+  Result<UniqueFd> accept_socket(int timeout_ms) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     for (;;) {
       auto sock = listener_->accept_socket(100);
       if (sock) {
         listener_.reset();  // one agent per run: nobody else gets to connect
-        return transport::local_accept(std::move(*sock));
+        return sock;
       }
       if (sock.error().code != Errc::kTimeout) return std::move(sock.error());
       if (reaped_early())

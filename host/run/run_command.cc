@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "host/confine/confined_service.h"
 #include "host/files/chirp_backend.h"
 #include "host/files/file_service.h"
 #include "host/host_handler.h"
@@ -90,19 +91,22 @@ Result<std::vector<std::string>> restore_names_in_export(const RunConfig& cfg) {
   return names;
 }
 
-Result<files::Policy> make_policy(const RunConfig& cfg) {
-  Result<files::Policy> p = files::Policy::read_write();
-  // No rules at all: the job owns its export, as a job owns its scratch directory.
-  if (!cfg.readable.empty() || !cfg.writable.empty()) {
-    std::vector<std::string> read = cfg.readable, write = cfg.writable;
-    read.insert(read.end(), cfg.spec.inputs.begin(), cfg.spec.inputs.end());
-    write.insert(write.end(), cfg.spec.outputs.begin(), cfg.spec.outputs.end());
-    p = files::Policy::create(std::move(read), std::move(write));
+// The job's policy as rule lists (the confined service builds it from them, host/confine).
+Result<files::PolicyRules> policy_rules(const RunConfig& cfg) {
+  files::PolicyRules rules;
+  if (cfg.readable.empty() && cfg.writable.empty()) {
+    // No rules at all: the job owns its export, as a job owns its scratch directory.
+    rules.read = rules.write = {"."};
+  } else {
+    rules.read = cfg.readable;
+    rules.write = cfg.writable;
+    rules.read.insert(rules.read.end(), cfg.spec.inputs.begin(), cfg.spec.inputs.end());
+    rules.write.insert(rules.write.end(), cfg.spec.outputs.begin(), cfg.spec.outputs.end());
   }
   auto reserved = restore_names_in_export(cfg);
   if (!reserved) return std::move(reserved.error());
-  if (!p || reserved->empty()) return p;
-  return p->with_reserved(std::move(*reserved));
+  rules.reserved = std::move(*reserved);
+  return rules;
 }
 
 // Turns SIGTERM/SIGINT/SIGHUP into a shutdown event (first) and a kill (second, or after the
@@ -212,6 +216,26 @@ class SignalWatch {
   std::thread thread_;
 };
 
+// The agent served by a confined file service (host/confine) instead of this process.
+Result<std::unique_ptr<rpc::Server>> connect_confined(Guest& guest, const RunConfig& cfg,
+                                                      const files::PolicyRules& rules,
+                                                      job::JobSession& session) {
+  auto agent = guest.accept_agent(cfg.accept_timeout_ms);
+  if (!agent) return std::move(agent.error());
+  confine::ConfinedServiceSpec spec;
+  spec.export_dir = cfg.export_dir;
+  spec.uid = cfg.confine_uid;
+  spec.gid = cfg.confine_gid;
+  spec.policy = rules;
+  spec.workers = cfg.workers;
+  spec.spin_us = cfg.spin_us;
+  auto server = confine::ConfinedServer::start(spec, std::move(*agent), session);
+  if (!server) return std::move(server.error());
+  log::info("serving the job's files from a confined process as uid " +
+            std::to_string(cfg.confine_uid));
+  return std::unique_ptr<rpc::Server>(std::move(*server));
+}
+
 }  // namespace
 
 int run_job(const RunConfig& cfg) {
@@ -219,7 +243,8 @@ int run_job(const RunConfig& cfg) {
   sigset_t sigs = run_signals();
   ::pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
-  auto policy = make_policy(cfg);
+  auto rules = policy_rules(cfg);
+  auto policy = rules ? files::policy_from_rules(*rules) : Result<files::Policy>(rules.error());
   if (!policy) {
     log::error("policy: " + policy.error().message());
     return kUsageStatus;
@@ -323,7 +348,9 @@ int run_job(const RunConfig& cfg) {
     sopts.workers = cfg.workers;
     sopts.spin_us = cfg.spin_us;
     for (;;) {
-      auto server = (*guest)->connect(cfg.accept_timeout_ms, transfers, sopts);
+      auto server = cfg.confine_user.empty()
+                        ? (*guest)->connect(cfg.accept_timeout_ms, transfers, sopts)
+                        : connect_confined(**guest, cfg, *rules, **session);
       if (!server) {
         log::error("connect to the guest: " + server.error().message());
         (*guest)->kill();

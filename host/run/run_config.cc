@@ -1,8 +1,10 @@
 #include "host/run/run_config.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 
 #include <boost/program_options.hpp>
+#include <charconv>
 #include <sstream>
 
 #include "shared/chirp/endpoint.h"
@@ -63,6 +65,31 @@ Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm
   if (vm["accept-timeout-ms"].defaulted()) cfg.accept_timeout_ms = kXenAcceptTimeoutMs;
   cfg.guest_exit_wait_ms = kXenPoweroffWaitMs;
   return domain::validate_domain_config(cfg.domain);
+}
+
+// --confine-user: the user, and the combinations the confined service supports today.
+Result<void> check_confinement(RunConfig& cfg) {
+  if (cfg.confine_user.empty()) return ok();
+  if (cfg.transport != Transport::kLocal || cfg.export_dir.empty() || !cfg.transfer_log.empty())
+    return make_error(Errc::kInvalidArgument,
+                      "--confine-user works with --transport local and --export, without "
+                      "--transfer-log, for now (docs/file-service.md, \"The confined service\")");
+  const passwd* pw = ::getpwnam(cfg.confine_user.c_str());
+  uint32_t uid = 0;
+  auto [end, ec] = std::from_chars(cfg.confine_user.data(),
+                                   cfg.confine_user.data() + cfg.confine_user.size(), uid);
+  if (!pw && ec == std::errc() && end == cfg.confine_user.data() + cfg.confine_user.size())
+    pw = ::getpwuid(uid);
+  if (!pw)
+    return make_error(Errc::kInvalidArgument,
+                      "--confine-user " + cfg.confine_user + ": no such user on this machine");
+  if (pw->pw_uid == 0 || pw->pw_gid == 0)
+    return make_error(Errc::kInvalidArgument,
+                      "--confine-user must name an unprivileged user (the one who owns the "
+                      "export), not root nor one whose group is root");
+  cfg.confine_uid = pw->pw_uid;
+  cfg.confine_gid = pw->pw_gid;
+  return ok();
 }
 
 }  // namespace
@@ -129,7 +156,11 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "spin-us", po::value(&cfg.spin_us)->default_value(cfg.spin_us),
       "both ends busy-poll this long before sleeping on the doorbell (xen: passed to the agent)")(
       "transfer-log", po::value(&cfg.transfer_log),
-      "write what moved between the guest and the export to this file (docs/jobs.md)");
+      "write what moved between the guest and the export to this file (docs/jobs.md)")(
+      "confine-user", po::value(&cfg.confine_user),
+      "serve the job's files from a confined process (namespaces, no capabilities, seccomp) "
+      "running as this user, a name or a uid; local transport and --export only "
+      "(docs/file-service.md)");
   po::options_description xen_desc("--transport xen: the guest domain (docs/domain-lifecycle.md)");
   xen_desc.add_options()("kernel",
                          po::value(&cfg.domain.kernel)->default_value(kDefaultGuestKernel),
@@ -201,6 +232,7 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       return bad("--chirp-config: " + ep.error().message());
   }
   if (auto t = check_transport_options(cfg, vm, pin_cpu); !t) return bad(t.error().message());
+  if (auto c = check_confinement(cfg); !c) return bad(c.error().message());
   if (restore_compression != "zstd" && restore_compression != "none")
     return bad("--restore-compression takes zstd or none, not '" + restore_compression + "'");
   cfg.restore_zstd = restore_compression == "zstd";

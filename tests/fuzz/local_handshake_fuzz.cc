@@ -4,7 +4,9 @@
 // u32, data_pages u32), then one control byte: bits 0-1 = how many descriptors are passed
 // (0..3), bit 2 = the memfd is sealed against shrinking, bit 3 = the memfd has the size the
 // hello's geometry implies (else one page more), bit 4 = the first descriptor is an eventfd
-// instead of the memfd. An accepted channel must map exactly the geometry's region.
+// instead of the memfd, bit 5 = the doorbells are a directory instead of eventfds (a way out of
+// the confined service's sandbox, host/confine). An accepted channel must map exactly the
+// geometry's region, and never with a directory for a doorbell.
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -41,6 +43,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   UniqueFd mem(::memfd_create("fuzz-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   UniqueFd kick(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   UniqueFd kicked(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (ctl & 32) {
+    kick.reset(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    kicked.reset(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  }
   if (!mem || !kick || !kicked) return 0;
   if (::ftruncate(mem.get(), static_cast<off_t>(mem_bytes)) != 0) return 0;
   if (ctl & 4) ::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SHRINK);
@@ -51,6 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto ch = transport::local_accept(std::move(host));
   if (!ch) return 0;  // a clean refusal
   FUZZ_CHECK(g.has_value());
+  FUZZ_CHECK((ctl & 32) == 0);
   FUZZ_CHECK((*ch)->region().size() == g->region_bytes());
   FUZZ_CHECK((*ch)->geometry().ring_order == order);
   FUZZ_CHECK((*ch)->geometry().data_pages == pages);
@@ -76,6 +83,7 @@ std::vector<std::vector<uint8_t>> fuzz_seeds() {
       hello(proto::kMagic, proto::kVersionMax, 4, 16, 3 | 4),      // wrong size
       hello(proto::kMagic, proto::kVersionMax, 4, 16, 2 | 4 | 8),  // a descriptor short
       hello(proto::kMagic, proto::kVersionMax, 4, 16, good | 16),  // an eventfd as the region
+      hello(proto::kMagic, proto::kVersionMax, 4, 16, good | 32),  // directories as doorbells
       hello(proto::kMagic, proto::kVersionMax, 13, 16, good),      // order past the bound
   };
 }

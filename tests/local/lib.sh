@@ -61,6 +61,17 @@ start_files_server() {
     FILES_ARGS=(--submit "chirp://127.0.0.1:$(cat "$T/submitd.port")")
   fi
 }
+# RINGBOX_CONFINE=USER serves the export from the confined file service as USER (`run
+# --confine-user`, host/confine): the export is handed to USER before every run.
+CONFINE=${RINGBOX_CONFINE:-}
+if [ -n "$CONFINE" ]; then
+  [ "$FILES" = export ] || fail "RINGBOX_CONFINE works with RINGBOX_FILES=export only"
+  FILES_ARGS+=(--confine-user "$CONFINE")
+fi
+confine_export() {
+  if [ -n "$CONFINE" ]; then chown -R "$CONFINE:" "$EXPORT"; fi
+}
+
 case "$FILES" in
   export) ;;
   submitd | chirp-config) start_files_server ;;
@@ -109,6 +120,7 @@ run_job() {
   local mode=$1
   shift
   rm -f "$OUT" "$ERR" "$HOSTLOG"  # never read a previous run's output
+  confine_export
   set +e
   TMPDIR="$RUNTMP" timeout "${JOB_TIMEOUT:-180}" "$HOST" run --transport "$TRANSPORT" \
     --mode "$mode" "${FILES_ARGS[@]}" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG"
@@ -123,6 +135,10 @@ run_job() {
     dump
     fail "the run did not serve the files through Chirp"
   fi
+  if [ "$RC" -ne 2 ] && [ -n "$CONFINE" ] && ! grep -q "from a confined process" "$HOSTLOG"; then
+    dump
+    fail "the run did not serve the files from the confined file service"
+  fi
 }
 
 # start_job MODE ...: the same in the background; RUN_PID is ringbox-host's own pid (no
@@ -131,6 +147,7 @@ start_job() {
   local mode=$1
   shift
   rm -f "$OUT" "$ERR" "$HOSTLOG"
+  confine_export
   TMPDIR="$RUNTMP" "$HOST" run --transport "$TRANSPORT" --mode "$mode" \
     "${FILES_ARGS[@]}" --stdout "$OUT" --stderr "$ERR" "$@" 2>"$HOSTLOG" &
   RUN_PID=$!

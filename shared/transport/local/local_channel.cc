@@ -7,9 +7,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstring>
+#include <string_view>
 
 #include "shared/ring/frontend_ring.h"
 #include "shared/transport/local/eventfd_doorbell.h"
@@ -136,6 +138,15 @@ Result<std::unique_ptr<RingChannel>> local_accept(UniqueFd socket) {
   int seals = ::fcntl(mem, F_GET_SEALS);
   if (seals < 0 || (seals & F_SEAL_SHRINK) == 0)
     return make_error(Errc::kPeerBroken, "peer's ring memfd is not sealed against shrinking");
+  // The doorbells must be eventfds: a peer's directory or file would be a way out of a sandbox.
+  for (size_t i : {1, 2}) {
+    const std::string link = "/proc/self/fd/" + std::to_string((*fds)[i].get());
+    char target[32] = {};
+    ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+    if (n < 0 || std::string_view(target, static_cast<size_t>(n)) != "anon_inode:[eventfd]")
+      return make_error(Errc::kPeerBroken, "peer's doorbell (descriptor " + std::to_string(i) +
+                                               " of the handshake) is not an eventfd");
+  }
   // sanitize end
   auto mapping = Mapping::map_shared(mem, g->region_bytes(), "ring region (backend)");
   if (!mapping) return std::move(mapping.error());
