@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -12,21 +13,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+// Linux's Xen device ioctls; they use Xen's domid_t.
+#include <xen/xen.h>
+
+#include <xen/sys/evtchn.h>
+#include <xen/sys/gntdev.h>
+
 #include <algorithm>
 #include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <optional>
 
 #include "host/command_options.h"
 #include "host/confine/sandbox.h"
 #include "host/files/file_service.h"
 #include "host/host_handler.h"
 #include "host/own_group_spawn.h"
+#include "host/run/transfer_log.h"
 #include "shared/rpc/ring_server.h"
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/xen/xen_channel.h"
 #include "shared/util/file_io.h"
 #include "shared/util/log.h"
 
@@ -81,7 +91,11 @@ void close_all_but(std::vector<int> keep) {
 
 struct ServiceArgs {
   ConfinedServiceSpec spec;
-  int agent_fd = -1;
+  int agent_fd = -1;  // local: the agent's socket; xen: run's notice that the frontend left
+  uint32_t xen_domid = 0;
+  int accept_timeout_ms = 60000;
+  bool probe_xen = false;  // the probe holds Xen's device descriptors, as a xen service does
+  int transfer_log_fd = -1;
   std::vector<int> job_fds;
   bool probe = false;
   std::vector<std::string> probe_paths;     // must be refused
@@ -100,7 +114,8 @@ bool report(const std::string& what, long allowed) {
 }
 
 // What a compromised handler would try, from inside the confined service.
-int run_probe(const std::vector<std::string>& paths, const std::vector<std::string>& controls) {
+int run_probe(const std::vector<std::string>& paths, const std::vector<std::string>& controls,
+              const std::vector<UniqueFd>& xen_devices) {
   bool all_refused = true;
   for (const auto& c : controls) {
     int fd = ::open(c.c_str(), O_RDONLY | O_CLOEXEC);
@@ -132,6 +147,27 @@ int run_probe(const std::vector<std::string>& paths, const std::vector<std::stri
   attempt("ptrace(PTRACE_ATTACH, the parent)", ::ptrace(PTRACE_ATTACH, ::getppid(), 0, 0));
   attempt("kill(-1, 0)", ::kill(-1, 0));
   attempt("mkdir /escape in the sandbox's root", ::mkdir("/escape", 0700));
+  if (!xen_devices.empty()) {
+    // Holding the devices a xen service holds, reach for another domain: domain 1 stands for
+    // any (the ioctl is refused before Xen is asked).
+    ioctl_evtchn_bind_interdomain bind{};
+    bind.remote_domain = 1;
+    bind.remote_port = 1;
+    attempt("ioctl(evtchn, BIND_INTERDOMAIN, domain 1)",
+            ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_INTERDOMAIN, &bind));
+    ioctl_evtchn_bind_unbound_port unbound{};
+    unbound.remote_domain = 1;
+    attempt("ioctl(evtchn, BIND_UNBOUND_PORT, domain 1)",
+            ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_UNBOUND_PORT, &unbound));
+    struct {
+      ioctl_gntdev_map_grant_ref map;
+    } grant{};
+    grant.map.count = 1;
+    grant.map.refs[0].domid = 1;
+    grant.map.refs[0].ref = 8;
+    attempt("ioctl(gntdev, MAP_GRANT_REF, domain 1)",
+            ::ioctl(xen_devices[1].get(), IOCTL_GNTDEV_MAP_GRANT_REF, &grant.map));
+  }
   std::cout << "probe: "
             << (all_refused ? "every attempt was refused"
                             : "SOMETHING WAS ALLOWED (or a control refused)")
@@ -143,6 +179,28 @@ int run_probe(const std::vector<std::string>& paths, const std::vector<std::stri
 int sandbox_main(const ServiceArgs& a) {
   // It dies with the process that waits for it, whatever step it is at.
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
+  // xen: the handshake needs xenstore and Xen's devices, so it comes before the new root, as
+  // root; afterwards the channel keeps no xenstore connection (XenAcceptOptions).
+  std::unique_ptr<transport::RingChannel> channel;
+  if (a.xen_domid != 0 && !a.probe) {
+    transport::XenAcceptOptions o;
+    o.peer_notice_fd = a.agent_fd;
+    auto ch = transport::xen_accept(a.xen_domid, a.accept_timeout_ms, o);
+    if (!ch) {
+      log::error("attach to domain " + std::to_string(a.xen_domid) + ": " + ch.error().message());
+      return 1;
+    }
+    channel = std::move(*ch);
+  }
+  std::vector<UniqueFd> xen_devices;  // --probe-xen
+  if (a.probe_xen)
+    for (const char* dev : {"/dev/xen/evtchn", "/dev/xen/gntdev"}) {
+      xen_devices.emplace_back(::open(dev, O_RDWR | O_CLOEXEC));
+      if (!xen_devices.back()) {
+        log::error(std::string("open ") + dev + ": " + std::strerror(errno));
+        return 1;
+      }
+    }
   if (auto r = enter_export_root(a.spec.export_dir); !r) {
     log::error(r.error().message());
     return 1;
@@ -151,9 +209,8 @@ int sandbox_main(const ServiceArgs& a) {
     log::error(d.error().message());
     return 1;
   }
-  // The agent's handshake is the first guest input: read as the user, inside the new root.
-  std::unique_ptr<transport::RingChannel> channel;
-  if (!a.probe) {
+  // local: the agent's handshake is the first guest input: read as the user, in the new root.
+  if (!a.probe && a.xen_domid == 0) {
     auto ch = transport::local_accept(UniqueFd(a.agent_fd));
     if (!ch) {
       log::error("set up the agent's ring: " + ch.error().message());
@@ -198,12 +255,15 @@ int sandbox_main(const ServiceArgs& a) {
     log::error(f.error().message());
     return 1;
   }
-  if (a.probe) return run_probe(a.probe_paths, a.probe_controls);
+  if (a.probe) return run_probe(a.probe_paths, a.probe_controls, xen_devices);
   rpc::ServerOptions opts;
   opts.workers = a.spec.workers;
   opts.spin_us = a.spec.spin_us;
   opts.features = a.spec.features;
-  auto server = rpc::RingServer::create(std::move(channel), handler, opts);
+  std::optional<run::TransferLog> transfers;  // run's --transfer-log, recorded here
+  if (a.transfer_log_fd >= 0) transfers.emplace(handler);
+  rpc::Handler& serving = transfers ? static_cast<rpc::Handler&>(*transfers) : handler;
+  auto server = rpc::RingServer::create(std::move(channel), serving, opts);
   if (!server) {
     log::error("serve the agent: " + server.error().message());
     return 1;
@@ -213,6 +273,11 @@ int sandbox_main(const ServiceArgs& a) {
   for (int fd : a.job_fds) ::shutdown(fd, SHUT_RDWR);
   server->reset();
   (*files)->end_connection();
+  if (transfers) {
+    log::info("transfers: " + transfers->summary());
+    if (auto w = transfers->write_to(a.transfer_log_fd, a.spec.transfer_log_header); !w)
+      log::error(w.error().message());
+  }
   if (!served) {
     log::error("serving the agent: " + served.error().message());
     return 1;
@@ -258,6 +323,12 @@ std::vector<std::string> service_args(const ConfinedServiceSpec& spec, int agent
   for (const auto& p : spec.policy.write) a.insert(a.end(), {"--write", p});
   for (const auto& p : spec.policy.reserved) a.insert(a.end(), {"--reserve", p});
   a.insert(a.end(), {"--agent-fd", std::to_string(agent_fd)});
+  if (!spec.transfer_log_header.empty())
+    a.insert(a.end(), {"--transfer-log-fd", std::to_string(agent_fd + 1 + kJobConnections),
+                       "--transfer-log-header", spec.transfer_log_header});
+  if (spec.xen_domid != 0)
+    a.insert(a.end(), {"--xen-domid", std::to_string(spec.xen_domid), "--accept-timeout-ms",
+                       std::to_string(spec.accept_timeout_ms)});
   for (int fd : job_fds) a.insert(a.end(), {"--job-fd", std::to_string(fd)});
   a.insert(a.end(), {"--workers", std::to_string(spec.workers), "--spin-us",
                      std::to_string(spec.spin_us), "--features", std::to_string(spec.features)});
@@ -275,8 +346,11 @@ int confined_service_main(const std::vector<std::string>& args) {
       "reserve", po::value(&a.spec.policy.reserved))("agent-fd", po::value(&a.agent_fd))(
       "job-fd", po::value(&a.job_fds))("workers", po::value(&a.spec.workers))(
       "spin-us", po::value(&a.spec.spin_us))("features", po::value(&a.spec.features))(
-      "probe", po::bool_switch(&a.probe))("probe-path", po::value(&a.probe_paths))(
-      "probe-control", po::value(&a.probe_controls));
+      "transfer-log-fd", po::value(&a.transfer_log_fd))("transfer-log-header",
+                                                        po::value(&a.spec.transfer_log_header))(
+      "xen-domid", po::value(&a.xen_domid))("accept-timeout-ms", po::value(&a.accept_timeout_ms))(
+      "probe-xen", po::bool_switch(&a.probe_xen))("probe", po::bool_switch(&a.probe))(
+      "probe-path", po::value(&a.probe_paths))("probe-control", po::value(&a.probe_controls));
   po::variables_map vm;
   if (auto done = parse_command_options(args, desc, vm)) return *done;
   if (a.spec.export_dir.empty() || (!a.probe && (a.agent_fd < 0 || a.job_fds.empty()))) {
@@ -288,6 +362,7 @@ int confined_service_main(const std::vector<std::string>& args) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() == 1) return 1;
   std::vector<int> keep = a.job_fds;
   keep.push_back(a.agent_fd);
+  if (a.transfer_log_fd >= 0) keep.push_back(a.transfer_log_fd);
   std::vector<UniqueFd> probe_job;  // the probe's own job channel: nobody answers it
   if (a.probe) {
     int sv[2];
@@ -335,9 +410,19 @@ int confined_service_main(const std::vector<std::string>& args) {
 // --- the parent's side --------------------------------------------------------------------
 
 ConfinedServer::ConfinedServer(pid_t pid, std::vector<UniqueFd> job_fds, UniqueFd log,
-                               rpc::Handler& job)
-    : pid_(pid), job_fds_(std::move(job_fds)), log_(std::move(log)) {
+                               rpc::Handler& job, uint32_t xen_domid, UniqueFd notice)
+    : pid_(pid),
+      job_fds_(std::move(job_fds)),
+      log_(std::move(log)),
+      xen_domid_(xen_domid),
+      notice_(std::move(notice)) {
   threads_.emplace_back([fd = log_.get()] { relay_log(fd); });
+  if (xen_domid_ != 0)
+    watcher_ = std::thread([this] {
+      if (auto r = transport::xen_watch_frontend(xen_domid_, notice_.get(), watch_stop_); !r)
+        log::warn("watch domain " + std::to_string(xen_domid_) + "'s frontend for the confined " +
+                  "file service: " + r.error().message());
+    });
   for (auto& fd : job_fds_) {
     threads_.emplace_back([&job, fd = fd.get()] {
       transport::StreamServeOptions o;
@@ -349,7 +434,16 @@ ConfinedServer::ConfinedServer(pid_t pid, std::vector<UniqueFd> job_fds, UniqueF
 }
 
 Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServiceSpec& spec,
-                                                              UniqueFd agent, rpc::Handler& job) {
+                                                              UniqueFd agent, rpc::Handler& job,
+                                                              UniqueFd transfer_log) {
+  // xen: the service's end of the notice pipe takes the agent's place (XenAcceptOptions).
+  UniqueFd notice;
+  if (spec.xen_domid != 0) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create the confined service's notice pipe");
+    agent.reset(p[0]);
+    notice.reset(p[1]);
+  }
   std::vector<UniqueFd> ours, theirs;
   for (int i = 0; i < kJobConnections; ++i) {
     int sv[2];
@@ -363,6 +457,10 @@ Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServ
   std::vector<UniqueFd> high;
   high.emplace_back(::fcntl(agent.get(), F_DUPFD_CLOEXEC, kSpawnHighFd));
   for (auto& t : theirs) high.emplace_back(::fcntl(t.get(), F_DUPFD_CLOEXEC, kSpawnHighFd));
+  if (!spec.transfer_log_header.empty()) {
+    if (!transfer_log) return make_error(Errc::kInvalidArgument, "no transfer log to write");
+    high.emplace_back(::fcntl(transfer_log.get(), F_DUPFD_CLOEXEC, kSpawnHighFd));
+  }
   for (auto& h : high)
     if (!h) return sys_error("prepare the confined file service's descriptors");
   posix_spawn_file_actions_t fa;
@@ -377,7 +475,8 @@ Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServ
   std::vector<int> job_fds;
   for (size_t i = 0; i < high.size(); ++i) {
     posix_spawn_file_actions_adddup2(&fa, high[i].get(), kFirstServiceFd + static_cast<int>(i));
-    if (i > 0) job_fds.push_back(kFirstServiceFd + static_cast<int>(i));
+    if (i > 0 && i <= static_cast<size_t>(kJobConnections))
+      job_fds.push_back(kFirstServiceFd + static_cast<int>(i));
   }
   std::vector<std::string> argv = {"/proc/self/exe", kConfinedServiceCommand};
   auto rest = service_args(spec, kFirstServiceFd, job_fds);
@@ -394,8 +493,8 @@ Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServ
   posix_spawn_file_actions_destroy(&fa);
   if (!pid) return std::move(pid.error());
   log_write.reset();  // the service holds the only write end: its exit ends the relay
-  return std::unique_ptr<ConfinedServer>(
-      new ConfinedServer(*pid, std::move(ours), std::move(log_read), job));
+  return std::unique_ptr<ConfinedServer>(new ConfinedServer(
+      *pid, std::move(ours), std::move(log_read), job, spec.xen_domid, std::move(notice)));
 }
 
 Result<void> ConfinedServer::serve() {
@@ -403,6 +502,7 @@ Result<void> ConfinedServer::serve() {
   if (retry_eintr([&] { return ::waitpid(pid_, &status, 0); }) != pid_)
     return sys_error("wait for the confined file service");
   reaped_ = true;
+  stop_watcher();
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return ok();
   return make_error(
       Errc::kPeerGone,
@@ -410,6 +510,13 @@ Result<void> ConfinedServer::serve() {
           (WIFEXITED(status) ? "ended with status " + std::to_string(WEXITSTATUS(status))
                              : "was killed by signal " + std::to_string(WTERMSIG(status))) +
           " (its log lines above say why, when it could write any)");
+}
+
+void ConfinedServer::stop_watcher() {
+  if (!watcher_.joinable()) return;
+  watch_stop_ = true;
+  watcher_.join();
+  transport::xen_close_backend_dir(xen_domid_);  // the service's channel is gone by now
 }
 
 void ConfinedServer::stop() {
@@ -422,6 +529,7 @@ ConfinedServer::~ConfinedServer() {
     int status;
     retry_eintr([&] { return ::waitpid(pid_, &status, 0); });
   }
+  stop_watcher();
   // The service is gone, so every connection reads end of file; a long poll still running in
   // the JobSession ends when the run closes it (JobSession::close), before this.
   for (auto& fd : job_fds_) ::shutdown(fd.get(), SHUT_RDWR);

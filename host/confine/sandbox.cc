@@ -13,6 +13,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+// Linux's Xen device ioctls; they use Xen's domid_t.
+#include <xen/xen.h>
+
+#include <xen/sys/evtchn.h>
+
 #include <memory>
 
 #include "shared/util/unique_fd.h"
@@ -58,8 +63,19 @@ Result<void> enter_export_root(const std::string& export_dir) {
                        "hidepid=invisible", "mount the sandbox's procfs"));
   if (::chdir(root.c_str()) != 0) return sys_error("enter the sandbox's root");
   // pivot_root(".", "."): the old root lands on top of the new one and is detached at once.
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return sys_error("pivot_root into the sandbox");
-  if (::umount2(".", MNT_DETACH) != 0) return sys_error("detach the old root");
+  if (::syscall(SYS_pivot_root, ".", ".") == 0) {
+    if (::umount2(".", MNT_DETACH) != 0) return sys_error("detach the old root");
+  } else if (errno == EINVAL) {
+    // The old root is the initramfs (the nested harness's dom0), which cannot be pivoted away
+    // (pivot_root(2)): move the new root over it, as switch_root does, and chroot into it. The
+    // old root stays below, out of reach: no descriptor into it is left open, and chroot(2)
+    // needs a capability and is not on the filter's list.
+    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
+      return sys_error("move the sandbox's root over the initramfs");
+    if (::chroot(".") != 0) return sys_error("chroot into the sandbox");
+  } else {
+    return sys_error("pivot_root into the sandbox");
+  }
   if (::chdir("/") != 0) return sys_error("enter the sandbox's root");
   RINGBOX_TRY(mount_or(nullptr, "/", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr,
                        "make the sandbox's root read-only"));
@@ -183,8 +199,11 @@ Result<void> install_syscall_filter() {
   for (int nr : kAllowed)
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc != 0)
       return sys_error(-rc, "libseccomp: allow system call " + std::to_string(nr));
-  // ioctl: the two questions the C++ and sanitizer runtimes ask of a descriptor, nothing more.
-  for (unsigned long request : {static_cast<unsigned long>(FIONREAD), 0x5401ul /* TCGETS */})
+  // ioctl: the two questions the C++ and sanitizer runtimes ask of a descriptor, and a kick of
+  // an event channel already bound (xen); never a bind or a grant mapping: whoever holds an
+  // evtchn or gntdev descriptor could reach any domain with those (linux drivers/xen).
+  for (unsigned long request : {static_cast<unsigned long>(FIONREAD), 0x5401ul /* TCGETS */,
+                                static_cast<unsigned long>(IOCTL_EVTCHN_NOTIFY)})
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                                   SCMP_A1(SCMP_CMP_EQ, request));
         rc != 0)

@@ -31,12 +31,15 @@ class Guest {
   // `handler` (a RingServer with `opts` for the ring transports).
   virtual Result<std::unique_ptr<rpc::Server>> connect(int timeout_ms, rpc::Handler& handler,
                                                        const rpc::ServerOptions& opts) = 0;
-  // For the confined file service (host/confine): waits for the agent to connect and returns
-  // its connection before anything is set up on it, for the service to set up. Local only.
+  // For the confined file service (host/confine). xen: the guest's domain, to which the
+  // service attaches itself (0 for the other transports).
+  virtual uint32_t xen_domid() const { return 0; }
+  // local: waits for the agent to connect and returns its connection before anything is set
+  // up on it, for the service to set up.
   virtual Result<UniqueFd> accept_agent(int timeout_ms) {
     (void)timeout_ms;
     return make_error(Errc::kInvalidArgument,
-                      "only --transport local can serve from a confined file service yet");
+                      "this transport cannot serve from a confined file service");
   }
   // Ends the guest at once (its job with it).
   virtual void kill() = 0;

@@ -171,7 +171,7 @@ class LocalGuest final : public Guest {
   Result<UniqueFd> accept_agent(int timeout_ms) override {
     if (tcp_listen_fd_)
       return make_error(Errc::kInvalidArgument,
-                        "only --transport local can serve from a confined file service yet");
+                        "--transport tcp cannot serve from a confined file service");
     return accept_socket(timeout_ms);
   }
 

@@ -41,6 +41,7 @@ class XenRunGuest final : public Guest {
     if (!server) return std::move(server.error());
     return std::unique_ptr<rpc::Server>(std::move(*server));
   }
+  uint32_t xen_domid() const override { return guest_->domid(); }
   void kill() override { guest_->kill(); }
   std::string wait(int timeout_ms) override { return guest_->wait(timeout_ms); }
   void cleanup() override { guest_->cleanup(); }

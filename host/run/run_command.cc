@@ -1,5 +1,6 @@
 #include "host/run/run_command.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -194,6 +195,10 @@ class SignalWatch {
 
   // False when the guest refused: it runs on, and so does the run.
   bool vacate(const std::string& why) {
+    if (!cfg_.confine_user.empty()) {
+      log::warn(why + ": a run with --confine-user cannot be vacated yet; ignored");
+      return false;
+    }
     if (!guest_.can_vacate()) {
       log::warn(why + ": only --transport xen can vacate a job; ignored");
       return false;
@@ -217,19 +222,35 @@ class SignalWatch {
 };
 
 // The agent served by a confined file service (host/confine) instead of this process.
+// The transfer log's first line.
+std::string transfer_log_header(const RunConfig& cfg) {
+  return "ringbox-host run --transport " + transport_name(cfg.transport) + " --mode " +
+         std::string(proto::job_mode_name(cfg.spec.mode)) + " " + files_option(cfg);
+}
+
 Result<std::unique_ptr<rpc::Server>> connect_confined(Guest& guest, const RunConfig& cfg,
                                                       const files::PolicyRules& rules,
                                                       job::JobSession& session) {
-  auto agent = guest.accept_agent(cfg.accept_timeout_ms);
-  if (!agent) return std::move(agent.error());
   confine::ConfinedServiceSpec spec;
+  UniqueFd transfer_log;
+  if (!cfg.transfer_log.empty()) {
+    transfer_log.reset(::open(cfg.transfer_log.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!transfer_log) return sys_error("open the transfer log " + cfg.transfer_log);
+    spec.transfer_log_header = transfer_log_header(cfg);
+  }
+  spec.xen_domid = guest.xen_domid();
+  spec.accept_timeout_ms = cfg.accept_timeout_ms;
+  Result<UniqueFd> agent = UniqueFd();
+  if (spec.xen_domid == 0) agent = guest.accept_agent(cfg.accept_timeout_ms);
+  if (!agent) return std::move(agent.error());
   spec.export_dir = cfg.export_dir;
   spec.uid = cfg.confine_uid;
   spec.gid = cfg.confine_gid;
   spec.policy = rules;
   spec.workers = cfg.workers;
   spec.spin_us = cfg.spin_us;
-  auto server = confine::ConfinedServer::start(spec, std::move(*agent), session);
+  auto server =
+      confine::ConfinedServer::start(spec, std::move(*agent), session, std::move(transfer_log));
   if (!server) return std::move(server.error());
   log::info("serving the job's files from a confined process as uid " +
             std::to_string(cfg.confine_uid));
@@ -402,13 +423,15 @@ int run_job(const RunConfig& cfg) {
     agent_end = (*guest)->wait(cfg.guest_exit_wait_ms);
   }
   (*guest)->cleanup();
-  log::info("guest " + agent_end + "; transfers: " + transfers.summary());
-  if (!cfg.transfer_log.empty()) {
-    auto w = transfers.write(
-        cfg.transfer_log, "ringbox-host run --transport " + transport_name(cfg.transport) +
-                              " --mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + " " +
-                              files_option(cfg));
-    if (!w) log::error(w.error().message());
+  if (!cfg.confine_user.empty()) {
+    // The confined service recorded them, logged its line and wrote the transfer log.
+    log::info("guest " + agent_end);
+  } else {
+    log::info("guest " + agent_end + "; transfers: " + transfers.summary());
+    if (!cfg.transfer_log.empty()) {
+      if (auto w = transfers.write(cfg.transfer_log, transfer_log_header(cfg)); !w)
+        log::error(w.error().message());
+    }
   }
 
   if (!served) log::error("serving the guest: " + served.error().message());

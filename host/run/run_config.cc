@@ -67,28 +67,40 @@ Result<void> check_transport_options(RunConfig& cfg, const po::variables_map& vm
   return domain::validate_domain_config(cfg.domain);
 }
 
-// --confine-user: the user, and the combinations the confined service supports today.
+// --confine-user USER or UID:GID: the user, and the combinations the confined service
+// supports today.
 Result<void> check_confinement(RunConfig& cfg) {
   if (cfg.confine_user.empty()) return ok();
-  if (cfg.transport != Transport::kLocal || cfg.export_dir.empty() || !cfg.transfer_log.empty())
+  if (cfg.transport == Transport::kTcp || cfg.export_dir.empty() || cfg.checkpoint_every_s > 0)
     return make_error(Errc::kInvalidArgument,
-                      "--confine-user works with --transport local and --export, without "
-                      "--transfer-log, for now (docs/file-service.md, \"The confined service\")");
-  const passwd* pw = ::getpwnam(cfg.confine_user.c_str());
-  uint32_t uid = 0;
-  auto [end, ec] = std::from_chars(cfg.confine_user.data(),
-                                   cfg.confine_user.data() + cfg.confine_user.size(), uid);
-  if (!pw && ec == std::errc() && end == cfg.confine_user.data() + cfg.confine_user.size())
-    pw = ::getpwuid(uid);
-  if (!pw)
-    return make_error(Errc::kInvalidArgument,
-                      "--confine-user " + cfg.confine_user + ": no such user on this machine");
-  if (pw->pw_uid == 0 || pw->pw_gid == 0)
+                      "--confine-user works with --transport local or xen and --export, without "
+                      "--checkpoint-every, for now (docs/file-service.md, \"The confined "
+                      "service\")");
+  const std::string& u = cfg.confine_user;
+  auto number = [](std::string_view text, uint32_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+  };
+  if (auto colon = u.find(':'); colon != std::string::npos) {
+    // Numbers, for machines without that user in /etc/passwd (the nested harness's dom0).
+    if (!number(std::string_view(u).substr(0, colon), cfg.confine_uid) ||
+        !number(std::string_view(u).substr(colon + 1), cfg.confine_gid))
+      return make_error(Errc::kInvalidArgument,
+                        "--confine-user " + u + ": give a user name, a uid, or UID:GID");
+  } else {
+    const passwd* pw = ::getpwnam(u.c_str());
+    uint32_t uid = 0;
+    if (!pw && number(u, uid)) pw = ::getpwuid(uid);
+    if (!pw)
+      return make_error(Errc::kInvalidArgument,
+                        "--confine-user " + u + ": no such user on this machine (or give UID:GID)");
+    cfg.confine_uid = pw->pw_uid;
+    cfg.confine_gid = pw->pw_gid;
+  }
+  if (cfg.confine_uid == 0 || cfg.confine_gid == 0)
     return make_error(Errc::kInvalidArgument,
                       "--confine-user must name an unprivileged user (the one who owns the "
                       "export), not root nor one whose group is root");
-  cfg.confine_uid = pw->pw_uid;
-  cfg.confine_gid = pw->pw_gid;
   return ok();
 }
 
@@ -159,7 +171,7 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       "write what moved between the guest and the export to this file (docs/jobs.md)")(
       "confine-user", po::value(&cfg.confine_user),
       "serve the job's files from a confined process (namespaces, no capabilities, seccomp) "
-      "running as this user, a name or a uid; local transport and --export only "
+      "running as this user (a name, a uid, or UID:GID); local or xen transport, --export "
       "(docs/file-service.md)");
   po::options_description xen_desc("--transport xen: the guest domain (docs/domain-lifecycle.md)");
   xen_desc.add_options()("kernel",
@@ -232,7 +244,6 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
       return bad("--chirp-config: " + ep.error().message());
   }
   if (auto t = check_transport_options(cfg, vm, pin_cpu); !t) return bad(t.error().message());
-  if (auto c = check_confinement(cfg); !c) return bad(c.error().message());
   if (restore_compression != "zstd" && restore_compression != "none")
     return bad("--restore-compression takes zstd or none, not '" + restore_compression + "'");
   cfg.restore_zstd = restore_compression == "zstd";
@@ -243,6 +254,7 @@ ParsedRun parse_run_args(const std::vector<std::string>& all_args) {
                  "..10080, not " + std::to_string(checkpoint_minutes));
     cfg.checkpoint_every_s = checkpoint_minutes * 60;
   }
+  if (auto c = check_confinement(cfg); !c) return bad(c.error().message());
 
   cfg.spec.argv = command;
   cfg.spec.uid = root ? 0 : proto::kDefaultJobUid;

@@ -36,9 +36,9 @@ struct RunConfig {
   uint64_t max_output_bytes = 0;  // per stream; 0 = the JobSession default
   std::string transfer_log;       // empty: none; else what moved between guest and export
   uint64_t cache_max_mb = 0;      // lazy-file cache limit passed to the agent; 0 = its free space
-  // --confine-user USER: serve the guest's file requests from a confined process running as
-  // USER (host/confine; docs/file-service.md, "The confined service"). Local transport, --export
-  // only.
+  // --confine-user USER|UID:GID: serve the guest's file requests from a confined process
+  // running as that user (host/confine; docs/file-service.md, "The confined service"). Local
+  // and xen transports, --export only.
   std::string confine_user;  // empty: served inside ringbox-host, as before
   uint32_t confine_uid = 0;
   uint32_t confine_gid = 0;

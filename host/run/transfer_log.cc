@@ -191,4 +191,12 @@ Result<void> TransferLog::write(const std::string& path, const std::string& head
   return fd.close();
 }
 
+Result<void> TransferLog::write_to(int fd, const std::string& header) const {
+  const std::string text = render(header);
+  if (::ftruncate(fd, 0) != 0) return sys_error("truncate the transfer log");
+  auto w = write_fully(fd, std::as_bytes(std::span(text)), 0);
+  if (!w) return sys_error(w.error().sys_errno, "write the transfer log");
+  return ok();
+}
+
 }  // namespace ringbox::host::run

@@ -62,6 +62,9 @@ class TransferLog final : public rpc::Handler {
   std::string render(const std::string& header) const;
   // render() to `path`, created or truncated.
   Result<void> write(const std::string& path, const std::string& header) const;
+  // render() into the open regular file `fd`, from its start, truncated to the text (the
+  // confined file service writes the log run opened for it).
+  Result<void> write_to(int fd, const std::string& header) const;
 
  private:
   struct PathRecord {

@@ -6,7 +6,8 @@
 #     still reads the export (the control);
 #  2. the service acts as the user it was given: a file of root's that the user may not read is
 #     refused to the confined job, and served to the same job unconfined;
-#  3. what it cannot do yet is refused at parse time (status 2): root, tcp, --transfer-log;
+#  3. bad users (root, group root, unknown) and tcp are refused at parse time (status 2); the
+#     transfer log is the service's record;
 #  4. a service killed mid-job ends the run with a failure that names it, never a hang.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -49,8 +50,8 @@ expect_rc 0 "unconfined job"
 expect_grep '^root only$' "$OUT" "unconfined, the service runs as root and serves the file"
 
 # 3. What the confined service does not support is refused before anything starts.
-for args in "--confine-user root" "--confine-user no-such-user-ringbox" \
-  "--confine-user nobody --transfer-log $T/tl"; do
+for args in "--confine-user root" "--confine-user no-such-user-ringbox" "--confine-user 0:65534" \
+  "--confine-user 65534:0" "--confine-user 65534:x"; do
   # shellcheck disable=SC2086
   run_job remote-io $args -- true
   expect_rc 2 "run $args"
@@ -62,6 +63,14 @@ TRC=$?
 set -e
 [ "$TRC" = 2 ] || fail "--transport tcp --confine-user exited $TRC, expected 2"
 grep -q "transport local" "$T/tcp.err" || fail "the refusal does not say what works"
+
+# The transfer log is the confined service's record, written into the file run opened.
+run_job remote-io --confine-user "$(id -u nobody):$(id -g nobody)" --transfer-log "$T/tl" -- \
+  cat inside.txt
+expect_rc 0 "confined job with --transfer-log"
+expect_grep "^# ringbox-host run --transport local --mode remote-io --export" "$T/tl" "its header"
+expect_grep "^opened-read	-	inside.txt$" "$T/tl" "the file the job opened remotely"
+expect_grep "file-service: info: transfers: " "$HOSTLOG" "the service's summary line"
 
 # 4. The service killed while the job runs: the run fails, says so, and does not hang.
 chown -R nobody: "$EXPORT"

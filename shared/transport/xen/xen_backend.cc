@@ -4,8 +4,12 @@
 // read once, in one transaction, and parsed with bounds (handshake_keys.h); the directory pages
 // are copied to private memory and unmapped before any ref in them is used; the region's
 // contents are left to shared/ring, which copies before it checks.
+#include <unistd.h>
+
+#include <atomic>
 #include <cstddef>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,16 +50,26 @@ bool closing(XenbusState s) {
 // From dom0's side the frontend is there while its live byte is set (the kernel clears it when
 // the agent dies), and its state key exists and is not Closing/Closed. A frontend that went
 // back to Initialising/Initialised has replaced its region: this connection is over too.
+//
+// Detached (XenAcceptOptions::peer_notice_fd): the xenstore half is another process's, which
+// makes `notice_fd` readable when it sees the frontend leave; only the live byte is ours.
 class BackendPeerCheck final : public PeerCheck {
  public:
-  BackendPeerCheck(XsHandle& xs, std::string fe_dir, uint32_t domid,
+  BackendPeerCheck(XsHandle* xs, int notice_fd, std::string fe_dir, uint32_t domid,
                    const proto::ControlPage* control)
-      : xs_(xs), fe_dir_(std::move(fe_dir)), domid_(domid), control_(control) {}
-  int watch_fd() const override { return xs_.watch_fd(); }
+      : xs_(xs),
+        notice_fd_(notice_fd),
+        fe_dir_(std::move(fe_dir)),
+        domid_(domid),
+        control_(control) {}
+  int watch_fd() const override { return xs_ ? xs_->watch_fd() : notice_fd_; }
   Result<void> check(bool watch_fired) override {
+    if (watch_fired && !xs_)
+      return make_error(Errc::kPeerGone, "ringbox-host saw the frontend in domain " +
+                                             std::to_string(domid_) + " leave or its domain end");
     if (watch_fired) {
-      RINGBOX_TRY(xs_.drain_watch_events());
-      auto st = read_frontend_state(xs_, fe_dir_);
+      RINGBOX_TRY(xs_->drain_watch_events());
+      auto st = read_frontend_state(*xs_, fe_dir_);
       if (!st) return std::move(st.error());
       if (!*st)
         return make_error(Errc::kPeerGone, "domain " + std::to_string(domid_) +
@@ -71,18 +85,31 @@ class BackendPeerCheck final : public PeerCheck {
   }
 
  private:
-  XsHandle& xs_;
+  XsHandle* xs_;  // null when detached
+  int notice_fd_;
   std::string fe_dir_;
   uint32_t domid_;
   const proto::ControlPage* control_;
 };
 
+// The cleanup of our directory when the channel ends (see ~XenBackendChannel).
+void close_backend_dir_with(XsHandle& xs, const std::string& fe_dir, const std::string& be_dir,
+                            bool agent_gone) {
+  auto st = read_frontend_state(xs, fe_dir);
+  Result<void> r = ok();
+  if (agent_gone || (st && (!*st || closing(**st))))
+    r = xs.remove(be_dir);
+  else
+    r = xs.write(be_dir + "/" + proto::kKeyState, state_str(XenbusState::kClosed));
+  if (!r) log::warn("xen: cannot close " + be_dir + ": " + r.error().message());
+}
+
 class XenBackendChannel final : public RingChannel {
  public:
   XenBackendChannel(UniqueFd lock, uint32_t domid, std::string fe_dir, std::string be_dir,
-                    XsHandle xs, XsWatch watch, GnttabHandle gnttab, EvtchnHandle evtchn,
-                    BoundPort port, GrantMapping region, GrantMapping notify, ring::Geometry g,
-                    uint32_t generation)
+                    std::optional<XsHandle> xs, std::optional<XsWatch> watch, int notice_fd,
+                    GnttabHandle gnttab, EvtchnHandle evtchn, BoundPort port, GrantMapping region,
+                    GrantMapping notify, ring::Geometry g, uint32_t generation)
       : lock_(std::move(lock)),
         domid_(domid),
         fe_dir_(std::move(fe_dir)),
@@ -96,7 +123,7 @@ class XenBackendChannel final : public RingChannel {
         notify_(std::move(notify)),
         geometry_(g),
         generation_(generation),
-        check_(xs_, fe_dir_, domid_,
+        check_(xs_ ? &*xs_ : nullptr, notice_fd, fe_dir_, domid_,
                reinterpret_cast<const proto::ControlPage*>(region_.bytes().data())),
         doorbell_(evtchn_, port_.port(), check_) {}
 
@@ -108,17 +135,13 @@ class XenBackendChannel final : public RingChannel {
     // may be looking in between. A frontend still running that we are leaving is told Closed,
     // so it stops counting on us at once (the unmap notification on backend_live follows when
     // notify_ goes).
+    // Detached, the process that keeps the xenstore half does it (xen_close_backend_dir).
+    if (!xs_) return;
     bool agent_gone =
         ring::load_byte(
             reinterpret_cast<const proto::ControlPage*>(region_.bytes().data())->frontend_live) ==
         0;
-    auto st = read_frontend_state(xs_, fe_dir_);
-    Result<void> r = ok();
-    if (agent_gone || (st && (!*st || closing(**st))))
-      r = xs_.remove(be_dir_);
-    else
-      r = xs_.write(be_dir_ + "/" + proto::kKeyState, state_str(XenbusState::kClosed));
-    if (!r) log::warn("xen: cannot close " + be_dir_ + ": " + r.error().message());
+    close_backend_dir_with(*xs_, fe_dir_, be_dir_, agent_gone);
   }
 
   std::span<std::byte> region() override { return region_.bytes(); }
@@ -134,8 +157,8 @@ class XenBackendChannel final : public RingChannel {
   uint32_t domid_;
   std::string fe_dir_;
   std::string be_dir_;
-  XsHandle xs_;
-  XsWatch watch_;
+  std::optional<XsHandle> xs_;  // none when detached
+  std::optional<XsWatch> watch_;
   GnttabHandle gnttab_;
   EvtchnHandle evtchn_;
   BoundPort port_;
@@ -234,7 +257,8 @@ Result<void> wait_for_ack(XsHandle& xs, uint32_t domid, const std::string& fe_di
 
 }  // namespace
 
-Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) {
+Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms,
+                                                const XenAcceptOptions& opts) {
   if (domid == 0 || domid > 0x7fef)
     return make_error(Errc::kInvalidArgument,
                       "domain id " + std::to_string(domid) + " is not a guest domain (1..32751)");
@@ -315,10 +339,51 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms) 
             std::to_string(g.data_pages) + " data pages), event channel " +
             std::to_string(params->event_channel) + " -> local port " +
             std::to_string(port->port()));
+  std::optional<XsHandle> keep_xs;
+  std::optional<XsWatch> keep_watch;
+  if (opts.peer_notice_fd < 0) {
+    keep_xs.emplace(std::move(*xs));
+    keep_watch.emplace(std::move(*watch));
+  }  // else both end here: the watch first, then the connection to xenstored
   return std::unique_ptr<RingChannel>(std::make_unique<XenBackendChannel>(
-      std::move(*lock), domid, fe_dir, be_dir, std::move(*xs), std::move(*watch),
-      std::move(*gnttab), std::move(*evtchn), std::move(*port), std::move(*region),
-      std::move(*notify), g, generation));
+      std::move(*lock), domid, fe_dir, be_dir, std::move(keep_xs), std::move(keep_watch),
+      opts.peer_notice_fd, std::move(*gnttab), std::move(*evtchn), std::move(*port),
+      std::move(*region), std::move(*notify), g, generation));
+}
+
+Result<void> xen_watch_frontend(uint32_t domid, int notice_fd, const std::atomic<bool>& stop) {
+  auto xs = XsHandle::open();
+  if (!xs) return std::move(xs.error());
+  const std::string fe_dir = frontend_dir(domid);
+  auto watch = XsWatch::add(*xs, fe_dir, "ringbox-frontend-for-service");
+  if (!watch) return std::move(watch.error());
+  // Before the agent has written its directory there is nothing to lose: the service's own
+  // handshake waits for it (and notices a domain that dies first).
+  bool seen = false, seen_connected = false;
+  while (!stop) {
+    auto st = read_frontend_state(*xs, fe_dir);
+    if (!st) return std::move(st.error());
+    seen = seen || st->has_value();
+    if (*st && **st == XenbusState::kConnected) seen_connected = true;
+    if ((seen && !*st) || (seen_connected && **st != XenbusState::kConnected)) {
+      const char byte = 1;
+      if (::write(notice_fd, &byte, 1) != 1) return sys_error("tell the confined service");
+      return ok();
+    }
+    auto w = xs->wait_watch(200);
+    if (!w) return std::move(w.error());
+    if (*w) RINGBOX_TRY(xs->drain_watch_events());
+  }
+  return ok();
+}
+
+void xen_close_backend_dir(uint32_t domid) {
+  auto xs = XsHandle::open();
+  if (!xs) {
+    log::warn("xen: cannot close " + backend_dir(domid) + ": " + xs.error().message());
+    return;
+  }
+  close_backend_dir_with(*xs, frontend_dir(domid), backend_dir(domid), false);
 }
 
 }  // namespace ringbox::transport

@@ -14,6 +14,7 @@
 // whether the guest is new or was served by a ringbox-host that died.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,8 +43,27 @@ struct XenConnectOptions {
 Result<std::unique_ptr<RingChannel>> xen_connect(const ring::Geometry& g,
                                                  const XenConnectOptions& opts = {});
 
+struct XenAcceptOptions {
+  // Detached backend (the confined file service, host/confine): >= 0 closes the xenstore
+  // connection once the handshake is done, so the process keeps no power over xenstore. Then
+  // the peer is gone when this descriptor turns readable (another process runs
+  // xen_watch_frontend) or the frontend's live byte drops, and the channel leaves its xenstore
+  // directory to xen_close_backend_dir. Not owned.
+  int peer_notice_fd = -1;
+};
+
 // Backend (dom0): attaches to the ringbox frontend of domain `domid`, waiting up to timeout_ms
 // for it to appear and then to acknowledge us. Needs xenstored, xen-evtchn and xen-gntdev.
-Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms);
+Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms,
+                                                const XenAcceptOptions& opts = {});
+
+// The xenstore half of a detached backend's peer check: writes one byte to notice_fd once
+// domain domid's frontend, after reaching Connected, leaves it, or its directory, once there,
+// vanishes (the domain is gone). Returns then, or when `stop` is set (checked every 200 ms).
+// Errors: xenstore's, or the write's.
+Result<void> xen_watch_frontend(uint32_t domid, int notice_fd, const std::atomic<bool>& stop);
+// What a backend channel's destructor does in xenstore, for a detached one that has ended:
+// removes our directory when the frontend is closing or gone, else tells it Closed. Logs errors.
+void xen_close_backend_dir(uint32_t domid);
 
 }  // namespace ringbox::transport
