@@ -36,6 +36,7 @@
 #include "shared/rpc/ring_server.h"
 #include "shared/transport/local/local_channel.h"
 #include "shared/transport/tcp/stream_rpc.h"
+#include "shared/transport/xen/backend_lock.h"
 #include "shared/transport/xen/xen_channel.h"
 #include "shared/util/file_io.h"
 #include "shared/util/log.h"
@@ -185,6 +186,7 @@ int sandbox_main(const ServiceArgs& a) {
   if (a.xen_domid != 0 && !a.probe) {
     transport::XenAcceptOptions o;
     o.peer_notice_fd = a.agent_fd;
+    o.take_backend_lock = false;  // run holds it (ConfinedServer::start)
     auto ch = transport::xen_accept(a.xen_domid, a.accept_timeout_ms, o);
     if (!ch) {
       log::error("attach to domain " + std::to_string(a.xen_domid) + ": " + ch.error().message());
@@ -410,18 +412,26 @@ int confined_service_main(const std::vector<std::string>& args) {
 // --- the parent's side --------------------------------------------------------------------
 
 ConfinedServer::ConfinedServer(pid_t pid, std::vector<UniqueFd> job_fds, UniqueFd log,
-                               rpc::Handler& job, uint32_t xen_domid, UniqueFd notice)
+                               rpc::Handler& job, uint32_t xen_domid, UniqueFd notice,
+                               UniqueFd lock)
     : pid_(pid),
       job_fds_(std::move(job_fds)),
       log_(std::move(log)),
       xen_domid_(xen_domid),
-      notice_(std::move(notice)) {
+      notice_(std::move(notice)),
+      lock_(std::move(lock)) {
   threads_.emplace_back([fd = log_.get()] { relay_log(fd); });
   if (xen_domid_ != 0)
     watcher_ = std::thread([this] {
-      if (auto r = transport::xen_watch_frontend(xen_domid_, notice_.get(), watch_stop_); !r)
+      auto r = transport::xen_watch_frontend(xen_domid_, notice_.get(), watch_stop_);
+      if (!r && !watch_stop_) {
+        // Nobody else would tell the service: end its connection rather than leave it waiting
+        // on a frontend nobody watches (a guest can write a state key that does not parse).
         log::warn("watch domain " + std::to_string(xen_domid_) + "'s frontend for the confined " +
-                  "file service: " + r.error().message());
+                  "file service: " + r.error().message() + "; ending its connection");
+        const char byte = 1;
+        if (::write(notice_.get(), &byte, 1) != 1) ::kill(pid_, SIGKILL);
+      }
     });
   for (auto& fd : job_fds_) {
     threads_.emplace_back([&job, fd = fd.get()] {
@@ -436,9 +446,14 @@ ConfinedServer::ConfinedServer(pid_t pid, std::vector<UniqueFd> job_fds, UniqueF
 Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServiceSpec& spec,
                                                               UniqueFd agent, rpc::Handler& job,
                                                               UniqueFd transfer_log) {
-  // xen: the service's end of the notice pipe takes the agent's place (XenAcceptOptions).
-  UniqueFd notice;
+  // xen: the service's end of the notice pipe takes the agent's place (XenAcceptOptions), and
+  // the one-backend-per-domain lock is held here, past the service's end, until the backend's
+  // directory is closed (the service would record pid 1 of its namespace in it).
+  UniqueFd notice, lock;
   if (spec.xen_domid != 0) {
+    auto l = transport::lock_backend(spec.xen_domid);
+    if (!l) return std::move(l.error());
+    lock = std::move(*l);
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return sys_error("create the confined service's notice pipe");
     agent.reset(p[0]);
@@ -493,8 +508,9 @@ Result<std::unique_ptr<ConfinedServer>> ConfinedServer::start(const ConfinedServ
   posix_spawn_file_actions_destroy(&fa);
   if (!pid) return std::move(pid.error());
   log_write.reset();  // the service holds the only write end: its exit ends the relay
-  return std::unique_ptr<ConfinedServer>(new ConfinedServer(
-      *pid, std::move(ours), std::move(log_read), job, spec.xen_domid, std::move(notice)));
+  return std::unique_ptr<ConfinedServer>(
+      new ConfinedServer(*pid, std::move(ours), std::move(log_read), job, spec.xen_domid,
+                         std::move(notice), std::move(lock)));
 }
 
 Result<void> ConfinedServer::serve() {
@@ -517,6 +533,7 @@ void ConfinedServer::stop_watcher() {
   watch_stop_ = true;
   watcher_.join();
   transport::xen_close_backend_dir(xen_domid_);  // the service's channel is gone by now
+  lock_.reset();
 }
 
 void ConfinedServer::stop() {

@@ -77,7 +77,7 @@ class ConfinedServer final : public rpc::Server {
 
  private:
   ConfinedServer(pid_t pid, std::vector<UniqueFd> job_fds, UniqueFd log, rpc::Handler& job,
-                 uint32_t xen_domid, UniqueFd notice);
+                 uint32_t xen_domid, UniqueFd notice, UniqueFd lock);
   // xen: ends the frontend watch and closes the backend's xenstore directory (once).
   void stop_watcher();
   pid_t pid_;
@@ -86,6 +86,7 @@ class ConfinedServer final : public rpc::Server {
   UniqueFd log_;  // the read end of the service's stdout and stderr
   uint32_t xen_domid_;
   UniqueFd notice_;  // xen: written when the frontend leaves (xen_watch_frontend)
+  UniqueFd lock_;    // xen: the domain's backend lock (backend_lock.h)
   std::atomic<bool> watch_stop_{false};
   std::thread watcher_;
   std::vector<std::thread> threads_;

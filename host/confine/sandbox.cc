@@ -17,6 +17,7 @@
 #include <xen/xen.h>
 
 #include <xen/sys/evtchn.h>
+#include <xen/sys/gntdev.h>
 
 #include <memory>
 
@@ -68,8 +69,9 @@ Result<void> enter_export_root(const std::string& export_dir) {
   } else if (errno == EINVAL) {
     // The old root is the initramfs (the nested harness's dom0), which cannot be pivoted away
     // (pivot_root(2)): move the new root over it, as switch_root does, and chroot into it. The
-    // old root stays below, out of reach: no descriptor into it is left open, and chroot(2)
-    // needs a capability and is not on the filter's list.
+    // old root stays below, out of reach: no directory descriptor into it is left open (the
+    // service keeps Xen's devices at most), and chroot(2) needs a capability and is not on the
+    // filter's list.
     if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
       return sys_error("move the sandbox's root over the initramfs");
     if (::chroot(".") != 0) return sys_error("chroot into the sandbox");
@@ -199,11 +201,16 @@ Result<void> install_syscall_filter() {
   for (int nr : kAllowed)
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, nr, 0); rc != 0)
       return sys_error(-rc, "libseccomp: allow system call " + std::to_string(nr));
-  // ioctl: the two questions the C++ and sanitizer runtimes ask of a descriptor, and a kick of
-  // an event channel already bound (xen); never a bind or a grant mapping: whoever holds an
-  // evtchn or gntdev descriptor could reach any domain with those (linux drivers/xen).
+  // ioctl: the two questions the C++ and sanitizer runtimes ask of a descriptor, a kick of an
+  // event channel already bound (xen), and the releases of the service's own port and grant
+  // mappings (libxengnttab looks the mapping up first); never a bind or a grant mapping:
+  // whoever holds an evtchn or gntdev descriptor could reach any domain with those (Linux
+  // drivers/xen/evtchn.c, gntdev.c).
   for (unsigned long request : {static_cast<unsigned long>(FIONREAD), 0x5401ul /* TCGETS */,
-                                static_cast<unsigned long>(IOCTL_EVTCHN_NOTIFY)})
+                                static_cast<unsigned long>(IOCTL_EVTCHN_NOTIFY),
+                                static_cast<unsigned long>(IOCTL_EVTCHN_UNBIND),
+                                static_cast<unsigned long>(IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR),
+                                static_cast<unsigned long>(IOCTL_GNTDEV_UNMAP_GRANT_REF)})
     if (int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
                                   SCMP_A1(SCMP_CMP_EQ, request));
         rc != 0)

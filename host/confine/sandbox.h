@@ -39,8 +39,9 @@ Result<void> drop_privileges(uid_t uid, gid_t gid);
 // calls the file service, the ring and the job channel use; anything else fails with EPERM
 // (not a kill: a missed call is a clear error in the log, not a lost job). No socket(2),
 // connect(2), mount(2), ptrace(2), setuid(2), unshare(2) or bpf(2); clone(2) only without
-// CLONE_NEW* bits (threads); ioctl(2) only with FIONREAD, TCGETS and IOCTL_EVTCHN_NOTIFY.
-// Errors: libseccomp's.
+// CLONE_NEW* bits (threads); ioctl(2) only with FIONREAD, TCGETS, IOCTL_EVTCHN_NOTIFY and the
+// releases of its own port and grant mappings (EVTCHN_UNBIND, GNTDEV_GET_OFFSET_FOR_VADDR,
+// GNTDEV_UNMAP_GRANT_REF). Errors: libseccomp's.
 Result<void> install_syscall_filter();
 
 }  // namespace ringbox::host::confine

@@ -193,9 +193,17 @@ Result<void> TransferLog::write(const std::string& path, const std::string& head
 
 Result<void> TransferLog::write_to(int fd, const std::string& header) const {
   const std::string text = render(header);
-  if (::ftruncate(fd, 0) != 0) return sys_error("truncate the transfer log");
-  auto w = write_fully(fd, std::as_bytes(std::span(text)), 0);
+  const auto bytes = std::as_bytes(std::span(text));
+  if (::ftruncate(fd, 0) != 0) {
+    // Not a regular file (--transfer-log /dev/stderr): a stream, written as one.
+    if (errno != EINVAL) return sys_error("truncate the transfer log");
+    auto w = write_all(fd, bytes);
+    if (!w) return sys_error(w.error().sys_errno, "write the transfer log");
+    return ok();
+  }
+  auto w = write_fully(fd, bytes, 0);
   if (!w) return sys_error(w.error().sys_errno, "write the transfer log");
+  if (*w != bytes.size()) return make_error(Errc::kTooLarge, "the transfer log was cut short");
   return ok();
 }
 

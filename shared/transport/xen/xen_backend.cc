@@ -262,7 +262,8 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms,
   if (domid == 0 || domid > 0x7fef)
     return make_error(Errc::kInvalidArgument,
                       "domain id " + std::to_string(domid) + " is not a guest domain (1..32751)");
-  auto lock = lock_backend(domid);
+  Result<UniqueFd> lock = UniqueFd();
+  if (opts.take_backend_lock) lock = lock_backend(domid);
   if (!lock) return std::move(lock.error());
   Deadline deadline(timeout_ms);
   const std::string fe_dir = frontend_dir(domid);
@@ -365,7 +366,8 @@ Result<void> xen_watch_frontend(uint32_t domid, int notice_fd, const std::atomic
     if (!st) return std::move(st.error());
     seen = seen || st->has_value();
     if (*st && **st == XenbusState::kConnected) seen_connected = true;
-    if ((seen && !*st) || (seen_connected && **st != XenbusState::kConnected)) {
+    if ((seen && !*st) || (*st && closing(**st)) ||
+        (seen_connected && **st != XenbusState::kConnected)) {
       const char byte = 1;
       if (::write(notice_fd, &byte, 1) != 1) return sys_error("tell the confined service");
       return ok();

@@ -50,6 +50,9 @@ struct XenAcceptOptions {
   // xen_watch_frontend) or the frontend's live byte drops, and the channel leaves its xenstore
   // directory to xen_close_backend_dir. Not owned.
   int peer_notice_fd = -1;
+  // Take the one-backend-per-domain lock (backend_lock.h). A detached backend's keeper takes it
+  // instead, for as long as the backend and its cleanup last.
+  bool take_backend_lock = true;
 };
 
 // Backend (dom0): attaches to the ringbox frontend of domain `domid`, waiting up to timeout_ms
@@ -58,9 +61,10 @@ Result<std::unique_ptr<RingChannel>> xen_accept(uint32_t domid, int timeout_ms,
                                                 const XenAcceptOptions& opts = {});
 
 // The xenstore half of a detached backend's peer check: writes one byte to notice_fd once
-// domain domid's frontend, after reaching Connected, leaves it, or its directory, once there,
-// vanishes (the domain is gone). Returns then, or when `stop` is set (checked every 200 ms).
-// Errors: xenstore's, or the write's.
+// domain domid's frontend, after reaching Connected, leaves it, once there says Closing or
+// Closed, or its directory, once there, vanishes (the domain is gone). Returns then, or when
+// `stop` is set (checked every 200 ms). Errors: xenstore's, a state key that does not parse,
+// the write's; the caller must then give the notice itself (nothing else will).
 Result<void> xen_watch_frontend(uint32_t domid, int notice_fd, const std::atomic<bool>& stop);
 // What a backend channel's destructor does in xenstore, for a detached one that has ended:
 // removes our directory when the frontend is closing or gone, else tells it Closed. Logs errors.
