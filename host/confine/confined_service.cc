@@ -103,10 +103,13 @@ struct ServiceArgs {
   std::vector<std::string> probe_controls;  // must be allowed: the sandbox still serves
 };
 
-// One attempt of the probe: `allowed` is what the call returned (>= 0: it worked).
-bool report(const std::string& what, long allowed) {
+// One attempt of the probe: runs `call` (a system call; >= 0: it worked), takes its errno at
+// once, and prints the verdict. True when it was refused.
+template <typename Call>
+bool attempt(const std::string& what, Call call) {
+  const long rc = call();
   const int err = errno;
-  if (allowed >= 0) {
+  if (rc >= 0) {
     std::cout << "probe: " << what << ": ALLOWED\n";
     return false;
   }
@@ -126,48 +129,50 @@ int run_probe(const std::vector<std::string>& paths, const std::vector<std::stri
     all_refused &= fd >= 0;
     if (fd >= 0) ::close(fd);
   }
-  auto attempt = [&](const std::string& what, long rc) { all_refused &= report(what, rc); };
   std::vector<std::string> files = paths;
   for (const char* p : {"/etc/passwd", "/etc/shadow", "/root", "/dev/xen/privcmd",
                         "/dev/xen/gntdev", "/dev/xen/evtchn", "/dev/xen/xenbus", "/dev/mem",
                         "/proc/1/root/etc/passwd", "/export/../etc/passwd"})
     files.push_back(p);
-  for (const auto& f : files) {
-    int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
-    attempt("open " + f, fd);
-    if (fd >= 0) ::close(fd);
-  }
-  int s = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  attempt("socket(AF_INET)", s);
-  int u = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  attempt("socket(AF_UNIX)", u);
-  attempt("setuid(0)", ::setuid(0));
-  attempt("unshare(CLONE_NEWUSER)", ::unshare(CLONE_NEWUSER));
-  attempt("clone(CLONE_NEWUSER)", ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0));
-  attempt("mount tmpfs on /export", ::mount("x", "/export", "tmpfs", 0, nullptr));
-  attempt("ptrace(PTRACE_ATTACH, the parent)", ::ptrace(PTRACE_ATTACH, ::getppid(), 0, 0));
-  attempt("kill(-1, 0)", ::kill(-1, 0));
-  attempt("mkdir /escape in the sandbox's root", ::mkdir("/escape", 0700));
+  // What an attempt opened or created stays open: the probe ends right after.
+  for (const auto& f : files)
+    all_refused &= attempt("open " + f, [&] { return ::open(f.c_str(), O_RDONLY | O_CLOEXEC); });
+  all_refused &=
+      attempt("socket(AF_INET)", [] { return ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  all_refused &=
+      attempt("socket(AF_UNIX)", [] { return ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0); });
+  all_refused &= attempt("setuid(0)", [] { return ::setuid(0); });
+  all_refused &= attempt("unshare(CLONE_NEWUSER)", [] { return ::unshare(CLONE_NEWUSER); });
+  all_refused &= attempt("clone(CLONE_NEWUSER)",
+                         [] { return ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0); });
+  all_refused &= attempt("mount tmpfs on /export",
+                         [] { return ::mount("x", "/export", "tmpfs", 0, nullptr); });
+  all_refused &= attempt("ptrace(PTRACE_ATTACH, the parent)",
+                         [] { return ::ptrace(PTRACE_ATTACH, ::getppid(), 0, 0); });
+  all_refused &= attempt("kill(-1, 0)", [] { return ::kill(-1, 0); });
+  all_refused &=
+      attempt("mkdir /escape in the sandbox's root", [] { return ::mkdir("/escape", 0700); });
   if (!xen_devices.empty()) {
     // Holding the devices a xen service holds, reach for another domain: domain 1 stands for
     // any (the ioctl is refused before Xen is asked).
     ioctl_evtchn_bind_interdomain bind{};
     bind.remote_domain = 1;
     bind.remote_port = 1;
-    attempt("ioctl(evtchn, BIND_INTERDOMAIN, domain 1)",
-            ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_INTERDOMAIN, &bind));
+    all_refused &= attempt("ioctl(evtchn, BIND_INTERDOMAIN, domain 1)", [&] {
+      return ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_INTERDOMAIN, &bind);
+    });
     ioctl_evtchn_bind_unbound_port unbound{};
     unbound.remote_domain = 1;
-    attempt("ioctl(evtchn, BIND_UNBOUND_PORT, domain 1)",
-            ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_UNBOUND_PORT, &unbound));
-    struct {
-      ioctl_gntdev_map_grant_ref map;
-    } grant{};
-    grant.map.count = 1;
-    grant.map.refs[0].domid = 1;
-    grant.map.refs[0].ref = 8;
-    attempt("ioctl(gntdev, MAP_GRANT_REF, domain 1)",
-            ::ioctl(xen_devices[1].get(), IOCTL_GNTDEV_MAP_GRANT_REF, &grant.map));
+    all_refused &= attempt("ioctl(evtchn, BIND_UNBOUND_PORT, domain 1)", [&] {
+      return ::ioctl(xen_devices[0].get(), IOCTL_EVTCHN_BIND_UNBOUND_PORT, &unbound);
+    });
+    ioctl_gntdev_map_grant_ref map{};
+    map.count = 1;
+    map.refs[0].domid = 1;
+    map.refs[0].ref = 8;
+    all_refused &= attempt("ioctl(gntdev, MAP_GRANT_REF, domain 1)", [&] {
+      return ::ioctl(xen_devices[1].get(), IOCTL_GNTDEV_MAP_GRANT_REF, &map);
+    });
   }
   std::cout << "probe: "
             << (all_refused ? "every attempt was refused"

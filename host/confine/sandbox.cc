@@ -22,6 +22,7 @@
 #include <memory>
 
 #include "shared/util/unique_fd.h"
+#include "shared/util/unique_handle.h"
 
 namespace ringbox::host::confine {
 namespace {
@@ -72,8 +73,8 @@ Result<void> enter_export_root(const std::string& export_dir) {
     // old root stays below, out of reach: no directory descriptor into it is left open (the
     // service keeps Xen's devices at most), and chroot(2) needs a capability and is not on the
     // filter's list.
-    if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0)
-      return sys_error("move the sandbox's root over the initramfs");
+    RINGBOX_TRY(mount_or(".", "/", nullptr, MS_MOVE, nullptr,
+                         "move the sandbox's root over the initramfs"));
     if (::chroot(".") != 0) return sys_error("chroot into the sandbox");
   } else {
     return sys_error("pivot_root into the sandbox");
@@ -105,10 +106,7 @@ Result<void> drop_privileges(uid_t uid, gid_t gid) {
 }
 
 Result<void> install_syscall_filter() {
-  struct Release {
-    void operator()(scmp_filter_ctx c) const { seccomp_release(c); }
-  };
-  std::unique_ptr<void, Release> ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+  UniqueHandle<void, seccomp_release> ctx(seccomp_init(SCMP_ACT_ERRNO(EPERM)));
   if (!ctx) return sys_error(ENOMEM, "libseccomp: create a filter");
   static constexpr int kAllowed[] = {
       // file data and metadata, beneath the export (host/files)

@@ -270,24 +270,31 @@ int run_job(const RunConfig& cfg) {
     log::error("policy: " + policy.error().message());
     return kUsageStatus;
   }
-  files::FileServiceConfig fcfg;
-  fcfg.export_dir = cfg.export_dir;
-  fcfg.policy = std::move(*policy);
-  if (cfg.export_dir.empty()) {  // else the default: an ExportBackend on export_dir
-    auto ep = cfg.submit_url.empty() ? chirp::read_chirp_config(cfg.chirp_config)
-                                     : chirp::parse_chirp_url(cfg.submit_url);
-    auto backend = ep ? files::ChirpBackend::create(std::move(*ep)) : ep.error();
-    if (!backend) {
-      log::error("reach the job's files at " + files_source(cfg) + ": " +
-                 backend.error().message() + " (is the Chirp server running and allowing us?)");
+  const std::string policy_text = policy->describe();
+  // The file service in this process; none with --confine-user, whose service opens the export
+  // itself, as its user, inside its sandbox (connect_confined).
+  std::unique_ptr<files::FileService> service;
+  if (cfg.confine_user.empty()) {
+    files::FileServiceConfig fcfg;
+    fcfg.export_dir = cfg.export_dir;
+    fcfg.policy = std::move(*policy);
+    if (cfg.export_dir.empty()) {  // else the default: an ExportBackend on export_dir
+      auto ep = cfg.submit_url.empty() ? chirp::read_chirp_config(cfg.chirp_config)
+                                       : chirp::parse_chirp_url(cfg.submit_url);
+      auto backend = ep ? files::ChirpBackend::create(std::move(*ep)) : ep.error();
+      if (!backend) {
+        log::error("reach the job's files at " + files_source(cfg) + ": " +
+                   backend.error().message() + " (is the Chirp server running and allowing us?)");
+        return kRingboxFailureStatus;
+      }
+      fcfg.backend = std::move(*backend);
+    }
+    auto s = files::FileService::create(std::move(fcfg));
+    if (!s) {
+      log::error("serve the job's files " + files_source(cfg) + ": " + s.error().message());
       return kRingboxFailureStatus;
     }
-    fcfg.backend = std::move(*backend);
-  }
-  auto service = files::FileService::create(std::move(fcfg));
-  if (!service) {
-    log::error("serve the job's files " + files_source(cfg) + ": " + service.error().message());
-    return kRingboxFailureStatus;
+    service = std::move(*s);
   }
   // A restore file from a vacate resumes the job; a damaged one is set aside and the job
   // starts over (docs/vacate.md).
@@ -312,7 +319,7 @@ int run_job(const RunConfig& cfg) {
               << " runs the job as an ordinary process on this machine and isolates nothing; "
                  "use --transport xen to sandbox it\n";
   log::info("job: mode " + std::string(proto::job_mode_name(cfg.spec.mode)) + ", files " +
-            files_source(cfg) + ", policy " + (*service)->policy().describe());
+            files_source(cfg) + ", policy " + policy_text);
   Result<std::unique_ptr<Guest>> guest = make_error(Errc::kNotFound, "no guest");
   bool resumed = false;
   if (restore) {
@@ -351,7 +358,7 @@ int run_job(const RunConfig& cfg) {
     log::error("prepare the job: " + session.error().message());
     return kRingboxFailureStatus;
   }
-  HostHandler handler(**service, **session);
+  HostHandler handler = service ? HostHandler(*service, **session) : HostHandler();
   TransferLog transfers(handler);
   if (!cfg.transfer_log.empty()) {
     if (auto w = transfers.write(cfg.transfer_log, "nothing transferred yet"); !w) {
@@ -387,7 +394,7 @@ int run_job(const RunConfig& cfg) {
         server->reset();
         auto size = save_guest_to_path(**guest, cfg, cfg.restore_file);
         if (size) {
-          (*service)->end_connection();
+          if (service) service->end_connection();
           (*guest)->cleanup();
           bool checkpoint = watch.checkpointing();
           log::info(std::string(checkpoint ? "checkpointed" : "vacated") + ": " + cfg.restore_file +
@@ -417,7 +424,7 @@ int run_job(const RunConfig& cfg) {
       // connection left half-done (unfinished uploads never reach the export).
       (*session)->close();
       server->reset();
-      (*service)->end_connection();
+      if (service) service->end_connection();
       break;
     }
     agent_end = (*guest)->wait(cfg.guest_exit_wait_ms);

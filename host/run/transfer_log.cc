@@ -183,27 +183,23 @@ std::string TransferLog::render(const std::string& header) const {
 }
 
 Result<void> TransferLog::write(const std::string& path, const std::string& header) const {
-  const std::string text = render(header);
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return sys_error("create the transfer log " + path);
-  if (auto w = write_all(fd.get(), std::as_bytes(std::span(text))); !w)
+  if (auto w = write_to(fd.get(), header); !w)
     return sys_error(w.error().sys_errno, "write the transfer log " + path);
   return fd.close();
 }
 
 Result<void> TransferLog::write_to(int fd, const std::string& header) const {
-  const std::string text = render(header);
-  const auto bytes = std::as_bytes(std::span(text));
-  if (::ftruncate(fd, 0) != 0) {
-    // Not a regular file (--transfer-log /dev/stderr): a stream, written as one.
-    if (errno != EINVAL) return sys_error("truncate the transfer log");
-    auto w = write_all(fd, bytes);
-    if (!w) return sys_error(w.error().sys_errno, "write the transfer log");
-    return ok();
+  // From the start of a regular file; a stream (--transfer-log /dev/stderr) as it comes.
+  if (::ftruncate(fd, 0) == 0) {
+    if (::lseek(fd, 0, SEEK_SET) != 0) return sys_error("rewind the transfer log");
+  } else if (errno != EINVAL) {
+    return sys_error("truncate the transfer log");
   }
-  auto w = write_fully(fd, bytes, 0);
-  if (!w) return sys_error(w.error().sys_errno, "write the transfer log");
-  if (*w != bytes.size()) return make_error(Errc::kTooLarge, "the transfer log was cut short");
+  const std::string text = render(header);
+  if (auto w = write_all(fd, std::as_bytes(std::span(text))); !w)
+    return sys_error(w.error().sys_errno, "write the transfer log");
   return ok();
 }
 
